@@ -1,0 +1,7 @@
+// Every test file starts on the backend named by MIXHEAD_BACKEND (default wasm, the one CI has).
+import { beforeAll } from 'vitest';
+import { selectBackend } from '../src/backend.js';
+
+beforeAll(async () => {
+  await selectBackend({ force: process.env.MIXHEAD_BACKEND ?? 'wasm' });
+});
