@@ -1,0 +1,160 @@
+/**
+ * The backbone factory: one place that turns an id, a folder, a model.json or a URL into a
+ * `Backbone`, and lists what is available.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Backbone, BackboneInfo, PreprocessSpec } from './types.js';
+import { BUNDLED_CUT, BUNDLED_ID, loadBundledBackbone } from './bundled.js';
+import { loadLayersBackbone } from './layers.js';
+import { loadGraphBackbone } from './graph.js';
+import { downloadModel, isDownloaded, verifyDownload } from './download.js';
+import { MODEL_JSON, readModelJson } from './io.js';
+
+export * from './types.js';
+export { FeatureTap, insertTap, stripTaps, isTap, type TapHook, type TapMixer } from './tap.js';
+export { LayersBackbone } from './layers.js';
+export { GraphBackbone } from './graph.js';
+export { BUNDLED_ID } from './bundled.js';
+export { diskSaveHandler, diskLoadHandler } from './io.js';
+
+/** The ImageNet MobileNets of @tensorflow-models/mobilenet (GraphModels on TF Hub). */
+interface HubModel {
+  version: 1 | 2;
+  alpha: string;
+  url: string;
+  featureShape: number[];
+}
+
+const HUB = 'https://tfhub.dev/google/imagenet';
+export const MOBILENETS: Record<string, HubModel> = {
+  'mobilenet-v1-0.25': { version: 1, alpha: '0.25', url: `${HUB}/mobilenet_v1_025_224/classification/1`, featureShape: [7, 7, 256] },
+  'mobilenet-v1-0.50': { version: 1, alpha: '0.50', url: `${HUB}/mobilenet_v1_050_224/classification/1`, featureShape: [7, 7, 512] },
+  'mobilenet-v1-0.75': { version: 1, alpha: '0.75', url: `${HUB}/mobilenet_v1_075_224/classification/1`, featureShape: [7, 7, 768] },
+  'mobilenet-v1-1.0': { version: 1, alpha: '1.00', url: `${HUB}/mobilenet_v1_100_224/classification/1`, featureShape: [7, 7, 1024] },
+  'mobilenet-v2-0.50': { version: 2, alpha: '0.50', url: `${HUB}/mobilenet_v2_050_224/classification/2`, featureShape: [7, 7, 1280] },
+  'mobilenet-v2-0.75': { version: 2, alpha: '0.75', url: `${HUB}/mobilenet_v2_075_224/classification/2`, featureShape: [7, 7, 1280] },
+  'mobilenet-v2-1.0': { version: 2, alpha: '1.00', url: `${HUB}/mobilenet_v2_100_224/classification/2`, featureShape: [7, 7, 1280] },
+};
+
+export interface LoadBackboneArgs {
+  /** A known id (`mixhead backbones`), a folder or model.json path, or an http(s) URL of model.json. */
+  backbone?: string;
+  /** Cut layer for LayersModels. */
+  layer?: string;
+  /** Cut node for GraphModels. */
+  node?: string;
+  /** Overrides the download URL of a known MobileNet (TF Hub links rot). Also `MIXHEAD_MODEL_URL`. */
+  modelUrl?: string;
+  /** Where downloaded models live; default `MIXHEAD_MODELS_DIR` or `./models`. */
+  modelsDir?: string;
+  /** Preprocessing overrides for models that do not declare theirs (size, range, mean/std, fit). */
+  preprocess?: Partial<PreprocessSpec>;
+  onProgress?: (received: number, total: number | undefined) => void;
+}
+
+export function defaultModelsDir(): string {
+  return process.env.MIXHEAD_MODELS_DIR ?? path.resolve('models');
+}
+
+function knownIds(): string[] {
+  return [BUNDLED_ID, ...Object.keys(MOBILENETS)];
+}
+
+/** Normalises `mobilenet-v2` / `mobilenet-v1-1` style ids to the table's spelling. */
+function canonicalMobilenet(id: string): string | undefined {
+  const m = /^mobilenet-v([12])(?:-([0-9.]+))?$/.exec(id);
+  if (!m) return undefined;
+  const alpha = m[2] ? Number(m[2]) : 1;
+  const key = `mobilenet-v${m[1]}-${alpha === 1 ? '1.0' : alpha.toFixed(2)}`;
+  return MOBILENETS[key] ? key : undefined;
+}
+
+async function modelFormat(location: string): Promise<'layers' | 'graph'> {
+  const file = location.endsWith('.json') ? location : path.join(location, MODEL_JSON);
+  const json = await readModelJson(file);
+  const topo = json.modelTopology as { node?: unknown; model_config?: unknown; class_name?: unknown };
+  if (json.format === 'graph-model' || Array.isArray(topo.node)) return 'graph';
+  if (json.format === 'layers-model' || topo.model_config || topo.class_name) return 'layers';
+  throw new Error(`${file}: cannot tell whether this is a LayersModel or a GraphModel`);
+}
+
+/** Loads a backbone. @throws listing the known ids when the name is neither an id nor a model location. */
+export async function loadBackbone(args: LoadBackboneArgs = {}): Promise<Backbone> {
+  const spec = args.backbone ?? BUNDLED_ID;
+  if (spec === BUNDLED_ID) return loadBundledBackbone(args.layer ?? BUNDLED_CUT);
+  const hubId = canonicalMobilenet(spec);
+  if (hubId) {
+    const modelsDir = args.modelsDir ?? defaultModelsDir();
+    const url = args.modelUrl ?? process.env.MIXHEAD_MODEL_URL ?? MOBILENETS[hubId].url;
+    const dir = await downloadModel({ id: hubId, url, modelsDir, onProgress: args.onProgress });
+    return loadGraphBackbone(dir, args.node, { size: 224, range: [0, 1], fit: 'cover', ...args.preprocess }, hubId);
+  }
+  if (/^https?:\/\//.test(spec)) {
+    // A remote model is downloaded into models/ too, so later runs are offline and hashed alike.
+    const id = `url-${Buffer.from(spec).toString('base64url').slice(-24)}`;
+    const dir = await downloadModel({ id, url: spec, modelsDir: args.modelsDir ?? defaultModelsDir(), onProgress: args.onProgress });
+    return loadLocal(dir, args, spec);
+  }
+  const local = path.resolve(spec);
+  const exists = await fs.stat(local).then(() => true, () => false);
+  if (exists) return loadLocal(local, args, spec);
+  const inModels = path.join(args.modelsDir ?? defaultModelsDir(), spec);
+  if (await isDownloaded(inModels)) return loadLocal(inModels, args, spec);
+  throw new Error(`unknown backbone "${spec}": use one of ${knownIds().join(', ')}, a folder or model.json of a TF.js model, or an http(s) URL`);
+}
+
+async function loadLocal(location: string, args: LoadBackboneArgs, label: string): Promise<Backbone> {
+  await verifyDownload(location.endsWith('.json') ? path.dirname(location) : location);
+  const format = await modelFormat(location);
+  if (format === 'graph') {
+    if (args.layer) throw new Error(`${label} is a GraphModel: name its cut with --node, not --layer`);
+    return loadGraphBackbone(location, args.node, args.preprocess, `graph:${label}`);
+  }
+  if (args.node) throw new Error(`${label} is a LayersModel: name its cut with --layer, not --node`);
+  return loadLayersBackbone(location, args.layer, args.preprocess);
+}
+
+/** What `mixhead backbones` prints: the known ids and any model folders found in `modelsDir`. */
+export async function listBackbones(modelsDir = defaultModelsDir()): Promise<BackboneInfo[]> {
+  const out: BackboneInfo[] = [
+    {
+      id: BUNDLED_ID,
+      description: 'MobileNetV2 (Keras) bundled in the nsfwjs package, cut at out_relu',
+      featureShape: [7, 7, 1280],
+      inputSize: 224,
+      offline: true,
+      where: 'node_modules/nsfwjs',
+    },
+  ];
+  for (const [id, m] of Object.entries(MOBILENETS)) {
+    const dir = path.join(modelsDir, id);
+    out.push({
+      id,
+      description: `ImageNet MobileNet v${m.version} α=${m.alpha} (@tensorflow-models/mobilenet GraphModel)`,
+      featureShape: m.featureShape,
+      inputSize: 224,
+      offline: await isDownloaded(dir),
+      where: (await isDownloaded(dir)) ? dir : m.url,
+    });
+  }
+  let entries: string[] = [];
+  try {
+    entries = await fs.readdir(modelsDir);
+  } catch {
+    entries = [];
+  }
+  for (const name of entries.sort()) {
+    if (MOBILENETS[name] || name.endsWith('.partial')) continue;
+    const dir = path.join(modelsDir, name);
+    if (!(await isDownloaded(dir))) continue;
+    let format: string;
+    try {
+      format = await modelFormat(dir);
+    } catch {
+      continue;
+    }
+    out.push({ id: name, description: `${format === 'graph' ? 'GraphModel' : 'LayersModel'} in ${dir}`, featureShape: [], inputSize: 0, offline: true, where: dir });
+  }
+  return out;
+}
