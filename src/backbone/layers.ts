@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Backbone, PreprocessSpec } from './types.js';
-import { FeatureTap, describeLayers } from './tap.js';
+import { FeatureTap, describeLayers, isTap } from './tap.js';
 import { loadLayersModelFrom } from './io.js';
 
 export interface LayersBackboneArgs {
@@ -46,7 +46,7 @@ export class LayersBackbone implements Backbone {
     this.cut = layerName;
     this.tap = new FeatureTap({ name: `tap_${layerName}` });
     this.model = tf.model({ inputs: args.model.inputs, outputs: this.tap.apply(out) as tf.SymbolicTensor, name: `${args.model.name}_to_${layerName}` });
-    this.model.trainable = false;
+    freeze(this.model);
     this.featureShape = (out.shape.slice(1) as number[]).map((d) => d ?? -1);
     const inShape = args.model.inputs[0].shape;
     const size = args.preprocess?.size ?? (inShape[1] ?? DEFAULT_PREPROCESS.size);
@@ -69,6 +69,23 @@ export class LayersBackbone implements Backbone {
 
   dispose(): void {
     this.full.dispose();
+  }
+}
+
+/**
+ * Freezes a model the way Keras 2 (TF2) does and TF.js does not: no trainable weights, and every
+ * layer runs in inference mode even inside a training call. Without the second part a
+ * BatchNormalization layer called with `training: true` normalises with batch statistics and
+ * overwrites its moving mean and variance, so a "frozen" backbone would drift (seen in a test here).
+ */
+export function freeze(model: tf.LayersModel): void {
+  model.trainable = false;
+  for (const layer of model.layers) {
+    // The tap stays live: it is how a training call mixes at the cut.
+    if (isTap(layer) || (layer as { frozenInference?: boolean }).frozenInference) continue;
+    const call = layer.call.bind(layer);
+    layer.call = (inputs, kwargs) => call(inputs, { ...kwargs, training: false });
+    (layer as { frozenInference?: boolean }).frozenInference = true;
   }
 }
 
