@@ -12,7 +12,7 @@ import { downloadModel, isDownloaded, verifyDownload } from './download.js';
 import { MODEL_JSON, readModelJson } from './io.js';
 
 export * from './types.js';
-export { FeatureTap, insertTap, stripTaps, isTap, type TapHook, type TapMixer } from './tap.js';
+export { FeatureTap, insertTap, stripTaps, composeModels, reapply, isTap, type TapHook, type TapMixer } from './tap.js';
 export { LayersBackbone } from './layers.js';
 export { GraphBackbone } from './graph.js';
 export { BUNDLED_ID } from './bundled.js';

@@ -94,63 +94,75 @@ interface NodeLike {
   outputTensors: tf.SymbolicTensor[];
 }
 
+export interface ReapplyArgs {
+  /** Drop the model's FeatureTap layers (their input passes straight through). */
+  skipTaps?: boolean;
+  /** Called with each re-applied layer's output; what it returns replaces that output. */
+  after?: (layer: tf.layers.Layer, out: tf.SymbolicTensor | tf.SymbolicTensor[]) => tf.SymbolicTensor | tf.SymbolicTensor[];
+}
+
 /**
- * Rebuilds a functional model with a `FeatureTap` right after `layerName` (the layers are shared,
- * so weights are the same objects). Every layer is re-applied in the model's topological order.
+ * Re-applies every layer of a functional model, in its topological order, starting from `inputs`
+ * (one per model input). Layers are shared, so the result has the same weights. Returns the new
+ * symbolic outputs. This is how taps are inserted or stripped and how a backbone and a head are
+ * joined into one graph of plain layers.
+ */
+export function reapply(model: tf.LayersModel, inputs: tf.SymbolicTensor[], args: ReapplyArgs = {}): tf.SymbolicTensor[] {
+  const mapped = new Map<number, tf.SymbolicTensor>();
+  model.inputs.forEach((input, i) => mapped.set(input.id, inputs[i]));
+  const own = (model as unknown as { containerNodes: Set<string> }).containerNodes;
+  for (const layer of model.layers) {
+    if (layer.getClassName() === 'InputLayer') continue;
+    const nodes = (layer as unknown as { inboundNodes: NodeLike[] }).inboundNodes;
+    // A shared layer has a node per graph it is used in: take the one that belongs to this model.
+    const node = nodes.find((_, j) => own.has(`${layer.name}_ib-${j}`));
+    if (!node) throw new Error(`cannot rebuild ${model.name}: layer ${layer.name} has no node in this model`);
+    const ins = node.inputTensors.map((t) => mapped.get(t.id)!);
+    let out: tf.SymbolicTensor | tf.SymbolicTensor[];
+    if (args.skipTaps && isTap(layer)) out = ins[0];
+    else out = layer.apply(ins.length === 1 ? ins[0] : ins) as tf.SymbolicTensor | tf.SymbolicTensor[];
+    if (args.after) out = args.after(layer, out);
+    const outs = Array.isArray(out) ? out : [out];
+    node.outputTensors.forEach((t, i) => mapped.set(t.id, outs[i]));
+  }
+  return model.outputs.map((t) => mapped.get(t.id)!);
+}
+
+function single(outputs: tf.SymbolicTensor[]): tf.SymbolicTensor | tf.SymbolicTensor[] {
+  return outputs.length === 1 ? outputs[0] : outputs;
+}
+
+/**
+ * Rebuilds a functional model with a `FeatureTap` right after `layerName`.
  * @throws naming the available layers when `layerName` is not in the model.
  */
 export function insertTap(model: tf.LayersModel, layerName: string, tap: FeatureTap = new FeatureTap({ name: `tap_${layerName}` })): tf.LayersModel {
   if (!model.layers.some((l) => l.name === layerName)) {
     throw new Error(`layer "${layerName}" is not in the model; its layers are:\n${describeLayers(model)}`);
   }
-  const mapped = new Map<number, tf.SymbolicTensor>();
-  for (const input of model.inputs) mapped.set(input.id, input);
-  for (const layer of model.layers) {
-    if (layer.getClassName() === 'InputLayer') continue;
-    const node = pickNode(layer, mapped);
-    const ins = node.inputTensors.map((t) => {
-      const m = mapped.get(t.id);
-      if (!m) throw new Error(`insertTap: input of layer ${layer.name} was not built yet (model graph not topologically ordered?)`);
-      return m;
-    });
-    let out = layer.apply(ins.length === 1 ? ins[0] : ins) as tf.SymbolicTensor | tf.SymbolicTensor[];
-    if (layer.name === layerName) {
+  const outputs = reapply(model, model.inputs, {
+    after: (layer, out) => {
+      if (layer.name !== layerName) return out;
       if (Array.isArray(out)) throw new Error(`layer "${layerName}" has several outputs; tap one with a single output`);
-      out = tap.apply(out) as tf.SymbolicTensor;
-    }
-    const outs = Array.isArray(out) ? out : [out];
-    node.outputTensors.forEach((t, i) => mapped.set(t.id, outs[i]));
-  }
-  const outputs = model.outputs.map((t) => mapped.get(t.id)!);
-  return tf.model({ inputs: model.inputs, outputs: outputs.length === 1 ? outputs[0] : outputs, name: `${model.name}_tapped` });
-}
-
-/** The inbound node of `layer` that belongs to the graph being rebuilt (its inputs are known). */
-function pickNode(layer: tf.layers.Layer, mapped: Map<number, tf.SymbolicTensor>): NodeLike {
-  const nodes = (layer as unknown as { inboundNodes: NodeLike[] }).inboundNodes;
-  const node = nodes.find((n) => n.inputTensors.every((t) => mapped.has(t.id))) ?? nodes[0];
-  return node;
+      return tap.apply(out) as tf.SymbolicTensor;
+    },
+  });
+  return tf.model({ inputs: model.inputs, outputs: single(outputs), name: `${model.name}_tapped` });
 }
 
 /**
- * A copy of the graph without its `FeatureTap` layers: every other layer is re-applied, so the
- * result is made of stock layers only and loads with plain `tf.loadLayersModel`.
+ * A copy of the graph without its `FeatureTap` layers, made of stock layers only, so it loads with
+ * plain `tf.loadLayersModel`.
  */
 export function stripTaps(model: tf.LayersModel): tf.LayersModel {
-  const mapped = new Map<number, tf.SymbolicTensor>();
-  for (const input of model.inputs) mapped.set(input.id, input);
-  for (const layer of model.layers) {
-    if (layer.getClassName() === 'InputLayer') continue;
-    const node = pickNode(layer, mapped);
-    const ins = node.inputTensors.map((t) => mapped.get(t.id)!);
-    if (isTap(layer)) {
-      node.outputTensors.forEach((t) => mapped.set(t.id, ins[0]));
-      continue;
-    }
-    const out = layer.apply(ins.length === 1 ? ins[0] : ins) as tf.SymbolicTensor | tf.SymbolicTensor[];
-    const outs = Array.isArray(out) ? out : [out];
-    node.outputTensors.forEach((t, i) => mapped.set(t.id, outs[i]));
-  }
-  const outputs = model.outputs.map((t) => mapped.get(t.id)!);
-  return tf.model({ inputs: model.inputs, outputs: outputs.length === 1 ? outputs[0] : outputs, name: model.name.replace(/_tapped$/, '') });
+  const outputs = reapply(model, model.inputs, { skipTaps: true });
+  return tf.model({ inputs: model.inputs, outputs: single(outputs), name: model.name.replace(/_tapped$/, '') });
+}
+
+/** One graph of plain layers: `first`'s single output feeds `second`'s single input; taps dropped. */
+export function composeModels(first: tf.LayersModel, second: tf.LayersModel, name = `${first.name}_${second.name}`): tf.LayersModel {
+  const mid = reapply(first, first.inputs, { skipTaps: true });
+  if (mid.length !== 1 || second.inputs.length !== 1) throw new Error('composeModels joins a single-output model to a single-input model');
+  const out = reapply(second, [mid[0]], { skipTaps: true });
+  return tf.model({ inputs: first.inputs, outputs: single(out), name });
 }

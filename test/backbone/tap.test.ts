@@ -111,3 +111,15 @@ describe('FeatureTap (the intercepting layer)', () => {
     expect(() => insertTap(smallCnn(), 'nope')).toThrow(/conv_relu \[null,6,6,4\]/);
   });
 });
+
+describe('graph surgery on shared layers', () => {
+  it('strips the taps of a model built in this process (layers shared with the original)', () => {
+    const model = smallCnn();
+    const tapped = insertTap(model, 'conv_relu');
+    const stripped = stripTaps(tapped);
+    const x = tf.randomUniform([2, 6, 6, 3], 0, 1, 'float32', 4);
+    expect(Array.from((stripped.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((model.predict(x) as tf.Tensor).dataSync()));
+    expect(stripped.layers.some(isTap)).toBe(false);
+    x.dispose();
+  });
+});
