@@ -1,0 +1,73 @@
+/** A summary of one cache for `mixhead cache inspect` and for reports. */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { QuantizationStats } from './codec.js';
+import type { CacheDtype, Quantization } from './header.js';
+import { FeatureCache } from './store.js';
+
+export interface CacheSummary {
+  dir: string;
+  count: number;
+  featureShape: number[];
+  dtype: CacheDtype;
+  quantization?: Quantization;
+  /** uint8 only: values clipped and worst error since creation. */
+  quantizationStats?: QuantizationStats;
+  /** Encoded feature bytes per entry (lmdb adds page rounding and metadata: see diskBytes / count). */
+  bytesPerEntry: number;
+  backbone: string;
+  weightsHash: string;
+  cut: string;
+  inputSize: number;
+  multiLabel: boolean;
+  /** Every class of the vocabulary with its entry count (0 included), then entries with no label. */
+  classes: { name: string; count: number }[];
+  unlabeled: number;
+  skipped: number;
+  /** Bytes the cache directory takes on disk (allocated blocks, so sparse files count as used). */
+  diskBytes: number;
+  createdAt: string;
+}
+
+export async function inspectCache(dir: string): Promise<CacheSummary> {
+  const cache = FeatureCache.open(dir, { readonly: true });
+  try {
+    const h = cache.header;
+    const counts = new Map(h.classes.map((c) => [c, 0]));
+    let unlabeled = 0;
+    let count = 0;
+    for (const m of cache.metas()) {
+      count++;
+      if (m.labels.length === 0) unlabeled++;
+      for (const l of m.labels) counts.set(l, (counts.get(l) ?? 0) + 1);
+    }
+    let diskBytes = 0;
+    for (const name of readdirSync(dir)) {
+      const st = statSync(join(dir, name));
+      if (st.isFile()) diskBytes += Math.min(st.size, st.blocks * 512);
+    }
+    const summary: CacheSummary = {
+      dir,
+      count,
+      featureShape: h.featureShape,
+      dtype: h.dtype,
+      bytesPerEntry: cache.codec.byteLength(cache.featureSize),
+      backbone: h.backbone.id,
+      weightsHash: h.backbone.weightsHash,
+      cut: h.backbone.cut,
+      inputSize: h.preprocess.size,
+      multiLabel: h.multiLabel,
+      classes: [...counts].map(([name, n]) => ({ name, count: n })),
+      unlabeled,
+      skipped: cache.skipped().length,
+      diskBytes,
+      createdAt: h.createdAt,
+    };
+    if (h.quantization) summary.quantization = h.quantization;
+    const qs = cache.quantizationStats();
+    if (qs) summary.quantizationStats = qs;
+    return summary;
+  } finally {
+    await cache.close();
+  }
+}
