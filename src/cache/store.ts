@@ -162,7 +162,7 @@ export class FeatureCache {
   get(key: string): CacheEntry | undefined {
     const k = utf8(key);
     const metaBytes = this.entriesDb.getBinary(k);
-    const bytes = this.featuresDb.getBinaryFast(k);
+    const bytes = this.rawFeatures(k);
     if (!metaBytes || !bytes) return undefined;
     const meta = fromJsonBytes<EntryMeta>(metaBytes);
     return { key, id: meta.id, source: meta.source, labels: meta.labels, features: this.codec.decode(bytes) };
@@ -341,7 +341,10 @@ export class FeatureCache {
    * @internal
    */
   rawFeatures(key: Buffer): Uint8Array | undefined {
-    return this.featuresDb.getBinaryFast(key);
+    const b = this.featuresDb.getBinaryFast(key);
+    // lmdb-js returns its whole shared read buffer with an own `length` property set to the value's
+    // size (byteLength stays the buffer's); a true view keeps TypedArray.set and friends honest.
+    return b ? new Uint8Array(b.buffer, b.byteOffset, b.length) : undefined;
   }
 
   /** Starts paging in entries' bytes on lmdb's I/O thread; resolves when they are resident. */
