@@ -119,3 +119,12 @@ export function buildHead(args: HeadArgs): Head {
   });
   return { type: args.type, train, taps, pooled, export: exported, variables: train.trainableWeights };
 }
+
+/**
+ * Frees a head's weights. Both graphs hold every layer, and TF.js frees a layer's weights only when
+ * the last model using it is disposed, so both are disposed.
+ */
+export function disposeHead(head: Head): void {
+  head.train.dispose();
+  head.export.dispose();
+}

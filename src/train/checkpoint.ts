@@ -1,0 +1,130 @@
+/**
+ * Training checkpoints: the head's weights, the optimizer's state and the loop's state, written so
+ * that a kill at any moment leaves either the previous checkpoint or the new one, whole.
+ *
+ * A checkpoint is a folder (`weights.bin` + `state.json`). It is written under a temporary name and
+ * swapped in by renames: `last` → `last.old`, `tmp` → `last`, then `last.old` removed. A reader
+ * takes `last`, or `last.old` when a crash fell between the two renames. `state.json` carries the
+ * byte length and sha256 of `weights.bin`, so a torn file is detected rather than loaded.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { writeFileAtomic } from '../backbone/io.js';
+
+export interface TensorSpec {
+  name: string;
+  shape: number[];
+  /** Byte offset in weights.bin (float32). */
+  offset: number;
+}
+
+export interface CheckpointFile<S> {
+  state: S;
+  model: TensorSpec[];
+  optimizer: TensorSpec[];
+  bytes: number;
+  sha256: string;
+}
+
+function pack(tensors: { name: string; tensor: tf.Tensor }[], start: number, chunks: Float32Array[]): { specs: TensorSpec[]; end: number } {
+  let offset = start;
+  const specs: TensorSpec[] = [];
+  for (const { name, tensor } of tensors) {
+    const data = tensor.dataSync() as Float32Array;
+    chunks.push(Float32Array.from(data));
+    specs.push({ name, shape: tensor.shape, offset });
+    offset += data.length * 4;
+  }
+  return { specs, end: offset };
+}
+
+/** Writes `dir/<name>` atomically (see the module comment). */
+export async function saveCheckpoint<S>(
+  dir: string,
+  name: string,
+  state: S,
+  modelWeights: tf.LayerVariable[],
+  optimizer: tf.Optimizer | null,
+): Promise<void> {
+  const chunks: Float32Array[] = [];
+  const model = pack(modelWeights.map((w) => ({ name: w.name, tensor: w.read() })), 0, chunks);
+  const optWeights = optimizer ? await optimizer.getWeights() : [];
+  const opt = pack(optWeights, model.end, chunks);
+  // getWeights() makes a fresh scalar for the step count; the rest are the optimizer's own variables.
+  tf.dispose(optWeights.filter((w) => w.name === 'iter').map((w) => w.tensor));
+  const bytes = Buffer.concat(chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)));
+  const file: CheckpointFile<S> = {
+    state,
+    model: model.specs,
+    optimizer: opt.specs,
+    bytes: bytes.byteLength,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+  };
+  const final = path.join(dir, name);
+  const tmp = `${final}.tmp-${process.pid}`;
+  const old = `${final}.old`;
+  await fs.rm(tmp, { recursive: true, force: true });
+  await fs.mkdir(tmp, { recursive: true });
+  await writeFileAtomic(path.join(tmp, 'weights.bin'), bytes);
+  await writeFileAtomic(path.join(tmp, 'state.json'), JSON.stringify(file));
+  await fs.rm(old, { recursive: true, force: true });
+  await fs.rename(final, old).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+  await fs.rename(tmp, final);
+  await fs.rm(old, { recursive: true, force: true });
+}
+
+export interface LoadedCheckpoint<S> {
+  state: S;
+  /** Restores the weights into these variables (matched by position, checked by shape). */
+  restore(modelWeights: tf.LayerVariable[], optimizer: tf.Optimizer | null): Promise<void>;
+}
+
+async function readOne<S>(folder: string): Promise<LoadedCheckpoint<S> | undefined> {
+  let file: CheckpointFile<S>;
+  let bytes: Buffer;
+  try {
+    file = JSON.parse(await fs.readFile(path.join(folder, 'state.json'), 'utf8'));
+    bytes = await fs.readFile(path.join(folder, 'weights.bin'));
+  } catch {
+    return undefined;
+  }
+  if (bytes.byteLength !== file.bytes || createHash('sha256').update(bytes).digest('hex') !== file.sha256) return undefined;
+  const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const slice = (s: TensorSpec) => {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    return tf.tensor(floats.subarray(s.offset / 4, s.offset / 4 + n), s.shape);
+  };
+  return {
+    state: file.state,
+    restore: async (modelWeights, optimizer) => {
+      if (modelWeights.length !== file.model.length) {
+        throw new Error(`${folder}: checkpoint holds ${file.model.length} weights, the head has ${modelWeights.length} (another head type or size?)`);
+      }
+      modelWeights.forEach((w, i) => {
+        const spec = file.model[i];
+        if (JSON.stringify(w.shape) !== JSON.stringify(spec.shape)) {
+          throw new Error(`${folder}: weight ${spec.name} has shape [${spec.shape}] but the head needs [${w.shape}]`);
+        }
+        const t = slice(spec);
+        w.write(t);
+        t.dispose();
+      });
+      if (optimizer && file.optimizer.length) {
+        const named = file.optimizer.map((s) => ({ name: s.name, tensor: slice(s) }));
+        await optimizer.setWeights(named);
+        // setWeights keeps variables made from these tensors; the tensors themselves are ours to free.
+        tf.dispose(named.map((n) => n.tensor));
+      }
+    },
+  };
+}
+
+/** The newest whole checkpoint `name` in `dir`, or undefined when there is none. */
+export async function loadCheckpoint<S>(dir: string, name: string): Promise<LoadedCheckpoint<S> | undefined> {
+  const final = path.join(dir, name);
+  return (await readOne<S>(final)) ?? (await readOne<S>(`${final}.old`));
+}

@@ -1,0 +1,135 @@
+/**
+ * What the trainer reads: feature maps (or their pooled vectors) and targets, by index. Backed by a
+ * feature cache (streamed, memory-mapped) or by arrays in memory (tests, small sets).
+ */
+import type { DataItem } from '../data/types.js';
+import type { CacheReader } from '../cache/reader.js';
+
+export interface FeatureSet {
+  /** Number of samples. */
+  readonly size: number;
+  /** [H, W, C] of one map. */
+  readonly featureShape: number[];
+  readonly classes: string[];
+  readonly multiLabel: boolean;
+  /** First label's class index per sample (what `stack` mode and stratification use). */
+  readonly labelIndex: Int32Array;
+  /** size×K multi-hot targets. */
+  readonly targets: Float32Array;
+  /** Copies the maps of `indices` into `out` (indices.length × H·W·C). */
+  readRows(indices: ArrayLike<number>, out: Float32Array): void;
+  /** Copies the global-average-pooled C-vectors of `indices` into `out`. */
+  readPooled(indices: ArrayLike<number>, out: Float32Array): void;
+  /** The image of sample i, for the `input` mix point (which reruns the backbone). */
+  item?(i: number): DataItem;
+}
+
+/** Turns label names into a first-label index and a multi-hot row per sample. */
+export function encodeLabels(labels: string[][], classes: string[]): { labelIndex: Int32Array; targets: Float32Array } {
+  const k = classes.length;
+  const index = new Map(classes.map((c, i) => [c, i]));
+  const labelIndex = new Int32Array(labels.length).fill(-1);
+  const targets = new Float32Array(labels.length * k);
+  labels.forEach((ls, i) => {
+    ls.forEach((name, j) => {
+      const c = index.get(name);
+      if (c == null) throw new Error(`label "${name}" is not in the class vocabulary (${classes.join(', ')})`);
+      if (j === 0) labelIndex[i] = c;
+      targets[i * k + c] = 1;
+    });
+  });
+  return { labelIndex, targets };
+}
+
+/** Mean over the H·W positions of each channel of an H×W×C map, in float64. */
+export function poolRow(map: Float32Array, hw: number, c: number, out: Float32Array, outOffset: number): void {
+  const acc = new Float64Array(c);
+  for (let p = 0; p < hw; p++) {
+    const base = p * c;
+    for (let j = 0; j < c; j++) acc[j] += map[base + j];
+  }
+  for (let j = 0; j < c; j++) out[outOffset + j] = acc[j] / hw;
+}
+
+/** A FeatureSet over maps held in memory (size × H·W·C). */
+export function memoryFeatureSet(args: {
+  maps: Float32Array;
+  featureShape: number[];
+  labels: string[][];
+  classes: string[];
+  multiLabel?: boolean;
+  items?: DataItem[];
+}): FeatureSet {
+  const [h, w, c] = args.featureShape;
+  const d = h * w * c;
+  const size = args.maps.length / d;
+  if (!Number.isInteger(size) || size !== args.labels.length) {
+    throw new Error(`memoryFeatureSet: ${args.maps.length} floats do not make ${args.labels.length} maps of [${args.featureShape}]`);
+  }
+  const { labelIndex, targets } = encodeLabels(args.labels, args.classes);
+  const pooled = new Float32Array(size * c);
+  for (let i = 0; i < size; i++) poolRow(args.maps.subarray(i * d, (i + 1) * d), h * w, c, pooled, i * c);
+  return {
+    size,
+    featureShape: args.featureShape,
+    classes: args.classes,
+    multiLabel: args.multiLabel ?? args.labels.some((l) => l.length !== 1),
+    labelIndex,
+    targets,
+    readRows(indices, out) {
+      for (let j = 0; j < indices.length; j++) out.set(args.maps.subarray(indices[j] * d, (indices[j] + 1) * d), j * d);
+    },
+    readPooled(indices, out) {
+      for (let j = 0; j < indices.length; j++) out.set(pooled.subarray(indices[j] * c, (indices[j] + 1) * c), j * c);
+    },
+    item: args.items ? (i) => args.items![i] : undefined,
+  };
+}
+
+/** The samples `indices` of another set (a validation split), without copying maps. */
+export function subsetFeatureSet(set: FeatureSet, indices: Int32Array): FeatureSet {
+  const k = set.classes.length;
+  const map = (idx: ArrayLike<number>) => Int32Array.from({ length: idx.length }, (_, j) => indices[idx[j]]);
+  const targets = new Float32Array(indices.length * k);
+  indices.forEach((src, j) => targets.set(set.targets.subarray(src * k, (src + 1) * k), j * k));
+  return {
+    size: indices.length,
+    featureShape: set.featureShape,
+    classes: set.classes,
+    multiLabel: set.multiLabel,
+    labelIndex: Int32Array.from(indices, (i) => set.labelIndex[i]),
+    targets,
+    readRows: (idx, out) => set.readRows(map(idx), out),
+    readPooled: (idx, out) => set.readPooled(map(idx), out),
+    item: set.item ? (i) => set.item!(indices[i]) : undefined,
+  };
+}
+
+/**
+ * A FeatureSet over a feature cache. Maps are read from the memory-mapped cache per batch (nothing
+ * whole in memory); pooled vectors, H·W times smaller, are computed once up front.
+ */
+export function cacheFeatureSet(reader: CacheReader, args: { pooled?: boolean } = {}): FeatureSet {
+  const header = reader.header;
+  if (header.featureShape.length !== 3) {
+    throw new Error(`cache ${reader.dir}: heads train on H×W×C maps; this cache holds [${header.featureShape}]`);
+  }
+  const labels = Array.from({ length: reader.size }, (_, i) => reader.labelsOf(i));
+  const { labelIndex, targets } = encodeLabels(labels, header.classes);
+  const c = reader.channels;
+  const pooled = args.pooled === false ? undefined : reader.loadAll({ pooled: true });
+  return {
+    size: reader.size,
+    featureShape: header.featureShape,
+    classes: header.classes,
+    multiLabel: header.multiLabel,
+    labelIndex,
+    targets,
+    readRows: (idx, out) => void reader.readRows(idx, out),
+    readPooled: (idx, out) => {
+      if (!pooled) return void reader.pooled(idx, out);
+      for (let j = 0; j < idx.length; j++) out.set(pooled.subarray(idx[j] * c, (idx[j] + 1) * c), j * c);
+    },
+    item: (i) => ({ id: reader.ids[i], source: reader.sources[i], labels: labels[i] }),
+  };
+}

@@ -1,0 +1,428 @@
+/**
+ * The head trainer: one loop that owns policy (epochs, schedule, early stopping, checkpoints) and
+ * asks the mixer (src/mixup) for the arithmetic, as timm's training script and fastai's callbacks
+ * divide the work.
+ *
+ * Mix points (DESIGN.md, "Mix point"):
+ * - `features`: mix the cached maps (or their pooled vectors, which is the same thing for heads that
+ *   start with average pooling) on the host, before the head.
+ * - `hidden`: manifold mixup (Verma et al., 2019): per batch, pick one of the head's taps (the
+ *   features included) uniformly; that tap mixes with one MatMul inside the training graph.
+ * - `input`: mix the images, run the frozen backbone on the mix, train on the result (slow).
+ * Never mixed at evaluation or prediction. Every random choice comes from `seed`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Rng } from '../random.js';
+import { Mixer, mixingMatrix, smoothTargets, type LambdaHistory, type MixupArgs, type MixPlan } from '../mixup/index.js';
+import type { Backbone } from '../backbone/types.js';
+import { buildHead, type Head, type HeadType } from './heads.js';
+import { learningRateAt, SCHEDULES, type ScheduleName } from './schedule.js';
+import { headlineMetric, multiLabelMetrics, singleLabelMetrics, type Metrics } from './metrics.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import type { FeatureSet } from './features.js';
+
+export const MIX_POINTS = ['features', 'hidden', 'input'] as const;
+export type MixPoint = (typeof MIX_POINTS)[number];
+export const OPTIMIZERS = ['adam', 'adamw', 'sgd'] as const;
+export type OptimizerName = (typeof OPTIMIZERS)[number];
+export const LABEL_MODES = ['auto', 'stack', 'blend'] as const;
+export type LabelMode = (typeof LABEL_MODES)[number];
+
+export interface TrainArgs {
+  /** Head architecture; default `linear`. */
+  head?: HeadType;
+  /** Hidden width of `mlp` / channels of `conv`. */
+  hidden?: number;
+  /** Dropout before the last dense layer (head default when unset). */
+  dropout?: number;
+  /** Where to mix; default `features`. */
+  mixAt?: MixPoint;
+  /** Mixing options (α, CutMix, policies); α defaults to 0.4. */
+  mixup?: Partial<MixupArgs>;
+  /**
+   * `stack` mixes the loss of integer targets, `blend` mixes soft targets; `auto` (default) picks
+   * stack for single-label and blend for multi-label data, as fastai decides from the loss.
+   */
+  labels?: LabelMode;
+  epochs?: number;
+  batchSize?: number;
+  /** Peak learning rate; default 1e-3 (adam/adamw), 1e-2 (sgd). */
+  lr?: number;
+  optimizer?: OptimizerName;
+  /** SGD momentum; default 0.9. */
+  momentum?: number;
+  /** Decoupled weight decay (Loshchilov & Hutter); default 0.01 for adamw, else 0. */
+  weightDecay?: number;
+  schedule?: ScheduleName;
+  /** Warm-up length in epochs (fractional allowed); default 0 (one-cycle: 30% of the steps). */
+  warmupEpochs?: number;
+  /** Stop after this many epochs without a better validation metric; default: never. */
+  patience?: number;
+  seed?: number;
+  /** Output folder for checkpoints; none when unset. */
+  out?: string;
+  /** Continue from `out/checkpoints/last` when present. */
+  resume?: boolean;
+  /**
+   * Feed pooled vectors to heads that start with average pooling (default true; exact, since mixing
+   * commutes with the pooling). Off, the head pools full maps itself (tests compare the two).
+   */
+  poolFirst?: boolean;
+  /** Needed for `mixAt: 'input'`: the backbone whose features the sets hold. */
+  backbone?: Backbone;
+  /** Per-epoch callback (progress lines, reports). */
+  onEpoch?: (record: EpochRecord) => void;
+  /** Per-batch callback: batches done in this epoch and their total. */
+  onBatch?: (done: number, total: number) => void;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  lr: number;
+  /** Mean training loss on the mixed batches, as optimised. */
+  mixedLoss: number;
+  /** Loss on the unmixed training set, inference mode (comparable to the validation loss). */
+  cleanLoss: number;
+  validLoss?: number;
+  metric?: { name: string; value: number };
+  seconds: number;
+  samplesPerSecond: number;
+  numTensors: number;
+}
+
+export interface TrainResult {
+  head: Head;
+  history: EpochRecord[];
+  bestEpoch: number;
+  best?: Metrics;
+  /** Histogram of the λ values used (20 bins over [0, 1]). */
+  lambdaHistogram: number[];
+  stoppedEarly: boolean;
+  resumedFrom?: number;
+}
+
+interface LoopState {
+  epoch: number;
+  step: number;
+  history: EpochRecord[];
+  bestEpoch: number;
+  bestValue: number;
+  best?: Metrics;
+  lambdaHistogram: number[];
+}
+
+export class TrainingDivergedError extends Error {}
+
+const LAMBDA_BINS = 20;
+
+/** Validates the arguments; errors name the field, the value and what is allowed. */
+export function resolveTrainArgs(args: TrainArgs) {
+  const optimizer = args.optimizer ?? 'adam';
+  const r = {
+    head: args.head ?? 'linear',
+    mixAt: args.mixAt ?? 'features',
+    labels: args.labels ?? 'auto',
+    epochs: args.epochs ?? 20,
+    batchSize: args.batchSize ?? 64,
+    optimizer,
+    lr: args.lr ?? (optimizer === 'sgd' ? 1e-2 : 1e-3),
+    momentum: args.momentum ?? 0.9,
+    weightDecay: args.weightDecay ?? (optimizer === 'adamw' ? 0.01 : 0),
+    schedule: args.schedule ?? 'cosine',
+    warmupEpochs: args.warmupEpochs ?? 0,
+    seed: args.seed ?? 0,
+  };
+  const oneOf = (field: string, value: string, allowed: readonly string[]) => {
+    if (!allowed.includes(value)) throw new Error(`${field}: "${value}" is not allowed; use one of ${allowed.join(', ')}`);
+  };
+  oneOf('mixAt', r.mixAt, MIX_POINTS);
+  oneOf('labels', r.labels, LABEL_MODES);
+  oneOf('optimizer', r.optimizer, OPTIMIZERS);
+  oneOf('schedule', r.schedule, SCHEDULES);
+  const positiveInt = (field: string, v: number) => {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${field}: ${v} is not allowed; use a whole number ≥ 1`);
+  };
+  positiveInt('epochs', r.epochs);
+  positiveInt('batchSize', r.batchSize);
+  if (!(r.lr > 0 && Number.isFinite(r.lr))) throw new Error(`lr: ${r.lr} is not allowed; use a number > 0`);
+  if (!(r.momentum >= 0 && r.momentum < 1)) throw new Error(`momentum: ${r.momentum} is not allowed; use a number in [0, 1)`);
+  if (!(r.weightDecay >= 0)) throw new Error(`weightDecay: ${r.weightDecay} is not allowed; use a number ≥ 0`);
+  if (!(r.warmupEpochs >= 0)) throw new Error(`warmupEpochs: ${r.warmupEpochs} is not allowed; use a number ≥ 0`);
+  if (args.patience != null) positiveInt('patience', args.patience);
+  return r;
+}
+
+function makeOptimizer(name: OptimizerName, lr: number, momentum: number): tf.Optimizer {
+  if (name === 'sgd') return tf.train.momentum(lr, momentum);
+  return tf.train.adam(lr);
+}
+
+/** TF.js optimizers read their learning rate on every step; none exposes a setter for all kinds. */
+function setLearningRate(opt: tf.Optimizer, lr: number): void {
+  (opt as unknown as { learningRate: number }).learningRate = lr;
+}
+
+function softCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  return tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), -1))) as tf.Scalar;
+}
+
+/** Sigmoid BCE from logits, stable form: max(z,0) − z·t + log(1 + e^(−|z|)). */
+function sigmoidCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  return tf.mean(tf.add(tf.sub(tf.relu(logits), tf.mul(logits, targets)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))))) as tf.Scalar;
+}
+
+/** Copies rows `idx` of a size×k matrix. */
+function gatherRows(m: Float32Array, k: number, idx: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(idx.length * k);
+  for (let j = 0; j < idx.length; j++) out.set(m.subarray(idx[j] * k, (idx[j] + 1) * k), j * k);
+  return out;
+}
+
+/** Mean over H·W of a B×H×W×C batch, on the host (float64 sums). */
+function poolBatch(maps: Float32Array, b: number, hw: number, c: number): Float32Array {
+  const out = new Float32Array(b * c);
+  const acc = new Float64Array(c);
+  for (let i = 0; i < b; i++) {
+    acc.fill(0);
+    const base = i * hw * c;
+    for (let p = 0; p < hw; p++) for (let j = 0; j < c; j++) acc[j] += maps[base + p * c + j];
+    for (let j = 0; j < c; j++) out[i * c + j] = acc[j] / hw;
+  }
+  return out;
+}
+
+/** Probabilities for every sample of `set` (inference mode, never mixed). */
+export function predictSet(head: Head, set: FeatureSet, batchSize = 256): Float32Array {
+  const [h, w, c] = set.featureShape;
+  const rowSize = head.pooled ? c : h * w * c;
+  const k = set.classes.length;
+  const out = new Float32Array(set.size * k);
+  const buf = new Float32Array(Math.min(batchSize, Math.max(1, set.size)) * rowSize);
+  for (let start = 0; start < set.size; start += batchSize) {
+    const n = Math.min(batchSize, set.size - start);
+    const idx = Int32Array.from({ length: n }, (_, j) => start + j);
+    const x = buf.subarray(0, n * rowSize);
+    if (head.pooled) set.readPooled(idx, x);
+    else set.readRows(idx, x);
+    const probs = tf.tidy(() => {
+      const input = tf.tensor(x, head.pooled ? [n, c] : [n, h, w, c]);
+      const logits = head.train.predict(input) as tf.Tensor;
+      return (set.multiLabel ? tf.sigmoid(logits) : tf.softmax(logits)).dataSync() as Float32Array;
+    });
+    out.set(probs, start * k);
+  }
+  return out;
+}
+
+export function evaluateSet(head: Head, set: FeatureSet): Metrics {
+  const probs = predictSet(head, set);
+  return set.multiLabel ? multiLabelMetrics(probs, set.targets, set.classes.length) : singleLabelMetrics(probs, set.labelIndex, set.classes);
+}
+
+/** Trains a head on `train`, validating on `valid` after every epoch. */
+export async function trainHead(train: FeatureSet, valid: FeatureSet | null, args: TrainArgs = {}): Promise<TrainResult> {
+  const a = resolveTrainArgs(args);
+  const [h, w, c] = train.featureShape;
+  const k = train.classes.length;
+  if (train.size < 1) throw new Error('the training set is empty');
+  if (valid && valid.classes.join('\u0000') !== train.classes.join('\u0000')) {
+    throw new Error(`the validation classes differ from the training classes: ${valid.classes.join(', ')} vs ${train.classes.join(', ')}`);
+  }
+  const labelMode = a.labels === 'auto' ? (train.multiLabel ? 'blend' : 'stack') : a.labels;
+  if (train.multiLabel && labelMode === 'stack') {
+    throw new Error('labels: "stack" needs one label per image; multi-label data mixes its targets: use blend');
+  }
+  if (a.mixAt === 'input' && (!args.backbone || !train.item)) {
+    throw new Error('mixAt "input" reruns the backbone on mixed images: it needs the backbone and the image sources');
+  }
+  const mixupArgs: Partial<MixupArgs> = { alpha: 0.4, ...args.mixup, seed: a.seed };
+  const cutmix = (mixupArgs.cutmixAlpha ?? 0) > 0;
+  const labelSmoothing = mixupArgs.labelSmoothing ?? 0;
+  if (cutmix && a.mixAt !== 'features') throw new Error(`cutmixAlpha > 0 pastes boxes of feature-map cells: it needs mixAt "features", not "${a.mixAt}"`);
+  const head = buildHead({
+    type: a.head,
+    featureShape: train.featureShape,
+    numClasses: k,
+    hidden: args.hidden,
+    dropout: args.dropout,
+    multiLabel: train.multiLabel,
+    // CutMix pastes spatial boxes, which does not commute with pooling.
+    poolFirst: !cutmix && args.poolFirst !== false,
+    seed: a.seed,
+  });
+  // Validate every mixing option before any work starts.
+  new Mixer(mixupArgs, train.classes);
+  const vars = head.train.trainableWeights.map((v) => v.read() as tf.Variable);
+  const opt = makeOptimizer(a.optimizer, a.lr, a.momentum);
+  const stepsPerEpoch = Math.ceil(train.size / a.batchSize);
+  const totalSteps = stepsPerEpoch * a.epochs;
+  const warmupSteps = Math.round(a.warmupEpochs * stepsPerEpoch);
+  const ckptDir = args.out ? path.join(args.out, 'checkpoints') : undefined;
+  if (ckptDir) await fs.mkdir(ckptDir, { recursive: true });
+
+  let state: LoopState = { epoch: 0, step: 0, history: [], bestEpoch: -1, bestValue: -Infinity, lambdaHistogram: new Array(LAMBDA_BINS).fill(0) };
+  let resumedFrom: number | undefined;
+  if (args.resume && ckptDir) {
+    const ck = await loadCheckpoint<LoopState>(ckptDir, 'last');
+    if (ck) {
+      await ck.restore(head.train.trainableWeights, opt);
+      state = ck.state;
+      resumedFrom = state.epoch;
+    }
+  }
+
+  // Hidden mix point: the loop sets the plan and the chosen tap before each step.
+  let pending: { plan: MixPlan; tap: string } | null = null;
+  for (const tap of head.taps) {
+    tap.attachMixer({
+      mixMatrix: (batch, name) => (pending && pending.tap === name && pending.plan.partner.length === batch ? mixingMatrix(pending.plan.lam, pending.plan.partner) : null),
+    });
+  }
+
+  const rowSize = head.pooled ? c : h * w * c;
+  const xBuf = new Float32Array(a.batchSize * rowSize);
+  const mixBuf = new Float32Array(a.batchSize * rowSize);
+  let stoppedEarly = false;
+  try {
+    for (let epoch = state.epoch; epoch < a.epochs; epoch++) {
+      const t0 = performance.now();
+      // One stream per epoch and purpose: resuming at epoch e replays exactly what a full run does.
+      const root = new Rng(a.seed);
+      const order = root.fork(`order-${epoch}`).permutation(train.size);
+      const tapRng = root.fork(`tap-${epoch}`);
+      const mixer = new Mixer({ ...mixupArgs, seed: root.fork(`mix-${epoch}`).int(2 ** 31) }, train.classes);
+      let lossSum = 0;
+      let seen = 0;
+      let lr = a.lr;
+      for (let b = 0; b < stepsPerEpoch; b++) {
+        const idx = order.subarray(b * a.batchSize, Math.min(train.size, (b + 1) * a.batchSize));
+        const n = idx.length;
+        const labels = Int32Array.from(idx, (i) => train.labelIndex[i]);
+        const plan = mixer.plan(labels, epoch, cutmix ? { spatial: [h, w] } : {});
+        const targets = gatherRows(train.targets, k, idx);
+        let x: Float32Array;
+        if (a.mixAt === 'input') {
+          x = await mixedInputFeatures(train, args.backbone!, idx, plan, mixer, head.pooled);
+        } else {
+          x = xBuf.subarray(0, n * rowSize);
+          if (head.pooled) train.readPooled(idx, x);
+          else train.readRows(idx, x);
+          if (a.mixAt === 'features' && plan.mode !== 'none') {
+            x = mixer.applyToRows(plan, x, head.pooled ? [c] : [h, w, c], mixBuf.subarray(0, n * rowSize));
+          }
+        }
+        pending = a.mixAt === 'hidden' && plan.mode !== 'none' ? { plan, tap: head.taps[tapRng.int(head.taps.length)].name } : null;
+        lr = learningRateAt(a.schedule, a.lr, state.step, totalSteps, warmupSteps);
+        setLearningRate(opt, lr);
+        const lossValue = tf.tidy(() => {
+          const input = tf.tensor(x, head.pooled ? [n, c] : [n, h, w, c]);
+          const lossFn = (): tf.Scalar => {
+            const logits = head.train.apply(input, { training: true }) as tf.Tensor;
+            // applyToTargets smooths (ε) then blends; a plan of mode 'none' only smooths.
+            if (train.multiLabel) return sigmoidCrossEntropy(logits, tf.tensor2d(mixer.applyToTargets(plan, targets), [n, k]));
+            if (labelMode === 'blend' || plan.mode === 'none') return softCrossEntropy(logits, tf.tensor2d(mixer.applyToTargets(plan, targets), [n, k]));
+            // stack: meanᵢ[λᵢ·CE(zᵢ, yᵢ) + (1−λᵢ)·CE(zᵢ, y_π(i))], targets kept apart.
+            const own = smoothTargets(targets, k, labelSmoothing);
+            const partnerTargets = gatherRows(own, k, plan.partner);
+            const logp = tf.logSoftmax(logits);
+            const ce1 = tf.neg(tf.sum(tf.mul(tf.tensor2d(own, [n, k]), logp), -1));
+            const ce2 = tf.neg(tf.sum(tf.mul(tf.tensor2d(partnerTargets, [n, k]), logp), -1));
+            const lam = tf.tensor1d(plan.lam);
+            return tf.mean(tf.add(tf.mul(lam, ce1), tf.mul(tf.sub(1, lam), ce2)));
+          };
+          const loss = opt.minimize(lossFn, true, vars)!;
+          if (a.weightDecay > 0) {
+            // Decoupled decay on kernels only: w ← w − lr·wd·w.
+            for (const v of head.train.trainableWeights) {
+              if (v.name.includes('kernel')) (v.read() as tf.Variable).assign(tf.mul(v.read(), 1 - lr * a.weightDecay));
+            }
+          }
+          return loss.dataSync()[0];
+        });
+        pending = null;
+        if (!Number.isFinite(lossValue)) {
+          const last = state.epoch > 0 && ckptDir ? ` The last good checkpoint is ${path.join(ckptDir, 'last')} (epoch ${state.epoch}).` : '';
+          throw new TrainingDivergedError(`training loss became ${lossValue} at epoch ${epoch + 1}, batch ${b + 1} (lr ${lr.toExponential(2)}): lower --lr.${last}`);
+        }
+        lossSum += lossValue * n;
+        seen += n;
+        state.step++;
+        args.onBatch?.(b + 1, stepsPerEpoch);
+      }
+      const hist = mixer.lambdaHistory();
+      addHistogram(state.lambdaHistogram, hist);
+      const cleanMetrics = evaluateSet(head, train);
+      const validMetrics = valid ? evaluateSet(head, valid) : undefined;
+      const watched = headlineMetric(validMetrics ?? cleanMetrics);
+      const seconds = (performance.now() - t0) / 1000;
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        lr,
+        mixedLoss: lossSum / seen,
+        cleanLoss: cleanMetrics.loss,
+        validLoss: validMetrics?.loss,
+        metric: validMetrics ? headlineMetric(validMetrics) : undefined,
+        seconds,
+        samplesPerSecond: seen / seconds,
+        numTensors: tf.memory().numTensors,
+      };
+      state.history.push(record);
+      state.epoch = epoch + 1;
+      const improved = watched.value > state.bestValue || state.bestEpoch < 0;
+      if (improved) {
+        state.bestValue = watched.value;
+        state.bestEpoch = epoch + 1;
+        state.best = validMetrics ?? cleanMetrics;
+        if (ckptDir) await saveCheckpoint(ckptDir, 'best', state, head.train.trainableWeights, null);
+      }
+      if (ckptDir) await saveCheckpoint(ckptDir, 'last', state, head.train.trainableWeights, opt);
+      args.onEpoch?.(record);
+      if (args.patience != null && state.epoch - state.bestEpoch >= args.patience) {
+        stoppedEarly = true;
+        break;
+      }
+    }
+    // The exported head is the best epoch's, not the last one's.
+    if (ckptDir && state.bestEpoch !== state.epoch) {
+      const best = await loadCheckpoint<LoopState>(ckptDir, 'best');
+      if (best) await best.restore(head.train.trainableWeights, null);
+    }
+  } finally {
+    for (const tap of head.taps) tap.attachMixer(null);
+    opt.dispose();
+  }
+  return {
+    head,
+    history: state.history,
+    bestEpoch: state.bestEpoch,
+    best: state.best,
+    lambdaHistogram: state.lambdaHistogram,
+    stoppedEarly,
+    resumedFrom,
+  };
+}
+
+function addHistogram(into: number[], hist: LambdaHistory): void {
+  const bins = hist.counts;
+  // Re-bin to LAMBDA_BINS when the mixer keeps another resolution.
+  bins.forEach((count, i) => {
+    const j = Math.min(LAMBDA_BINS - 1, Math.floor((i / bins.length) * LAMBDA_BINS));
+    into[j] += count;
+  });
+}
+
+/** Mix point `input`: decode the batch's images, mix the pixels, run the frozen backbone on the mix. */
+async function mixedInputFeatures(set: FeatureSet, backbone: Backbone, idx: Int32Array, plan: MixPlan, mixer: Mixer, pooled: boolean): Promise<Float32Array> {
+  const spec = backbone.preprocess;
+  const px = spec.size * spec.size * 3;
+  const pixels = new Float32Array(idx.length * px);
+  const { decodeImage } = await import('../data/image.js');
+  const decoded: Float32Array[] = await Promise.all(Array.from(idx, (i) => decodeImage(set.item!(i).source, spec)));
+  decoded.forEach((d, j) => pixels.set(d, j * px));
+  const mixed = plan.mode === 'none' ? pixels : mixer.applyToRows(plan, pixels, [spec.size, spec.size, 3]);
+  const [h, w, c] = set.featureShape;
+  const maps = tf.tidy(() => backbone.extract(tf.tensor4d(mixed, [idx.length, spec.size, spec.size, 3])).dataSync() as Float32Array);
+  return pooled ? poolBatch(maps, idx.length, h * w, c) : maps;
+}
