@@ -1,0 +1,349 @@
+#!/usr/bin/env node
+/**
+ * The `mixhead` command: parse, validate, call the library, print. Every subcommand takes --json
+ * for scripts; errors are one line on stderr (`mixhead: …`) with a documented exit code:
+ *   0 success · 1 the job failed · 2 bad usage, flag or config value · 3 precompute cached nothing,
+ *   or skipped files under --strict.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { promises as fs, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { selectBackend, describeBackend, type BackendInfo } from './backend.js';
+import { listBackbones } from './backbone/index.js';
+import { precompute, parseShard } from './precompute.js';
+import { inspectCache } from './cache/inspect.js';
+import { mergeCaches } from './cache/merge.js';
+import { CACHE_DTYPES, type CacheDtype } from './cache/header.js';
+import { runEval, runPredict, runTrain, summary, type RunTrainArgs } from './run.js';
+import { runCompare } from './compare.js';
+import { HEAD_TYPES } from './train/heads.js';
+import { MIX_POINTS, OPTIMIZERS, LABEL_MODES } from './train/trainer.js';
+import { SCHEDULES } from './train/schedule.js';
+import { loadConfig, UsageError } from './config.js';
+import { formatTrainTable, formatCompareTable, formatMetrics } from './format.js';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, nothingCached: 3 } as const;
+
+function number(name: string, check: (v: number) => boolean, allowed: string) {
+  return (text: string): number => {
+    const v = Number(text);
+    if (!Number.isFinite(v) || !check(v)) throw new InvalidArgumentError(`${name} ${text}: ${allowed}`);
+    return v;
+  };
+}
+const positiveInt = (name: string) => number(name, (v) => Number.isInteger(v) && v >= 1, 'use a whole number ≥ 1');
+const nonNegative = (name: string) => number(name, (v) => v >= 0, 'use a number ≥ 0');
+const fraction = (name: string) => number(name, (v) => v > 0 && v < 1, 'use a number between 0 and 1');
+const probability = (name: string) => number(name, (v) => v >= 0 && v <= 1, 'use a number in [0, 1]');
+const list = (text: string) => text.split(',').map((s) => s.trim()).filter(Boolean);
+
+async function backend(json: boolean): Promise<BackendInfo> {
+  const info = await selectBackend({ log: json ? undefined : (l) => process.stderr.write(`${l}\n`) });
+  if (!json) process.stderr.write(`${describeBackend(info)}\n`);
+  return info;
+}
+
+function print(json: boolean, value: unknown, text: () => string): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('mixhead')
+    .description('Head-only fine-tuning of image classifiers with feature-level (manifold) mixup, on TensorFlow.js')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(`mixhead: ${str.replace(/^error: /, '')}`) });
+
+  program
+    .command('backbones')
+    .description('List the backbones, their feature shapes and whether each works offline')
+    .option('--models-dir <dir>', 'folder of downloaded models', process.env.MIXHEAD_MODELS_DIR ?? 'models')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  mixhead backbones --json')
+    .action(async (o) => {
+      const rows = await listBackbones(path.resolve(o.modelsDir));
+      print(!!o.json, rows, () =>
+        rows.map((b) => `${b.id.padEnd(22)} ${(b.featureShape.length ? b.featureShape.join('×') : '?').padEnd(10)} ${b.offline ? 'offline  ' : 'download '} ${b.description}`).join('\n'),
+      );
+    });
+
+  program
+    .command('precompute')
+    .description('Run the frozen backbone once over a dataset and cache its feature maps (resumable)')
+    .requiredOption('--data <path>', 'class-folder directory, labels CSV (path,labels) or IDX images file')
+    .requiredOption('--cache <dir>', 'cache directory (created or resumed)')
+    .option('--backbone <id|path|url>', 'backbone id, model folder/model.json, or URL', 'bundled-mobilenet-v2')
+    .option('--layer <name>', 'cut layer (LayersModel)')
+    .option('--node <name>', 'cut node (GraphModel)')
+    .option('--model-url <url>', 'download URL for a MobileNet id (TF Hub links rot)')
+    .option('--size <px>', 'input size (default: the backbone\'s)', positiveInt('--size'))
+    .addOption(new Option('--dtype <type>', 'stored value type').choices(CACHE_DTYPES as string[]).default('float16'))
+    .option('--workers <n>', 'worker threads (default: all cores)', positiveInt('--workers'))
+    .option('--batch-size <n>', 'images per backbone call', positiveInt('--batch-size'), 16)
+    .option('--shard <i/n>', 'process shard i of n (0-based; e.g. $JOB_COMPLETION_INDEX/4)')
+    .option('--strict', 'exit 3 when any file was skipped')
+    .option('--json', 'machine-readable summary on stdout')
+    .addHelpText('after', '\nExample:\n  mixhead precompute --data photos/ --cache cache/photos --dtype uint8 --workers 2')
+    .action(async (o) => {
+      const shard = o.shard ? parseShardOrUsage(o.shard) : undefined;
+      const info = await backend(!!o.json);
+      const r = await precompute({
+        data: o.data,
+        cache: o.cache,
+        backbone: { backbone: o.backbone, layer: o.layer, node: o.node, modelUrl: o.modelUrl },
+        size: o.size,
+        dtype: o.dtype as CacheDtype,
+        workers: o.workers,
+        batchSize: o.batchSize,
+        shard,
+        backend: info.name,
+        log: (l) => process.stderr.write(`${l}\n`),
+      });
+      print(!!o.json, r, () => {
+        const lines = [
+          `cache ${r.cache}: ${r.total} entries (${r.computed} computed, ${r.reused} already cached, ${r.removed} removed, ${r.skipped.length} skipped)`,
+          `${r.imagesPerSecond.toFixed(1)} img/s with ${r.workers} worker(s) on ${r.backend}; ${r.seconds.toFixed(1)} s`,
+        ];
+        if (r.quantization) lines.push(`uint8: largest quantization error ${r.quantization.maxError.toExponential(3)}, ${r.quantization.clipped} values clipped`);
+        for (const s of r.skipped) lines.push(`skipped ${s.source}: ${s.reason}`);
+        return lines.join('\n');
+      });
+      if (r.total === 0 || (o.strict && r.skipped.length)) process.exitCode = EXIT.nothingCached;
+    });
+
+  program
+    .command('inspect')
+    .description('Describe a feature cache: count, shape, dtype, backbone, classes, skipped files')
+    .argument('<cache>', 'cache directory')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  mixhead inspect cache/photos')
+    .action(async (dir, o) => {
+      const s = await inspectCache(dir);
+      print(!!o.json, s, () => JSON.stringify(s, null, 2));
+    });
+
+  const cache = program.command('cache').description('Cache maintenance');
+  cache
+    .command('merge')
+    .description('Join shard caches with identical headers into one')
+    .argument('<out>', 'output cache directory')
+    .argument('<in...>', 'input shard caches')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  mixhead cache merge cache/all cache/shard-0 cache/shard-1')
+    .action(async (out, inputs, o) => {
+      const r = await mergeCaches(out, inputs);
+      print(!!o.json, r, () => JSON.stringify(r, null, 2));
+    });
+
+  addTrainOptions(
+    program.command('train').description('Train a classifier head on cached features with mixup').requiredOption('--out <dir>', 'output folder'),
+  )
+    .addHelpText('after', '\nExample:\n  mixhead train --cache cache/train --valid cache/test --out runs/a --head mlp --alpha 0.4 --epochs 30')
+    .action(async (o) => {
+      const args = await trainArgsFrom(o);
+      const info = await backend(!!o.json);
+      const r = await runTrain({
+        ...args,
+        onEpoch: o.json ? undefined : (e) => process.stderr.write(`${formatTrainTable([e], e.epoch === 1)}\n`),
+      });
+      const { renderTrainReport } = await import('./report/index.js');
+      const html = await renderTrainReport(r.report, r.out);
+      print(!!o.json, { out: r.out, backend: info.name, bestEpoch: r.result.bestEpoch, metrics: r.metrics, report: html }, () =>
+        [`best epoch ${r.result.bestEpoch}: ${formatMetrics(r.metrics)}`, `model: ${r.out}`, `report: ${html}`].join('\n'),
+      );
+    });
+
+  program
+    .command('eval')
+    .description('Evaluate a trained model on a cache (refused if made with another backbone)')
+    .requiredOption('--model <dir>', 'folder written by mixhead train')
+    .requiredOption('--cache <dir>', 'feature cache to evaluate on')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  mixhead eval --model runs/a --cache cache/test')
+    .action(async (o) => {
+      await backend(!!o.json);
+      const r = await runEval({ model: o.model, cache: o.cache });
+      print(!!o.json, r, () => `${r.size} samples: ${formatMetrics(r.metrics)}`);
+    });
+
+  program
+    .command('predict')
+    .description('Predict labels of image files with a trained model')
+    .requiredOption('--model <dir>', 'folder written by mixhead train')
+    .argument('<images...>', 'image files')
+    .option('--top <k>', 'labels to show per image', positiveInt('--top'), 5)
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  mixhead predict --model runs/a shoe.jpg bag.png --top 3')
+    .action(async (images, o) => {
+      await backend(!!o.json);
+      const r = await runPredict({ model: o.model, images, top: o.top });
+      print(!!o.json, r, () =>
+        r.map((p) => (p.error ? `${p.file}: skipped (${p.error})` : `${p.file}: ${p.top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ')}`)).join('\n'),
+      );
+      if (r.every((p) => p.error)) process.exitCode = EXIT.failed;
+    });
+
+  addTrainOptions(
+    program
+      .command('compare')
+      .description('Train one head per α / mix point / head on the same cache and tabulate validation metrics')
+      .requiredOption('--out <dir>', 'output folder (one subfolder per setting, report.html)')
+      .option('--alphas <list>', 'α values to compare', '0,0.2,0.4')
+      .option('--mix-ats <list>', 'mix points to compare', 'features')
+      .option('--heads <list>', 'heads to compare (default: --head)'),
+  )
+    .addHelpText('after', '\nExample:\n  mixhead compare --cache cache/train --valid cache/test --alphas 0,0.2,0.4 --mix-ats features,hidden --out runs/cmp')
+    .action(async (o) => {
+      const base = await trainArgsFrom(o);
+      const info = await backend(!!o.json);
+      const r = await runCompare({
+        base,
+        alphas: list(o.alphas).map(number('--alphas', (v) => v >= 0, 'use numbers ≥ 0')),
+        mixAts: list(o.mixAts).map((m) => oneOf('--mix-ats', m, MIX_POINTS)),
+        heads: (o.heads ? list(o.heads) : [base.head ?? 'linear']).map((h) => oneOf('--heads', h, HEAD_TYPES)),
+        out: o.out,
+        log: o.json ? undefined : (l) => process.stderr.write(`${l}\n`),
+      });
+      print(!!o.json, { ...r, backend: info.name }, () => `${formatCompareTable(r.rows)}\nreport: ${r.report}`);
+    });
+
+  return program;
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`${flag} ${value}: use one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+function parseShardOrUsage(text: string) {
+  try {
+    return parseShard(text);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function addTrainOptions(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'JSON file with any of these options (flags override it)')
+    .option('--cache <dir>', 'training feature cache')
+    .option('--valid <dir>', 'validation cache')
+    .option('--valid-split <fraction>', 'hold out this fraction of the training cache instead', fraction('--valid-split'))
+    .addOption(new Option('--head <type>', 'head architecture').choices([...HEAD_TYPES]))
+    .option('--hidden <n>', 'hidden width (mlp) or channels (conv)', positiveInt('--hidden'))
+    .option('--dropout <p>', 'dropout before the last layer', number('--dropout', (v) => v >= 0 && v < 1, 'use a number in [0, 1)'))
+    .addOption(new Option('--mix-at <point>', 'where to mix').choices([...MIX_POINTS]))
+    .option('--alpha <a>', 'mixup α (λ ~ Beta(α, α)); 0 turns mixup off', nonNegative('--alpha'))
+    .option('--cutmix-alpha <a>', 'CutMix α on the feature maps; 0 = off', nonNegative('--cutmix-alpha'))
+    .option('--switch-prob <p>', 'with both on: chance of CutMix per batch', probability('--switch-prob'))
+    .option('--mix-prob <p>', 'chance that a batch is mixed at all', probability('--mix-prob'))
+    .addOption(new Option('--lambda <mode>', 'one λ per sample or per batch').choices(['sample', 'batch']))
+    .option('--no-dominant', 'do not force λ ≥ 0.5')
+    .addOption(new Option('--pairing <how>', 'partner choice').choices(['permutation', 'flip']))
+    .addOption(new Option('--pairs <which>', 'allowed partners').choices(['any', 'differentClass']))
+    .option('--exclude-classes <list>', 'classes never mixed nor used as partners (comma-separated)')
+    .option('--off-after-epoch <n>', 'stop mixing after this epoch', positiveInt('--off-after-epoch'))
+    .option('--label-smoothing <eps>', 'label smoothing ε', probability('--label-smoothing'))
+    .addOption(new Option('--labels <mode>', 'stack (mix the loss) or blend (mix the targets)').choices([...LABEL_MODES]))
+    .option('--epochs <n>', 'epochs', positiveInt('--epochs'))
+    .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'))
+    .option('--lr <rate>', 'peak learning rate', number('--lr', (v) => v > 0, 'use a number > 0'))
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZERS]))
+    .option('--weight-decay <wd>', 'decoupled weight decay', nonNegative('--weight-decay'))
+    .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices([...SCHEDULES]))
+    .option('--warmup <epochs>', 'warm-up epochs', nonNegative('--warmup'))
+    .option('--patience <n>', 'early stopping: epochs without improvement', positiveInt('--patience'))
+    .option('--seed <n>', 'seed of every random choice', number('--seed', (v) => Number.isInteger(v) && v >= 0, 'use a whole number ≥ 0'))
+    .option('--resume', 'continue from <out>/checkpoints/last')
+    .option('--no-combined', 'skip the combined backbone+head model')
+    .option('--json', 'machine-readable output');
+}
+
+/** Merges --config (validated) with the flags given; flags win. */
+async function trainArgsFrom(o: Record<string, unknown>): Promise<RunTrainArgs> {
+  const fromFile = o.config ? await loadConfig(String(o.config)) : {};
+  const flags: Partial<RunTrainArgs> = {
+    cache: o.cache as string | undefined,
+    valid: o.valid as string | undefined,
+    validSplit: o.validSplit as number | undefined,
+    out: o.out as string,
+    head: o.head as RunTrainArgs['head'],
+    hidden: o.hidden as number | undefined,
+    dropout: o.dropout as number | undefined,
+    mixAt: o.mixAt as RunTrainArgs['mixAt'],
+    labels: o.labels as RunTrainArgs['labels'],
+    epochs: o.epochs as number | undefined,
+    batchSize: o.batchSize as number | undefined,
+    lr: o.lr as number | undefined,
+    optimizer: o.optimizer as RunTrainArgs['optimizer'],
+    weightDecay: o.weightDecay as number | undefined,
+    schedule: o.schedule as RunTrainArgs['schedule'],
+    warmupEpochs: o.warmup as number | undefined,
+    patience: o.patience as number | undefined,
+    seed: o.seed as number | undefined,
+    resume: o.resume as boolean | undefined,
+    combined: o.combined === false ? false : undefined,
+  };
+  const mixFlags = {
+    alpha: o.alpha as number | undefined,
+    cutmixAlpha: o.cutmixAlpha as number | undefined,
+    switchProb: o.switchProb as number | undefined,
+    prob: o.mixProb as number | undefined,
+    lambda: o.lambda as 'sample' | 'batch' | undefined,
+    dominant: o.dominant === false ? false : undefined,
+    pairing: o.pairing as 'permutation' | 'flip' | undefined,
+    pairs: o.pairs as 'any' | 'differentClass' | undefined,
+    excludeClasses: o.excludeClasses ? list(String(o.excludeClasses)) : undefined,
+    offAfterEpoch: o.offAfterEpoch as number | undefined,
+    labelSmoothing: o.labelSmoothing as number | undefined,
+  };
+  const defined = <T extends object>(x: T) => Object.fromEntries(Object.entries(x).filter(([, v]) => v !== undefined)) as Partial<T>;
+  const merged: RunTrainArgs = {
+    ...fromFile,
+    ...defined(flags),
+    mixup: { ...fromFile.mixup, ...defined(mixFlags) },
+  } as RunTrainArgs;
+  if (!merged.cache) throw new UsageError('--cache is required (or "cache" in --config)');
+  if (merged.valid && merged.validSplit) throw new UsageError('give --valid or --valid-split, not both');
+  await fs.access(merged.cache).catch(() => {
+    throw new UsageError(`--cache ${merged.cache}: no such directory`);
+  });
+  return merged;
+}
+
+export async function main(argv = process.argv): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (err) {
+    const e = err as Error & { code?: string; exitCode?: number };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
+    if (e.code?.startsWith('commander.')) return EXIT.usage;
+    const usage = e instanceof UsageError;
+    process.stderr.write(`mixhead: ${e.message}\n`);
+    if (process.env.MIXHEAD_DEBUG) process.stderr.write(`${e.stack}\n`);
+    return usage ? EXIT.usage : EXIT.failed;
+  }
+}
+
+function isMain(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    // npm's bin entry is a symlink to this file.
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+const invoked = isMain();
+if (invoked) {
+  main().then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`mixhead: ${(err as Error).message}\n`);
+      process.exit(EXIT.failed);
+    },
+  );
+}

@@ -1,0 +1,179 @@
+/**
+ * Run reports: `report.html`, one self-contained file with the plots inline as SVG, and each plot
+ * also as a PNG under `plots/` (rasterised by sharp), for READMEs, issues and chat.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import type { TrainReport } from '../run.js';
+import type { CompareReport } from '../compare.js';
+import { confusionMatrix, escapeXml, histogram, lineChart, type Series } from './svg.js';
+import { formatMetrics } from '../format.js';
+import { writeFileAtomic } from '../backbone/io.js';
+
+export const WHY_MIXED_LOSS_IS_HIGHER =
+  'The mixed training loss is measured on mixed samples with blended targets: a target such as ' +
+  '70% "coat" / 30% "bag" cannot be predicted with certainty, so this loss stays well above zero and ' +
+  'often above the validation loss, which is measured on clean images. That is expected and not a sign ' +
+  'of underfitting. Compare the clean training loss (the unmixed training set, evaluated like the ' +
+  'validation set) with the validation loss to judge over- or underfitting.';
+
+interface Plot {
+  name: string;
+  title: string;
+  svg: string;
+}
+
+async function writePlots(out: string, plots: Plot[]): Promise<void> {
+  const dir = path.join(out, 'plots');
+  await fs.mkdir(dir, { recursive: true });
+  for (const p of plots) {
+    await fs.writeFile(path.join(dir, `${p.name}.svg`), p.svg);
+    const png = await sharp(Buffer.from(p.svg)).png().toBuffer();
+    await fs.writeFile(path.join(dir, `${p.name}.png`), png);
+  }
+}
+
+function page(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeXml(title)}</title>
+<style>
+body{font-family:system-ui,-apple-system,"DejaVu Sans",sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}
+h1{font-size:22px}h2{font-size:17px;margin-top:28px}
+table{border-collapse:collapse;font-size:13px;margin:8px 0}td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}th{background:#f4f4f4}
+td:first-child,th:first-child{text-align:left}.note{background:#f7f7e8;border-left:4px solid #c9c36a;padding:8px 12px;font-size:13px;max-width:820px}
+.plots{display:flex;flex-wrap:wrap;gap:12px}.plots figure{margin:0}code{background:#f2f2f2;padding:1px 4px}
+</style></head><body>${body}</body></html>`;
+}
+
+function htmlTable(rows: string[][]): string {
+  const [head, ...rest] = rows;
+  return `<table><tr>${head.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr>${rest
+    .map((r) => `<tr>${r.map((c) => `<td>${escapeXml(c)}</td>`).join('')}</tr>`)
+    .join('')}</table>`;
+}
+
+const num = (v: number | undefined, d = 4) => (v == null || Number.isNaN(v) ? '–' : v.toFixed(d));
+
+export function trainPlots(r: TrainReport, prefix = ''): Plot[] {
+  const ep = r.history.map((e) => e.epoch);
+  const lossSeries: Series[] = [
+    { name: 'train (mixed)', points: r.history.map((e) => ({ x: e.epoch, y: e.mixedLoss })) },
+    { name: 'train (clean)', points: r.history.map((e) => ({ x: e.epoch, y: e.cleanLoss })), dashed: true },
+  ];
+  if (r.history.some((e) => e.validLoss != null)) lossSeries.push({ name: 'validation', points: r.history.map((e) => ({ x: e.epoch, y: e.validLoss })) });
+  const plots: Plot[] = [
+    { name: `${prefix}loss`, title: 'Loss per epoch', svg: lineChart({ title: 'Loss per epoch', xLabel: 'epoch', yLabel: 'loss', series: lossSeries }) },
+  ];
+  if (r.history.some((e) => e.metric)) {
+    const name = r.history.find((e) => e.metric)!.metric!.name;
+    plots.push({
+      name: `${prefix}metric`,
+      title: `Validation ${name}`,
+      svg: lineChart({ title: `Validation ${name} per epoch`, xLabel: 'epoch', yLabel: name, series: [{ name, points: r.history.map((e) => ({ x: e.epoch, y: e.metric?.value })) }], note: `best epoch ${r.bestEpoch}` }),
+    });
+  }
+  const total = r.lambdaHistogram.reduce((a, b) => a + b, 0);
+  plots.push({
+    name: `${prefix}lambda`,
+    title: 'λ used',
+    svg: histogram({ title: 'λ values used in training', xLabel: 'λ (weight of the original sample)', counts: r.lambdaHistogram, note: `${total} samples over ${ep.length} epochs; λ = 1 means unmixed` }),
+  });
+  if (r.metrics.kind === 'single') {
+    const classes = r.metrics.perClass.map((p) => p.name);
+    plots.push({ name: `${prefix}confusion`, title: 'Confusion matrix', svg: confusionMatrix({ title: 'Confusion matrix (validation)', classes, matrix: r.metrics.confusion }) });
+  }
+  return plots;
+}
+
+function metricsSection(r: TrainReport): string {
+  const m = r.metrics;
+  let html = `<p><b>${escapeXml(formatMetrics(m))}</b> on ${r.validSize ? `${r.validSize} validation samples` : 'the training set (no validation set given)'}; best epoch ${r.bestEpoch}${r.stoppedEarly ? ' (stopped early)' : ''}.</p>`;
+  if (m.kind === 'single') {
+    html += htmlTable([['class', 'accuracy', 'samples'], ...m.perClass.map((p) => [p.name, Number.isNaN(p.accuracy) ? '–' : `${(100 * p.accuracy).toFixed(1)}%`, String(p.count)])]);
+  }
+  return html;
+}
+
+export async function renderTrainReport(r: TrainReport, out: string): Promise<string> {
+  const plots = trainPlots(r);
+  await writePlots(out, plots);
+  const rows = [
+    ['epoch', 'lr', 'mixed train loss', 'clean train loss', 'valid loss', 'metric', 'samples/s'],
+    ...r.history.map((e) => [String(e.epoch), e.lr.toExponential(2), num(e.mixedLoss), num(e.cleanLoss), num(e.validLoss), e.metric ? `${(100 * e.metric.value).toFixed(2)}%` : '–', e.samplesPerSecond.toFixed(0)]),
+  ];
+  const body = `<h1>mixhead training report</h1>
+<p>Cache <code>${escapeXml(r.cache)}</code> (${r.trainSize} training samples), validation: ${escapeXml(r.valid)}. Backend <code>${escapeXml(r.backend)}</code>; ${r.seconds.toFixed(1)} s.</p>
+<h2>Result</h2>${metricsSection(r)}
+<div class="plots">${plots.map((p) => `<figure>${p.svg}</figure>`).join('')}</div>
+<h2>Why is the mixed training loss above the validation loss?</h2><p class="note">${escapeXml(WHY_MIXED_LOSS_IS_HIGHER)}</p>
+<h2>Epochs</h2>${htmlTable(rows)}
+<h2>Options</h2><pre>${escapeXml(JSON.stringify(r.options, null, 2))}</pre>`;
+  const file = path.join(out, 'report.html');
+  await writeFileAtomic(file, page('mixhead training report', body));
+  return path.resolve(file);
+}
+
+export async function renderCompareReport(r: CompareReport, out: string): Promise<string> {
+  const metricName = r.rows[0]?.metric ?? 'metric';
+  const curves: Plot = {
+    name: 'compare-metric',
+    title: 'Validation metric per setting',
+    svg: lineChart({
+      title: `Validation ${metricName} per epoch, one curve per setting`,
+      xLabel: 'epoch',
+      yLabel: metricName,
+      series: r.runs.map((run) => ({ name: run.name, points: run.report.history.map((e) => ({ x: e.epoch, y: e.metric?.value ?? e.cleanLoss })) })),
+      width: 760,
+    }),
+  };
+  const losses: Plot = {
+    name: 'compare-loss',
+    title: 'Validation loss per setting',
+    svg: lineChart({
+      title: 'Validation loss per epoch',
+      xLabel: 'epoch',
+      yLabel: 'loss',
+      series: r.runs.map((run) => ({ name: run.name, points: run.report.history.map((e) => ({ x: e.epoch, y: e.validLoss })) })),
+      width: 760,
+    }),
+  };
+  const alphas = [...new Set(r.rows.map((x) => x.alpha))].sort((a, b) => a - b);
+  const groups = [...new Set(r.rows.map((x) => `${x.head} @ ${x.mixAt === '-' ? 'features' : x.mixAt}`))];
+  const byAlpha: Plot = {
+    name: 'compare-alpha',
+    title: 'Final metric by α',
+    svg: lineChart({
+      title: `Best validation ${metricName} by α`,
+      xLabel: 'α',
+      yLabel: metricName,
+      series: groups.map((g) => {
+        const [head, mixAt] = g.split(' @ ');
+        return {
+          name: g,
+          points: alphas.map((a) => {
+            const row = r.rows.find((x) => x.head === head && x.alpha === a && (a === 0 || x.mixAt === mixAt));
+            return { x: a, y: row?.value };
+          }),
+        };
+      }),
+      width: 760,
+    }),
+  };
+  const plots = [byAlpha, curves, losses];
+  await writePlots(out, plots);
+  const best = r.rows.reduce((a, b) => (b.value > a.value ? b : a), r.rows[0]);
+  const table = htmlTable([
+    ['setting', 'head', 'mix at', 'α', metricName, 'valid loss', 'clean train loss', 'best epoch', 'seconds'],
+    ...r.rows.map((x) => [x.name, x.head, x.mixAt, String(x.alpha), `${(100 * x.value).toFixed(2)}%`, num(x.validLoss), num(x.cleanTrainLoss), String(x.bestEpoch), x.seconds.toFixed(1)]),
+  ]);
+  const body = `<h1>mixhead comparison</h1>
+<p>Each setting trains one head on the same cached features with the same seed. Best: <b>${escapeXml(best?.name ?? '–')}</b> (${best ? (100 * best.value).toFixed(2) : '–'}% ${escapeXml(metricName)}).</p>
+${table}
+<div class="plots">${plots.map((p) => `<figure>${p.svg}</figure>`).join('')}</div>
+<h2>Reading this</h2><p class="note">A single run per setting on a small validation set varies by a point or so with the seed: treat
+small gaps as noise, and confirm a choice with a second seed. ${escapeXml(WHY_MIXED_LOSS_IS_HIGHER)}</p>`;
+  const file = path.join(out, 'report.html');
+  await writeFileAtomic(file, page('mixhead comparison', body));
+  return path.resolve(file);
+}

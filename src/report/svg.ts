@@ -1,0 +1,168 @@
+/**
+ * Small SVG charts for reports: line charts, a histogram and a confusion-matrix heat map. Plain
+ * strings, no dependencies, so a report is one self-contained HTML file that also renders to PNG
+ * with sharp (librsvg).
+ */
+
+export interface Series {
+  name: string;
+  /** Points; NaN or undefined y values are gaps. */
+  points: { x: number; y: number | undefined }[];
+  dashed?: boolean;
+}
+
+const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
+const FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"';
+
+export function escapeXml(s: string): string {
+  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** About `count` round tick values covering [lo, hi]. */
+export function ticks(lo: number, hi: number, count = 5): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? raw;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  return out;
+}
+
+function fmt(v: number): string {
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(1);
+  return String(Number(v.toPrecision(4)));
+}
+
+export interface LineChartArgs {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: Series[];
+  width?: number;
+  height?: number;
+  /** Fix the y range (e.g. [0, 1] for accuracy). */
+  yRange?: [number, number];
+  note?: string;
+}
+
+export function lineChart(a: LineChartArgs): string {
+  const W = a.width ?? 640;
+  const H = a.height ?? 360;
+  const m = { l: 64, r: 150, t: 40, b: 48 };
+  const pw = W - m.l - m.r;
+  const ph = H - m.t - m.b;
+  const pts = a.series.flatMap((s) => s.points.filter((p) => p.y != null && Number.isFinite(p.y)));
+  const xs = pts.map((p) => p.x);
+  const ys = pts.map((p) => p.y!);
+  let [x0, x1] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1];
+  if (x1 === x0) x1 = x0 + 1;
+  let [y0, y1] = a.yRange ?? (ys.length ? [Math.min(...ys), Math.max(...ys)] : [0, 1]);
+  if (!a.yRange) {
+    const pad = (y1 - y0) * 0.08 || Math.abs(y0) * 0.1 || 1;
+    y0 -= pad;
+    y1 += pad;
+    if (Math.min(...ys) >= 0 && y0 < 0) y0 = 0;
+  }
+  const X = (x: number) => m.l + ((x - x0) / (x1 - x0)) * pw;
+  const Y = (y: number) => m.t + ph - ((y - y0) / (y1 - y0)) * ph;
+  const parts: string[] = [];
+  parts.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="white"/>`);
+  parts.push(`<text x="${m.l}" y="22" font-size="15" font-weight="bold" ${FONT}>${escapeXml(a.title)}</text>`);
+  for (const t of ticks(y0, y1)) {
+    parts.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${Y(t)}" y2="${Y(t)}" stroke="#e5e5e5"/>`);
+    parts.push(`<text x="${m.l - 6}" y="${Y(t) + 4}" font-size="11" text-anchor="end" ${FONT}>${fmt(t)}</text>`);
+  }
+  for (const t of ticks(x0, x1, 8).filter((t) => Number.isInteger(t) || x1 - x0 < 8)) {
+    parts.push(`<line x1="${X(t)}" x2="${X(t)}" y1="${m.t + ph}" y2="${m.t + ph + 4}" stroke="#333"/>`);
+    parts.push(`<text x="${X(t)}" y="${m.t + ph + 17}" font-size="11" text-anchor="middle" ${FONT}>${fmt(t)}</text>`);
+  }
+  parts.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
+  parts.push(`<text x="${m.l + pw / 2}" y="${H - 10}" font-size="12" text-anchor="middle" ${FONT}>${escapeXml(a.xLabel)}</text>`);
+  parts.push(`<text transform="translate(16 ${m.t + ph / 2}) rotate(-90)" font-size="12" text-anchor="middle" ${FONT}>${escapeXml(a.yLabel)}</text>`);
+  a.series.forEach((s, i) => {
+    const color = PALETTE[i % PALETTE.length];
+    let d = '';
+    let pen = false;
+    for (const p of s.points) {
+      if (p.y == null || !Number.isFinite(p.y)) {
+        pen = false;
+        continue;
+      }
+      d += `${pen ? 'L' : 'M'}${X(p.x).toFixed(1)},${Y(p.y).toFixed(1)} `;
+      pen = true;
+    }
+    parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    for (const p of s.points) {
+      if (p.y != null && Number.isFinite(p.y)) parts.push(`<circle cx="${X(p.x).toFixed(1)}" cy="${Y(p.y).toFixed(1)}" r="2.5" fill="${color}"/>`);
+    }
+    const ly = m.t + 10 + i * 18;
+    parts.push(`<line x1="${m.l + pw + 12}" x2="${m.l + pw + 36}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    parts.push(`<text x="${m.l + pw + 40}" y="${ly + 4}" font-size="11" ${FONT}>${escapeXml(s.name)}</text>`);
+  });
+  if (a.note) parts.push(`<text x="${m.l}" y="${m.t - 6}" font-size="11" fill="#555" ${FONT}>${escapeXml(a.note)}</text>`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${parts.join('')}</svg>`;
+}
+
+export function histogram(a: { title: string; xLabel: string; counts: number[]; lo?: number; hi?: number; width?: number; height?: number; note?: string }): string {
+  const W = a.width ?? 640;
+  const H = a.height ?? 300;
+  const m = { l: 64, r: 24, t: 40, b: 48 };
+  const pw = W - m.l - m.r;
+  const ph = H - m.t - m.b;
+  const lo = a.lo ?? 0;
+  const hi = a.hi ?? 1;
+  const max = Math.max(1, ...a.counts);
+  const bw = pw / Math.max(1, a.counts.length);
+  const parts: string[] = [`<rect x="0" y="0" width="${W}" height="${H}" fill="white"/>`];
+  parts.push(`<text x="${m.l}" y="22" font-size="15" font-weight="bold" ${FONT}>${escapeXml(a.title)}</text>`);
+  for (const t of ticks(0, max, 4)) {
+    const y = m.t + ph - (t / max) * ph;
+    parts.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${y}" y2="${y}" stroke="#e5e5e5"/>`);
+    parts.push(`<text x="${m.l - 6}" y="${y + 4}" font-size="11" text-anchor="end" ${FONT}>${fmt(t)}</text>`);
+  }
+  a.counts.forEach((c, i) => {
+    const h = (c / max) * ph;
+    parts.push(`<rect x="${(m.l + i * bw + 1).toFixed(1)}" y="${(m.t + ph - h).toFixed(1)}" width="${Math.max(1, bw - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="#1f77b4"/>`);
+  });
+  for (const t of ticks(lo, hi, 5)) {
+    const x = m.l + ((t - lo) / (hi - lo)) * pw;
+    parts.push(`<text x="${x}" y="${m.t + ph + 17}" font-size="11" text-anchor="middle" ${FONT}>${fmt(t)}</text>`);
+  }
+  parts.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
+  parts.push(`<text x="${m.l + pw / 2}" y="${H - 10}" font-size="12" text-anchor="middle" ${FONT}>${escapeXml(a.xLabel)}</text>`);
+  if (a.note) parts.push(`<text x="${m.l}" y="${m.t - 6}" font-size="11" fill="#555" ${FONT}>${escapeXml(a.note)}</text>`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${parts.join('')}</svg>`;
+}
+
+/** Rows: true class; columns: predicted. Cells shaded by the row-normalised rate, labelled with counts. */
+export function confusionMatrix(a: { title: string; classes: string[]; matrix: number[][] }): string {
+  const k = a.classes.length;
+  const cell = Math.max(22, Math.min(48, Math.floor(480 / Math.max(1, k))));
+  const labelW = Math.min(160, 8 + 7 * Math.max(...a.classes.map((c) => c.length)));
+  const m = { l: labelW + 24, t: 50 + labelW * 0.7, r: 20, b: 40 };
+  const W = m.l + k * cell + m.r;
+  const H = m.t + k * cell + m.b;
+  const parts: string[] = [`<rect x="0" y="0" width="${W}" height="${H}" fill="white"/>`];
+  parts.push(`<text x="12" y="22" font-size="15" font-weight="bold" ${FONT}>${escapeXml(a.title)}</text>`);
+  a.matrix.forEach((row, i) => {
+    const total = row.reduce((x, y) => x + y, 0) || 1;
+    row.forEach((v, j) => {
+      const rate = v / total;
+      const shade = Math.round(255 - rate * 200);
+      const fill = i === j ? `rgb(${shade},${Math.round(255 - rate * 120)},${shade})` : `rgb(255,${shade},${shade})`;
+      const x = m.l + j * cell;
+      const y = m.t + i * cell;
+      parts.push(`<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${fill}" stroke="#ccc"/>`);
+      if (v) parts.push(`<text x="${x + cell / 2}" y="${y + cell / 2 + 4}" font-size="${cell < 30 ? 9 : 11}" text-anchor="middle" ${FONT}>${v}</text>`);
+    });
+    parts.push(`<text x="${m.l - 6}" y="${m.t + i * cell + cell / 2 + 4}" font-size="11" text-anchor="end" ${FONT}>${escapeXml(a.classes[i])}</text>`);
+  });
+  a.classes.forEach((c, j) => {
+    const x = m.l + j * cell + cell / 2;
+    parts.push(`<text transform="translate(${x + 4} ${m.t - 6}) rotate(-50)" font-size="11" ${FONT}>${escapeXml(c)}</text>`);
+  });
+  parts.push(`<text x="${m.l + (k * cell) / 2}" y="${H - 12}" font-size="12" text-anchor="middle" ${FONT}>predicted class (rows: true class)</text>`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${parts.join('')}</svg>`;
+}

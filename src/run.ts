@@ -1,0 +1,281 @@
+/**
+ * Whole jobs on caches and model folders: train (with validation split, export and report), eval
+ * and predict. The CLI is a thin layer over these; each takes the same options object.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { CacheReader } from './cache/reader.js';
+import { compareHeaders, type CacheHeader } from './cache/header.js';
+import { loadBackbone } from './backbone/index.js';
+import type { Backbone } from './backbone/types.js';
+import { decodeImage } from './data/image.js';
+import { Rng } from './random.js';
+import { cacheFeatureSet, subsetFeatureSet, type FeatureSet } from './train/features.js';
+import { evaluateSet, trainHead, type EpochRecord, type TrainArgs, type TrainResult } from './train/trainer.js';
+import { disposeHead } from './train/heads.js';
+import { exportModel, loadHead, readMeta, type ModelMeta } from './train/export.js';
+import { multiLabelMetrics, singleLabelMetrics, type Metrics } from './train/metrics.js';
+import { writeFileAtomic } from './backbone/io.js';
+import { currentBackend } from './backend.js';
+
+export interface RunTrainArgs extends TrainArgs {
+  /** Training cache directory. */
+  cache: string;
+  /** Validation cache directory (same backbone and classes). */
+  valid?: string;
+  /** Fraction of the training cache held out for validation when no `valid` cache is given. */
+  validSplit?: number;
+  /** Output folder (head, combined model, meta.json, report.json, checkpoints). */
+  out: string;
+  /** Also export images → probabilities as one LayersModel (LayersModel backbones); default true. */
+  combined?: boolean;
+}
+
+export interface RunTrainResult {
+  out: string;
+  meta: ModelMeta;
+  result: TrainResult;
+  /** Validation metrics of the exported (best) head, or training metrics without validation. */
+  metrics: Metrics;
+  report: TrainReport;
+}
+
+export interface TrainReport {
+  kind: 'train';
+  backend: string;
+  cache: string;
+  valid: string;
+  trainSize: number;
+  validSize: number;
+  options: Record<string, unknown>;
+  history: EpochRecord[];
+  bestEpoch: number;
+  stoppedEarly: boolean;
+  lambdaHistogram: number[];
+  metrics: Metrics;
+  seconds: number;
+}
+
+/** Stratified by first label, deterministic by seed: a `fraction` of each class is held out. */
+export function stratifiedSplit(labelIndex: Int32Array, fraction: number, seed: number): { train: Int32Array; valid: Int32Array } {
+  if (!(fraction > 0 && fraction < 1)) throw new Error(`validSplit must be in (0, 1); got ${fraction}`);
+  const rng = new Rng(seed).fork('valid-split');
+  const byClass = new Map<number, number[]>();
+  labelIndex.forEach((c, i) => {
+    const list = byClass.get(c) ?? [];
+    list.push(i);
+    byClass.set(c, list);
+  });
+  const train: number[] = [];
+  const valid: number[] = [];
+  for (const c of [...byClass.keys()].sort((a, b) => a - b)) {
+    const list = byClass.get(c)!;
+    const perm = rng.permutation(list.length);
+    const nValid = list.length > 1 ? Math.max(1, Math.round(list.length * fraction)) : 0;
+    perm.forEach((p, j) => (j < nValid ? valid : train).push(list[p]));
+  }
+  return { train: Int32Array.from(train.sort((a, b) => a - b)), valid: Int32Array.from(valid.sort((a, b) => a - b)) };
+}
+
+/** Refuses caches that do not match: the message names the caches and each difference. */
+export function assertSameFeatures(a: CacheHeader, aDir: string, b: CacheHeader, bDir: string): void {
+  const diffs = compareHeaders(a, b).filter((d) => !/^dtype|quantization|storage/i.test(d));
+  if (diffs.length) throw new Error(`${bDir} does not match ${aDir}: ${diffs.join('; ')}`);
+}
+
+export async function runTrain(args: RunTrainArgs): Promise<RunTrainResult> {
+  const t0 = performance.now();
+  const reader = CacheReader.open(args.cache);
+  let validReader: CacheReader | undefined;
+  try {
+    if (reader.size === 0) throw new Error(`${args.cache}: the cache holds no entries; run mixhead precompute first`);
+    const all = cacheFeatureSet(reader);
+    let train: FeatureSet = all;
+    let valid: FeatureSet | null = null;
+    if (args.valid) {
+      validReader = CacheReader.open(args.valid);
+      assertSameFeatures(reader.header, args.cache, validReader.header, args.valid);
+      valid = cacheFeatureSet(validReader);
+    } else if (args.validSplit) {
+      const split = stratifiedSplit(all.labelIndex, args.validSplit, args.seed ?? 0);
+      train = subsetFeatureSet(all, split.train);
+      valid = subsetFeatureSet(all, split.valid);
+    }
+    let backbone: Backbone | undefined = args.backbone;
+    const h = reader.header;
+    const needBackbone = args.mixAt === 'input' || (args.combined !== false && h.backbone.kind === 'layers');
+    if (!backbone && needBackbone) {
+      backbone = await loadBackbone({ backbone: h.backbone.id.replace(/^(layers|graph):/, ''), layer: h.backbone.kind === 'layers' ? h.backbone.cut : undefined, node: h.backbone.kind === 'graph' ? h.backbone.cut : undefined, preprocess: h.preprocess });
+      if (backbone.weightsHash !== h.backbone.weightsHash) {
+        throw new Error(`backbone ${h.backbone.id} now has other weights than when ${args.cache} was made (weights hash ${backbone.weightsHash.slice(0, 12)}… vs ${h.backbone.weightsHash.slice(0, 12)}…); re-run precompute`);
+      }
+    }
+    await fs.mkdir(args.out, { recursive: true });
+    const result = await trainHead(train, valid, { ...args, backbone });
+    const metrics = valid ? evaluateSet(result.head, valid) : evaluateSet(result.head, train);
+    const options = trainOptionsForReport(args);
+    const meta = await exportModel(
+      args.out,
+      result.head,
+      {
+        classes: h.classes,
+        multiLabel: h.multiLabel,
+        threshold: 0.5,
+        featureShape: h.featureShape,
+        backbone: h.backbone,
+        preprocess: h.preprocess,
+        training: { options, bestEpoch: result.bestEpoch, metrics: summary(metrics) },
+      },
+      args.combined === false ? undefined : backbone,
+    );
+    const report: TrainReport = {
+      kind: 'train',
+      backend: currentBackend()?.name ?? tf.getBackend(),
+      cache: path.resolve(args.cache),
+      valid: args.valid ? path.resolve(args.valid) : args.validSplit ? `${args.validSplit} of the training cache` : 'none',
+      trainSize: train.size,
+      validSize: valid?.size ?? 0,
+      options,
+      history: result.history,
+      bestEpoch: result.bestEpoch,
+      stoppedEarly: result.stoppedEarly,
+      lambdaHistogram: result.lambdaHistogram,
+      metrics,
+      seconds: (performance.now() - t0) / 1000,
+    };
+    await writeFileAtomic(path.join(args.out, 'report.json'), JSON.stringify(report, null, 2));
+    if (backbone && backbone !== args.backbone) backbone.dispose();
+    disposeHead(result.head);
+    return { out: path.resolve(args.out), meta, result, metrics, report };
+  } finally {
+    await reader.close();
+    await validReader?.close();
+  }
+}
+
+function trainOptionsForReport(args: RunTrainArgs): Record<string, unknown> {
+  const { backbone: _b, onEpoch: _e, onBatch: _o, ...rest } = args;
+  return JSON.parse(JSON.stringify(rest));
+}
+
+/** The few numbers worth printing. */
+export function summary(m: Metrics): Record<string, number> {
+  return m.kind === 'single' ? { loss: m.loss, accuracy: m.accuracy, top5: m.top5 } : { loss: m.loss, microF1: m.microF1, macroF1: m.macroF1, mAP: m.mAP };
+}
+
+export interface RunEvalArgs {
+  model: string;
+  cache: string;
+}
+
+/** Metrics of a trained model on a cache; refuses a cache made with another backbone or classes. */
+export async function runEval(args: RunEvalArgs): Promise<{ metrics: Metrics; size: number }> {
+  const meta = await readMeta(args.model);
+  const reader = CacheReader.open(args.cache);
+  try {
+    const h = reader.header;
+    const diffs: string[] = [];
+    if (h.backbone.id !== meta.backbone.id) diffs.push(`backbone ${h.backbone.id} vs ${meta.backbone.id}`);
+    if (h.backbone.weightsHash !== meta.backbone.weightsHash) diffs.push(`backbone weights hash ${h.backbone.weightsHash.slice(0, 12)}… vs ${meta.backbone.weightsHash.slice(0, 12)}…`);
+    if (h.backbone.cut !== meta.backbone.cut) diffs.push(`cut ${h.backbone.cut} vs ${meta.backbone.cut}`);
+    if (JSON.stringify(h.preprocess) !== JSON.stringify(meta.preprocess)) diffs.push(`preprocessing ${JSON.stringify(h.preprocess)} vs ${JSON.stringify(meta.preprocess)}`);
+    if (h.classes.join('\u0000') !== meta.classes.join('\u0000')) diffs.push(`classes [${h.classes.join(', ')}] vs [${meta.classes.join(', ')}]`);
+    if (diffs.length) throw new Error(`${args.cache} was not made like the data ${args.model} was trained on: ${diffs.join('; ')}`);
+    const head = await loadHead(args.model);
+    const set = cacheFeatureSet(reader, { pooled: false });
+    const k = meta.classes.length;
+    const probs = new Float32Array(set.size * k);
+    const [hh, ww, cc] = meta.featureShape;
+    const bs = 64;
+    const buf = new Float32Array(bs * hh * ww * cc);
+    for (let s = 0; s < set.size; s += bs) {
+      const n = Math.min(bs, set.size - s);
+      const idx = Int32Array.from({ length: n }, (_, j) => s + j);
+      set.readRows(idx, buf);
+      const p = tf.tidy(() => (head.predict(tf.tensor4d(buf.subarray(0, n * hh * ww * cc), [n, hh, ww, cc])) as tf.Tensor).dataSync() as Float32Array);
+      probs.set(p, s * k);
+    }
+    head.dispose();
+    const metrics = meta.multiLabel ? multiLabelMetrics(probs, set.targets, k, meta.threshold) : singleLabelMetrics(probs, set.labelIndex, meta.classes);
+    return { metrics, size: set.size };
+  } finally {
+    await reader.close();
+  }
+}
+
+export interface Prediction {
+  file: string;
+  /** Labels with probabilities, best first (top-k; for multi-label, those ≥ threshold first). */
+  top: { label: string; probability: number }[];
+  error?: string;
+}
+
+export interface RunPredictArgs {
+  model: string;
+  images: string[];
+  top?: number;
+  batchSize?: number;
+}
+
+/**
+ * Predicts images with a trained model: the combined model when there is one, else the backbone
+ * named in meta.json (checked against its weights hash) followed by the head.
+ */
+export async function runPredict(args: RunPredictArgs): Promise<Prediction[]> {
+  const meta = await readMeta(args.model);
+  const backbone = await loadBackbone({
+    backbone: meta.backbone.id.replace(/^(layers|graph):/, ''),
+    layer: meta.backbone.kind === 'layers' ? meta.backbone.cut : undefined,
+    node: meta.backbone.kind === 'graph' ? meta.backbone.cut : undefined,
+    preprocess: meta.preprocess,
+  });
+  if (backbone.weightsHash !== meta.backbone.weightsHash) {
+    backbone.dispose();
+    throw new Error(`backbone ${meta.backbone.id} has other weights than the one ${args.model} was trained on`);
+  }
+  const head = await loadHead(args.model);
+  const top = Math.max(1, Math.min(args.top ?? 5, meta.classes.length));
+  const bs = args.batchSize ?? 16;
+  const out: Prediction[] = [];
+  const px = meta.preprocess.size * meta.preprocess.size * 3;
+  try {
+    for (let s = 0; s < args.images.length; s += bs) {
+      const files = args.images.slice(s, s + bs);
+      const decoded = await Promise.all(
+        files.map((f) =>
+          decodeImage(f, meta.preprocess).then(
+            (d) => ({ d }),
+            (err: Error & { reason?: string }) => ({ error: err.reason ?? err.message }),
+          ),
+        ),
+      );
+      const good = decoded.map((d, i) => ('d' in d ? i : -1)).filter((i) => i >= 0);
+      let probs = new Float32Array(0);
+      if (good.length) {
+        const pixels = new Float32Array(good.length * px);
+        good.forEach((i, j) => pixels.set((decoded[i] as { d: Float32Array }).d, j * px));
+        probs = tf.tidy(() => {
+          const f = backbone.extract(tf.tensor4d(pixels, [good.length, meta.preprocess.size, meta.preprocess.size, 3]));
+          return (head.predict(f) as tf.Tensor).dataSync() as Float32Array;
+        });
+      }
+      const k = meta.classes.length;
+      files.forEach((file, i) => {
+        const d = decoded[i];
+        if ('error' in d) {
+          out.push({ file, top: [], error: d.error });
+          return;
+        }
+        const j = good.indexOf(i);
+        const row = Array.from(probs.subarray(j * k, (j + 1) * k), (p, c) => ({ label: meta.classes[c], probability: p }));
+        row.sort((a, b) => b.probability - a.probability);
+        out.push({ file, top: row.slice(0, top) });
+      });
+    }
+  } finally {
+    head.dispose();
+    backbone.dispose();
+  }
+  return out;
+}
