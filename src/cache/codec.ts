@@ -173,7 +173,13 @@ export class FeatureCodec {
       }
     } else if (this.dtype === 'float16') {
       const t = halfToFloatTable();
-      for (let i = 0; i < n; i++) out[offset + i] = t[bytes[2 * i]! | (bytes[2 * i + 1]! << 8)]!;
+      if (LITTLE_ENDIAN && (bytes.byteOffset & 1) === 0) {
+        // lmdb puts large values on page boundaries, so this aligned view is the usual path.
+        const h = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+        for (let i = 0; i < n; i++) out[offset + i] = t[h[i]!]!;
+      } else {
+        for (let i = 0; i < n; i++) out[offset + i] = t[bytes[2 * i]! | (bytes[2 * i + 1]! << 8)]!;
+      }
     } else {
       const t = this.uint8Table!;
       for (let i = 0; i < n; i++) out[offset + i] = t[bytes[i]!]!;

@@ -1,8 +1,9 @@
 /**
  * FeatureCache: one lmdb environment per cache directory, with four named sub-databases
  * (layout in docs/cache.md). lmdb gives the crash safety DESIGN.md asks for: each putMany is one
- * write transaction, committed with the default durable sync, so after kill -9 (or power loss) the
- * environment opens with whole batches only.
+ * write transaction, committed synchronously with the default sync settings (no noSync: at ~15
+ * images/s a flush per batch is free), so after kill -9 the environment opens with whole batches
+ * only; after a power loss lmdb-js's overlappingSync may lose the last commits, never part of one.
  *
  *   meta      'header' → header JSON, 'skipped' → JSON list, 'quantStats' → JSON totals
  *   features  key → encoded activation map (codec.ts), nothing else
@@ -118,7 +119,12 @@ export class FeatureCache {
           throw new Error(`${dir} is not a mixhead feature cache (no '${name}' sub-database): ${(e as Error).message}`);
         }
       };
+      // All four before the header: a crash between creating them and writing it leaves a cache
+      // that create() completes and open() names as header-less, never a half-made layout.
       const meta = sub('meta');
+      const features = sub('features');
+      const entries = sub('entries');
+      const ids = sub('ids');
       if (!readonly) {
         const acquire: AcquireOptions = {
           exclusive: (fn) => root.transactionSync(fn),
@@ -137,7 +143,7 @@ export class FeatureCache {
       } else {
         throw new Error(`${dir} is not a mixhead feature cache (no header)`);
       }
-      return new FeatureCache(dir, header, readonly, root, meta, sub('features'), sub('entries'), sub('ids'), lock);
+      return new FeatureCache(dir, header, readonly, root, meta, features, entries, ids, lock);
     } catch (e) {
       lock?.release();
       void root.close();

@@ -104,6 +104,9 @@ describe('FeatureCodec', () => {
     const c = new FeatureCodec('float16');
     const back = c.decode(c.encode(x));
     for (let i = 0; i < x.length; i++) expect(back[i]).toBe(referenceHalf(x[i]!));
+    const odd = new Uint8Array(2 * x.length + 1).subarray(1); // the unaligned path decodes alike
+    odd.set(c.encode(x));
+    expect(Array.from(c.decode(odd))).toEqual(Array.from(back));
     expect(maxQuantizationError(x, 'float16')).toBeLessThanOrEqual(6 * 2 ** -11);
   });
 
