@@ -81,8 +81,7 @@ export class FeatureCache {
     readonly readonly: boolean,
     private readonly root: RootDatabase,
     private readonly meta: Database<Buffer, Buffer>,
-    /** @internal reader and merge read raw bytes from here */
-    readonly featuresDb: Database<Buffer, Buffer>,
+    private readonly featuresDb: Database<Buffer, Buffer>,
     private readonly entriesDb: Database<Buffer, Buffer>,
     private readonly idsDb: Database<Buffer, Buffer>,
     private readonly lock: WriterLock | undefined,
