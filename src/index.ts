@@ -1,0 +1,20 @@
+/**
+ * mixhead's library API. Everything the CLI does is reachable from here with the same options.
+ *
+ *   backbone/ → data/ → cache/ → mixup/ → train/
+ */
+export { selectBackend, currentBackend, describeBackend, type BackendInfo, type BackendName } from './backend.js';
+export * from './backbone/index.js';
+export { ExtractorPool } from './backbone/pool.js';
+export * from './data/index.js';
+export * from './cache/index.js';
+export * from './mixup/index.js';
+export { buildHead, disposeHead, HEAD_TYPES, type Head, type HeadArgs, type HeadType } from './train/heads.js';
+export { trainHead, evaluateSet, predictSet, resolveTrainArgs, TrainingDivergedError, MIX_POINTS, type TrainArgs, type TrainResult, type EpochRecord, type MixPoint } from './train/trainer.js';
+export { memoryFeatureSet, cacheFeatureSet, subsetFeatureSet, type FeatureSet } from './train/features.js';
+export { singleLabelMetrics, multiLabelMetrics, averagePrecision, type Metrics } from './train/metrics.js';
+export { exportModel, readMeta, loadHead, type ModelMeta } from './train/export.js';
+export { precompute, parseShard, type PrecomputeArgs, type PrecomputeResult } from './precompute.js';
+export { runTrain, runEval, runPredict, stratifiedSplit, type RunTrainArgs } from './run.js';
+export { runCompare, type CompareArgs } from './compare.js';
+export { parseTrainConfig, trainConfigSchema } from './config.js';
