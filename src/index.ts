@@ -6,7 +6,7 @@
 export { selectBackend, currentBackend, describeBackend, type BackendInfo, type BackendName } from './backend.js';
 export * from './backbone/index.js';
 export { ExtractorPool } from './backbone/pool.js';
-export * from './data/index.js';
+export { loadDataset, readClassFolders, readCsv, parseCsv, DatasetError, readIdx, parseIdx, encodeIdx, writeIdx, FASHION_MNIST_CLASSES, decodeImage, decodeToRgb, decodeBatches, normalize, hashBytes, ImageDecodeError, writeFashionSample, type DataItem, type Dataset, type RawImage } from './data/index.js';
 export * from './cache/index.js';
 export * from './mixup/index.js';
 export { buildHead, disposeHead, HEAD_TYPES, type Head, type HeadArgs, type HeadType } from './train/heads.js';

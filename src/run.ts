@@ -251,7 +251,7 @@ export async function runPredict(args: RunPredictArgs): Promise<Prediction[]> {
         ),
       );
       const good = decoded.map((d, i) => ('d' in d ? i : -1)).filter((i) => i >= 0);
-      let probs = new Float32Array(0);
+      let probs: Float32Array = new Float32Array(0);
       if (good.length) {
         const pixels = new Float32Array(good.length * px);
         good.forEach((i, j) => pixels.set((decoded[i] as { d: Float32Array }).d, j * px));

@@ -74,7 +74,8 @@ export function lineChart(a: LineChartArgs): string {
     parts.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${Y(t)}" y2="${Y(t)}" stroke="#e5e5e5"/>`);
     parts.push(`<text x="${m.l - 6}" y="${Y(t) + 4}" font-size="11" text-anchor="end" ${FONT}>${fmt(t)}</text>`);
   }
-  for (const t of ticks(x0, x1, 8).filter((t) => Number.isInteger(t) || x1 - x0 < 8)) {
+  const integerX = xs.every((x) => Number.isInteger(x));
+  for (const t of ticks(x0, x1, 8).filter((t) => !integerX || Number.isInteger(t))) {
     parts.push(`<line x1="${X(t)}" x2="${X(t)}" y1="${m.t + ph}" y2="${m.t + ph + 4}" stroke="#333"/>`);
     parts.push(`<text x="${X(t)}" y="${m.t + ph + 17}" font-size="11" text-anchor="middle" ${FONT}>${fmt(t)}</text>`);
   }

