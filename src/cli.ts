@@ -51,6 +51,7 @@ function print(json: boolean, value: unknown, text: () => string): void {
 export function buildProgram(): Command {
   const program = new Command('mixhead')
     .description('Head-only fine-tuning of image classifiers with feature-level (manifold) mixup, on TensorFlow.js')
+    .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(`mixhead: ${str.replace(/^error: /, '')}`) });
 
@@ -313,7 +314,6 @@ async function trainArgsFrom(o: Record<string, unknown>): Promise<RunTrainArgs> 
 
 export async function main(argv = process.argv): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
