@@ -47,8 +47,10 @@ describe('precompute', () => {
     const cache = path.join(dir, 'killed');
     const rng = new Rng(2024);
     let killed = 0;
-    for (let k = 0; k < 3; k++) {
-      const r = await child(['--data', data, '--cache', cache, '--workers', '1', '--batch-size', '4'], 1500 + rng.int(4000));
+    // A run takes ~1.5 s to start and ~2.5 s for the images; kills land anywhere in 0.5–3.5 s, so
+    // some hit start-up, some hit a batch being written.
+    for (let k = 0; k < 4; k++) {
+      const r = await child(['--data', data, '--cache', cache, '--workers', '1', '--batch-size', '2'], 500 + rng.int(3000));
       if (r.signal === 'SIGKILL') killed++;
       const { metas, decoded } = entries(cache);
       expect(new Set(metas.map((m) => m.id)).size).toBe(metas.length);
