@@ -21,7 +21,7 @@ import { HEAD_TYPES } from './train/heads.js';
 import { MIX_POINTS, OPTIMIZERS, LABEL_MODES } from './train/trainer.js';
 import { SCHEDULES } from './train/schedule.js';
 import { loadConfig, UsageError } from './config.js';
-import { formatTrainTable, formatCompareTable, formatMetrics } from './format.js';
+import { formatTrainTable, formatCompareTable, formatMetrics, formatInspect } from './format.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, nothingCached: 3 } as const;
 
@@ -120,7 +120,8 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExample:\n  mixhead inspect cache/photos')
     .action(async (dir, o) => {
       const s = await inspectCache(dir);
-      print(!!o.json, s, () => JSON.stringify(s, null, 2));
+      const skippedFiles = await skippedOf(dir);
+      print(!!o.json, { ...s, skippedFiles }, () => formatInspect(s, skippedFiles));
     });
 
   const cache = program.command('cache').description('Cache maintenance');
@@ -209,6 +210,16 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+async function skippedOf(dir: string) {
+  const { FeatureCache } = await import('./cache/store.js');
+  const cache = FeatureCache.open(dir, { readonly: true });
+  try {
+    return cache.skipped();
+  } finally {
+    await cache.close();
+  }
 }
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {

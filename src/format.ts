@@ -1,6 +1,7 @@
 /** Plain-text tables and one-line metric summaries for the CLI. */
 import type { EpochRecord } from './train/trainer.js';
 import type { Metrics } from './train/metrics.js';
+import type { CacheSummary } from './cache/inspect.js';
 
 const f = (v: number | undefined, d = 4) => (v == null || Number.isNaN(v) ? '-' : v.toFixed(d));
 const pct = (v: number | undefined) => (v == null || Number.isNaN(v) ? '-' : `${(100 * v).toFixed(2)}%`);
@@ -63,4 +64,18 @@ export function formatCompareTable(rows: CompareRow[]): string {
       r.seconds.toFixed(1),
     ]),
   ]);
+}
+
+export function formatInspect(s: CacheSummary, skipped: { source: string; reason: string }[]): string {
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  const lines = [
+    `cache      ${s.dir}`,
+    `entries    ${s.count} (${s.multiLabel ? 'multi-label' : 'single-label'}${s.unlabeled ? `, ${s.unlabeled} unlabeled` : ''})`,
+    `features   ${s.featureShape.join('×')} ${s.dtype}${s.quantization ? ` (scale ${s.quantization.scale.toPrecision(6)}, zero point ${s.quantization.zeroPoint})` : ''}, ${s.bytesPerEntry} bytes per entry, ${mib(s.diskBytes)} on disk`,
+    `backbone   ${s.backbone} cut at ${s.cut}, ${s.inputSize} px, weights ${s.weightsHash.slice(0, 16)}…`,
+  ];
+  if (s.quantizationStats) lines.push(`uint8      largest quantization error ${s.quantizationStats.maxError.toExponential(3)}, ${s.quantizationStats.clipped} of ${s.quantizationStats.values} values clipped`);
+  lines.push('classes', ...s.classes.map((c) => `  ${c.name.padEnd(24)} ${c.count}`));
+  lines.push(`skipped    ${skipped.length}`, ...skipped.map((x) => `  ${x.source}: ${x.reason}`));
+  return lines.join('\n');
 }
