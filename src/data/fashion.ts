@@ -66,3 +66,53 @@ export async function writeFashionSample(args: FashionSampleArgs): Promise<{ fil
   }
   return { files, classes: classes.map((k) => FASHION_MNIST_CLASSES[k]) };
 }
+
+export interface FashionMultiLabelArgs {
+  out: string;
+  count: number;
+  split: 'train' | 'test';
+  seed?: number;
+}
+
+/**
+ * A real multi-label set from Fashion-MNIST: each 56×28 image shows one or two garments side by
+ * side (two of different classes with probability 0.7), labelled with every class shown. Written
+ * as PNGs plus `labels.csv` (`path,labels`, `|` between labels). Train and test draw from disjoint
+ * halves of each class's list.
+ */
+export async function writeFashionMultiLabel(args: FashionMultiLabelArgs): Promise<{ csv: string; classes: string[] }> {
+  const { Rng } = await import('../random.js');
+  const rng = new Rng(args.seed ?? (args.split === 'train' ? 1 : 2));
+  const pools = FASHION_MNIST_CLASSES.map((_, k) => {
+    const all = fashionClassPixels(k);
+    const half = Math.floor(all.length / 2);
+    return args.split === 'train' ? all.slice(0, half) : all.slice(half);
+  });
+  await fs.mkdir(path.join(args.out, 'images'), { recursive: true });
+  const rows = ['path,labels'];
+  for (let i = 0; i < args.count; i++) {
+    const a = rng.int(10);
+    let b = a;
+    if (rng.uniform() < 0.7) while (b === a) b = rng.int(10);
+    const px = new Uint8Array(28 * 56);
+    const pa = pools[a][rng.int(pools[a].length)];
+    const pb = pools[b][rng.int(pools[b].length)];
+    for (let y = 0; y < 28; y++) {
+      for (let x = 0; x < 28; x++) {
+        px[y * 56 + x] = pa[y * 28 + x];
+        // A single garment is shown once, centred on black, so the image size stays the same.
+        px[y * 56 + 28 + x] = b === a ? 0 : pb[y * 28 + x];
+      }
+    }
+    const name = `images/${args.split}_${i}.png`;
+    const file = path.join(args.out, name);
+    if (!(await fs.stat(file).then(() => true, () => false))) {
+      await sharp(Buffer.from(px), { raw: { width: 56, height: 28, channels: 1 } }).png().toFile(file);
+    }
+    const labels = b === a ? [FASHION_MNIST_CLASSES[a]] : [FASHION_MNIST_CLASSES[a], FASHION_MNIST_CLASSES[b]].sort();
+    rows.push(`${name},${labels.join('|')}`);
+  }
+  const csv = path.join(args.out, 'labels.csv');
+  await fs.writeFile(csv, rows.join('\n') + '\n');
+  return { csv, classes: [...FASHION_MNIST_CLASSES].sort() };
+}
