@@ -11,8 +11,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { DataItem, Dataset, SkippedItem } from './types.js';
 import { readErrorReason } from './image.js';
+import { DatasetError } from './errors.js';
 
-export class DatasetError extends Error {}
+export { DatasetError };
 
 /** RFC-4180 rows with the line each starts on. */
 export function parseCsv(text: string, file = 'csv'): { line: number; fields: string[] }[] {

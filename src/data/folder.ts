@@ -1,103 +1,168 @@
 /**
  * A dataset as a folder with one subfolder per class (`root/<class>/.../<image>`, any depth).
  *
- * Outcomes for odd entries (each skipped one is reported with its reason, never dropped silently):
- * - hidden files and folders (`.DS_Store`, `.git`, any dotfile): ignored, not reported;
+ * Outcomes for odd entries (each skipped one is reported with its reason, never dropped silently,
+ * except hidden ones):
+ * - hidden files and folders (`.DS_Store`, `.git`, any name starting with a dot): ignored, not in
+ *   `skipped`, only counted in `Dataset.hidden` (macOS and git litter every folder with them);
  * - files directly in the root: skipped, "not inside a class folder";
- * - files whose extension is not an image sharp reads: skipped, "not an image file (.txt)";
- * - a class folder with no images: skipped, "empty class folder", and not in the vocabulary;
- * - symlinks to files are followed; a symlink loop or a directory seen twice is skipped;
- * - an unreadable folder: skipped with the reason.
+ * - files whose extension sharp cannot decode: skipped, "not an image file (.txt)"; known image
+ *   formats sharp lacks (BMP, HEIC, SVG, …) are skipped with a reason saying so;
+ * - a class folder with no usable images: skipped, "empty class folder", and not in the vocabulary
+ *   (a class with no examples cannot be trained and would only skew the softmax);
+ * - symlinks are followed (to files and to folders); a link back to a folder on the current path is
+ *   skipped as a "symlink loop", a link to another class folder or to a folder already read is
+ *   skipped (its images would otherwise get two labels, or be read twice); a dangling link is
+ *   skipped, "file not found";
+ * - an unreadable folder or file: skipped with the reason ("permission denied").
  * Class names are the folder names as they are (dots and spaces allowed); ids are POSIX paths
- * relative to the root; everything is sorted so the order never depends on the file system.
+ * relative to the root; everything is sorted (by UTF-16 code units) so the order never depends on
+ * the file system.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { DataItem, Dataset, SkippedItem } from './types.js';
 import { readErrorReason } from './image.js';
+import { DatasetError } from './errors.js';
 
-export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif']);
+/** Extensions of the formats the prebuilt sharp decodes (its `sharp.format[*].input`). */
+export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif']);
 
-function isHidden(name: string): boolean {
-  return name.startsWith('.');
+/** Image formats users will have that sharp cannot (or should not) decode, with what to do. */
+const UNSUPPORTED_IMAGES: Record<string, string> = {
+  '.bmp': 'BMP is not supported (sharp has no BMP decoder): convert it to PNG',
+  '.heic': 'HEIC is not supported by the prebuilt sharp (AVIF is): convert it to JPEG',
+  '.heif': 'HEIF is not supported by the prebuilt sharp (AVIF is): convert it to JPEG',
+  '.svg': 'vector image (SVG) not used: rasterise it to PNG',
+  '.ico': 'ICO is not supported: convert it to PNG',
+  '.psd': 'PSD is not supported: export it as PNG',
+};
+
+const isHidden = (name: string) => name.startsWith('.');
+const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+interface Walk {
+  root: string;
+  files: string[];
+  skipped: SkippedItem[];
+  hidden: number;
+  /** Real paths of the class folders → class name. */
+  classRoots: Map<string, string>;
+  /** Real paths of folders read so far → the path they were read under. */
+  visited: Map<string, string>;
 }
 
-async function walk(dir: string, root: string, seen: Set<string>, files: string[], skipped: SkippedItem[]): Promise<void> {
+/** Collects the image files under `dir`; returns false when `dir` itself could not be read. */
+async function walk(dir: string, ancestors: Set<string>, w: Walk, isClassRoot = false): Promise<boolean> {
   let real: string;
   try {
     real = await fs.realpath(dir);
   } catch (err) {
-    skipped.push({ source: dir, reason: readErrorReason(err) });
-    return;
+    w.skipped.push({ source: dir, reason: readErrorReason(err) });
+    return false;
   }
-  if (seen.has(real)) {
-    skipped.push({ source: dir, reason: 'symlink loop (folder already visited)' });
-    return;
+  if (ancestors.has(real)) {
+    w.skipped.push({ source: dir, reason: 'symlink loop (links to a folder that contains it)' });
+    return false;
   }
-  seen.add(real);
+  const otherClass = w.classRoots.get(real);
+  if (otherClass !== undefined && !isClassRoot) {
+    w.skipped.push({ source: dir, reason: `links to the class folder "${otherClass}": its images keep their own class` });
+    return false;
+  }
+  const before = w.visited.get(real);
+  if (before !== undefined) {
+    w.skipped.push({ source: dir, reason: `folder already read as ${path.relative(w.root, before).split(path.sep).join('/')}` });
+    return false;
+  }
+  w.visited.set(real, dir);
   let entries: string[];
   try {
-    entries = (await fs.readdir(dir)).sort();
+    entries = (await fs.readdir(dir)).sort(byCodeUnit);
   } catch (err) {
-    skipped.push({ source: dir, reason: readErrorReason(err) });
-    return;
+    w.skipped.push({ source: dir, reason: readErrorReason(err) });
+    return false;
   }
+  const inside = new Set(ancestors).add(real);
   for (const name of entries) {
-    if (isHidden(name)) continue;
+    if (isHidden(name)) {
+      w.hidden++;
+      continue;
+    }
     const full = path.join(dir, name);
     let st;
     try {
       st = await fs.stat(full);
     } catch (err) {
-      skipped.push({ source: full, reason: readErrorReason(err) });
+      w.skipped.push({ source: full, reason: readErrorReason(err) });
       continue;
     }
-    if (st.isDirectory()) await walk(full, root, seen, files, skipped);
-    else if (st.isFile()) {
+    if (st.isDirectory()) {
+      await walk(full, inside, w);
+    } else if (st.isFile()) {
       const ext = path.extname(name).toLowerCase();
-      if (IMAGE_EXTENSIONS.has(ext)) files.push(full);
-      else skipped.push({ source: full, reason: `not an image file (${ext || 'no extension'})` });
-    } else skipped.push({ source: full, reason: 'not a regular file' });
+      if (IMAGE_EXTENSIONS.has(ext)) w.files.push(full);
+      else w.skipped.push({ source: full, reason: UNSUPPORTED_IMAGES[ext] ?? `not an image file (${ext || 'no extension'})` });
+    } else {
+      w.skipped.push({ source: full, reason: 'not a regular file' });
+    }
   }
+  return true;
 }
 
 export async function readClassFolders(root: string): Promise<Dataset> {
   const abs = path.resolve(root);
   let entries: string[];
   try {
-    entries = (await fs.readdir(abs)).sort();
+    entries = (await fs.readdir(abs)).sort(byCodeUnit);
   } catch (err) {
-    throw new Error(`${root}: cannot read the dataset folder (${readErrorReason(err)})`);
+    throw new DatasetError(`${root}: cannot read the dataset folder (${readErrorReason(err)})`);
   }
-  const items: DataItem[] = [];
-  const skipped: SkippedItem[] = [];
-  const classes: string[] = [];
-  const seen = new Set<string>([await fs.realpath(abs)]);
+  const w: Walk = { root: abs, files: [], skipped: [], hidden: 0, classRoots: new Map(), visited: new Map() };
+  const rootReal = await fs.realpath(abs);
+  const classDirs: string[] = [];
   for (const name of entries) {
-    if (isHidden(name)) continue;
+    if (isHidden(name)) {
+      w.hidden++;
+      continue;
+    }
     const full = path.join(abs, name);
     let st;
     try {
       st = await fs.stat(full);
     } catch (err) {
-      skipped.push({ source: full, reason: readErrorReason(err) });
+      w.skipped.push({ source: full, reason: readErrorReason(err) });
       continue;
     }
     if (!st.isDirectory()) {
-      skipped.push({ source: full, reason: 'not inside a class folder' });
+      w.skipped.push({ source: full, reason: 'not inside a class folder' });
       continue;
     }
-    const files: string[] = [];
-    await walk(full, abs, seen, files, skipped);
-    if (!files.length) {
-      skipped.push({ source: full, reason: 'empty class folder (no images): left out of the classes' });
+    const real = await fs.realpath(full).catch(() => full);
+    if (w.classRoots.has(real)) {
+      w.skipped.push({ source: full, reason: `the same folder as class "${w.classRoots.get(real)}"` });
+      continue;
+    }
+    w.classRoots.set(real, name);
+    classDirs.push(name);
+  }
+  const items: DataItem[] = [];
+  const classes: string[] = [];
+  for (const name of classDirs) {
+    const full = path.join(abs, name);
+    w.files = [];
+    const readable = await walk(full, new Set([rootReal]), w, true);
+    if (!readable) continue;
+    if (!w.files.length) {
+      w.skipped.push({ source: full, reason: 'empty class folder (no usable images): left out of the classes' });
       continue;
     }
     classes.push(name);
-    for (const f of files.sort()) items.push({ id: path.relative(abs, f).split(path.sep).join('/'), source: f, labels: [name] });
+    const ids = w.files.map((f) => ({ f, id: path.relative(abs, f).split(path.sep).join('/') })).sort((a, b) => byCodeUnit(a.id, b.id));
+    for (const { f, id } of ids) items.push({ id, source: f, labels: [name] });
   }
   if (!items.length) {
-    throw new Error(`${root}: no images found; expected one subfolder per class with images inside (${skipped.length} entries skipped)`);
+    throw new DatasetError(`${root}: no images found; expected one subfolder per class with images inside (${w.skipped.length} entries skipped${w.skipped.length ? `: ${w.skipped.slice(0, 3).map((s) => `${path.relative(abs, s.source) || '.'}: ${s.reason}`).join('; ')}` : ''})`);
   }
-  return { root: abs, items, classes: classes.sort(), multiLabel: false, skipped };
+  return { root: abs, items, classes: classes.sort(byCodeUnit), multiLabel: false, skipped: w.skipped, hidden: w.hidden };
 }

@@ -1,17 +1,27 @@
 /**
- * Image decoding with sharp: any file sharp reads (JPEG, PNG, WebP, GIF, TIFF, AVIF/HEIF) or raw
- * pixels → size×size 8-bit sRGB RGB → floats as the backbone expects.
+ * Image decoding with sharp: any file sharp reads (JPEG, PNG, WebP, GIF, TIFF, AVIF) or raw pixels →
+ * size×size 8-bit sRGB RGB → floats as the backbone expects.
  *
- * - EXIF orientation is applied (`rotate()`), so a phone photo is upright.
+ * Decisions, each made once here:
+ * - EXIF orientation is applied (`rotate()` with no angle), so a phone photo is upright.
  * - Alpha is flattened onto black: transparent padding then looks like the black letterbox of
  *   `contain`, rather than an arbitrary colour.
- * - CMYK, 16-bit, greyscale and palette images are converted to 8-bit sRGB (`toColourspace('srgb')`).
- * - Animated GIF/WebP: the first frame.
- * - Resize with a bilinear kernel (`linear`), as nsfwjs feeds its MobileNetV2: `cover` (default)
- *   scales the shorter side to `size` and crops the centre; `contain` letterboxes on black; `fill`
- *   stretches.
- * - Decompression bombs: images above `maxPixels` (default 100 megapixels) are refused before
- *   decoding.
+ * - CMYK, 16-bit, greyscale, palette and ICC-tagged images become 8-bit sRGB
+ *   (`toColourspace('srgb')` + `raw({depth: 'uchar'})`; sharp applies an embedded profile, or its
+ *   built-in CMYK profile, on the way).
+ * - Animated GIF/WebP: the first frame only (`pages: 1`).
+ * - Resize kernel: sharp's `linear` (a triangle filter, i.e. bilinear), the nearest sharp has to the
+ *   bilinear resize nsfwjs feeds its MobileNetV2. Unlike `tf.image.resizeBilinear`, sharp widens the
+ *   filter when shrinking, so a large photo is averaged rather than point-sampled (less aliasing).
+ *   `cover` (default) scales the shorter side to `size` and crops the centre; `contain` letterboxes
+ *   on black; `fill` stretches.
+ * - Raw pixels (IDX) go through the very same sharp pipeline, so a PNG and its raw pixels give the
+ *   same floats (tested byte for byte).
+ * - Decompression bombs: images above `maxPixels` (default 100 megapixels) are refused by sharp's
+ *   `limitInputPixels`, before their pixels are decoded.
+ * - Strictness: `failOn: 'error'` refuses truncated files (a half-grey photo is worse than none in a
+ *   training set) but tolerates libjpeg's harmless warnings (extraneous bytes before a marker),
+ *   which real photo collections are full of.
  */
 import sharp from 'sharp';
 import { createHash } from 'node:crypto';
@@ -21,8 +31,9 @@ import type { DataItem, RawImage } from './types.js';
 
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 
-/** An image that could not be used, with a one-line reason. */
+/** An image that could not be used: `source` names it, `reason` says why in one line. */
 export class ImageDecodeError extends Error {
+  override name = 'ImageDecodeError';
   constructor(
     readonly source: string,
     readonly reason: string,
@@ -31,6 +42,7 @@ export class ImageDecodeError extends Error {
   }
 }
 
+/** sha256 of the bytes, hex: with the preprocessing spec, the key of a cached feature. */
 export function hashBytes(buf: Uint8Array): string {
   return createHash('sha256').update(buf).digest('hex');
 }
@@ -43,47 +55,85 @@ export async function readImageBytes(file: string): Promise<Buffer> {
   }
 }
 
+/** A file-system error as a short reason ("permission denied"), shared by the readers. */
 export function readErrorReason(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
   if (code === 'ENOENT') return 'file not found';
   if (code === 'EISDIR') return 'is a directory';
   if (code === 'ELOOP') return 'symlink loop';
+  if (code === 'ENOTDIR') return 'not a directory';
   return `cannot read (${code ?? (err as Error).message})`;
 }
 
-function isRaw(s: unknown): s is RawImage {
+export function isRawImage(s: unknown): s is RawImage {
   return typeof s === 'object' && s != null && !Buffer.isBuffer(s) && 'data' in s && 'width' in s;
 }
 
+/** The container format from the first bytes, to word reasons ("truncated or corrupt JPEG"). */
+export function sniffFormat(b: Uint8Array): string | undefined {
+  const ascii = (from: number, to: number) => Buffer.from(b.subarray(from, to)).toString('latin1');
+  if (b[0] === 0xff && b[1] === 0xd8) return 'JPEG';
+  if (b[0] === 0x89 && ascii(1, 4) === 'PNG') return 'PNG';
+  if (ascii(0, 4) === 'GIF8') return 'GIF';
+  if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'WebP';
+  if (ascii(0, 4) === 'II*\0' || ascii(0, 4) === 'MM\0*') return 'TIFF';
+  if (ascii(0, 2) === 'BM') return 'BMP';
+  if (ascii(4, 8) === 'ftyp') {
+    const brand = ascii(8, 12);
+    if (brand === 'avif' || brand === 'avis') return 'AVIF';
+    if (/^(heic|heix|hevc|hevx|mif1|msf1)$/.test(brand)) return 'HEIC';
+  }
+  return undefined;
+}
+
+const megapixels = (n: number) => `${+(n / 1e6).toFixed(2)} MP`;
+const tooLarge = (w: number | undefined, h: number | undefined, maxPixels: number) =>
+  `image too large: ${w ?? '?'}×${h ?? '?'} px exceeds the ${megapixels(maxPixels)} limit (decompression-bomb guard; raise maxPixels to allow it)`;
+
 /** Turns sharp's messages into one-line reasons a user can act on. */
-function decodeReason(err: unknown, bytes: number | undefined, maxPixels: number): string {
-  const msg = (err as Error).message ?? String(err);
-  if (bytes === 0) return 'empty file';
-  if (/pixel limit/i.test(msg)) return `image too large: exceeds the ${(maxPixels / 1e6).toFixed(0)} MP limit (decompression-bomb guard)`;
-  if (/unsupported image format|Input buffer contains unsupported/i.test(msg)) return 'not an image (unrecognised format)';
-  if (/premature end|truncated|corrupt|Invalid|VipsJpeg|bad|EOF|unexpected end/i.test(msg)) return `truncated or corrupt image (${msg.split('\n')[0].slice(0, 120)})`;
-  return `cannot decode (${msg.split('\n')[0].slice(0, 160)})`;
+async function decodeReason(err: unknown, input: Buffer, maxPixels: number): Promise<string> {
+  const msg = ((err as Error).message ?? String(err)).split('\n')[0].slice(0, 160);
+  const format = sniffFormat(input);
+  if (/pixel limit/i.test(msg)) {
+    // Only the header is read here (limit off): the dimensions make the reason checkable.
+    const meta = await sharp(input, { limitInputPixels: false }).metadata().catch(() => undefined);
+    return tooLarge(meta?.width, meta?.height, maxPixels);
+  }
+  if (format === 'BMP') return 'BMP is not supported (sharp has no BMP decoder): convert it to PNG';
+  if (format === 'HEIC') return 'HEIC is not supported by the prebuilt sharp (AVIF is): convert it to JPEG';
+  if (/unsupported image format/i.test(msg)) return 'not an image (unrecognised format)';
+  if (format) return `truncated or corrupt ${format} (${msg})`;
+  return `cannot decode (${msg})`;
 }
 
 export interface DecodeOptions {
-  /** Refuse images with more pixels than this (default 100 MP). */
+  /** Refuse images with more pixels than this (default 100 MP), before decoding them. */
   maxPixels?: number;
+}
+
+function describe(source: string | Buffer | RawImage): string {
+  if (typeof source === 'string') return source;
+  if (isRawImage(source)) return `raw ${source.width}×${source.height}×${source.channels}`;
+  return `image bytes (${source.length})`;
 }
 
 /** A file path, its bytes, or raw pixels → size×size×3 8-bit sRGB RGB, row-major. */
 export async function decodeToRgb(source: string | Buffer | RawImage, spec: PreprocessSpec, options: DecodeOptions = {}): Promise<Uint8Array> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
-  const label = typeof source === 'string' ? source : isRaw(source) ? `raw ${source.width}×${source.height}` : 'image bytes';
-  let input: Buffer;
+  const label = describe(source);
+  let input: Buffer | undefined;
   let img: ReturnType<typeof sharp>;
-  if (isRaw(source)) {
-    if (source.data.length !== source.width * source.height * source.channels) {
-      throw new ImageDecodeError(label, `raw pixels hold ${source.data.length} bytes, ${source.width}×${source.height}×${source.channels} needs ${source.width * source.height * source.channels}`);
+  if (isRawImage(source)) {
+    const { width, height, channels, data } = source;
+    if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0) || ![1, 3, 4].includes(channels)) {
+      throw new ImageDecodeError(label, 'raw pixels need positive integer width and height and 1, 3 or 4 channels');
     }
-    img = sharp(Buffer.from(source.data.buffer, source.data.byteOffset, source.data.byteLength), {
-      raw: { width: source.width, height: source.height, channels: source.channels },
-    });
+    if (data.length !== width * height * channels) {
+      throw new ImageDecodeError(label, `raw pixels hold ${data.length} bytes, ${width}×${height}×${channels} needs ${width * height * channels}`);
+    }
+    if (width * height > maxPixels) throw new ImageDecodeError(label, tooLarge(width, height, maxPixels));
+    img = sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels } });
   } else {
     input = typeof source === 'string' ? await readImageBytes(source) : source;
     if (input.length === 0) throw new ImageDecodeError(label, 'empty file');
@@ -109,13 +159,14 @@ export async function decodeToRgb(source: string | Buffer | RawImage, spec: Prep
     return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   } catch (err) {
     if (err instanceof ImageDecodeError) throw err;
-    throw new ImageDecodeError(label, decodeReason(err, isRaw(source) ? undefined : input!.length, maxPixels));
+    const reason = input ? await decodeReason(err, input, maxPixels) : `cannot decode (${String((err as Error).message).split('\n')[0]})`;
+    throw new ImageDecodeError(label, reason);
   }
 }
 
 /**
- * 8-bit RGB → the backbone's floats: x = lo + (hi − lo)·p/255, then (x − mean[c]) / std[c] when the
- * spec has them. The one place this formula lives.
+ * 8-bit RGB → the backbone's floats, the one place this formula lives:
+ *   x = lo + (hi − lo)·p/255, then x ← (x − mean[c]) / std[c] when the spec has them (c = i mod 3).
  */
 export function normalize(rgb: Uint8Array, spec: PreprocessSpec, out = new Float32Array(rgb.length)): Float32Array {
   const [lo, hi] = spec.range;
@@ -135,38 +186,71 @@ export async function decodeImage(source: string | Buffer | RawImage, spec: Prep
 }
 
 export interface DecodedBatch {
+  /** The items that decoded, in input order. */
   items: DataItem[];
   /** items.length × size × size × 3 floats. */
   pixels: Float32Array;
+  /** The items that did not decode, with the ImageDecodeError's reason. */
   failed: { item: DataItem; reason: string }[];
+}
+
+export interface DecodeBatchesOptions extends DecodeOptions {
+  /** Items per yielded batch (default 16). */
+  batchSize?: number;
+  /**
+   * Decodes in flight at once (default 4, libuv's default thread-pool size: sharp runs there, so
+   * more only queue unless UV_THREADPOOL_SIZE is raised).
+   */
+  concurrency?: number;
+}
+
+/** Runs at most `n` of the given tasks at once, in the order they were handed in. */
+function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  const release = () => {
+    running--;
+    waiting.shift()?.();
+  };
+  return (task) =>
+    new Promise((resolve, reject) => {
+      const go = () => {
+        running++;
+        task().then(resolve, reject).finally(release);
+      };
+      if (running < n) go();
+      else waiting.push(go);
+    });
 }
 
 /**
  * Decodes items in batches, with the next batch already decoding while the caller works on the
  * current one (sharp runs on libuv's threads, so this overlaps with inference on the JS thread).
+ * A file that fails lands in `failed`; it never ends the iteration.
  */
-export async function* decodeBatches(items: DataItem[], spec: PreprocessSpec, options: { batchSize?: number } & DecodeOptions = {}): AsyncGenerator<DecodedBatch> {
-  const bs = options.batchSize ?? 16;
+export async function* decodeBatches(items: DataItem[], spec: PreprocessSpec, options: DecodeBatchesOptions = {}): AsyncGenerator<DecodedBatch> {
+  const bs = Math.max(1, Math.floor(options.batchSize ?? 16));
+  const limit = limiter(Math.max(1, Math.floor(options.concurrency ?? 4)));
   const px = spec.size * spec.size * 3;
-  const start = (from: number): Promise<DecodedBatch> => {
-    const slice = items.slice(from, from + bs);
-    return Promise.all(
-      slice.map((item) =>
-        decodeImage(item.source, spec, options).then(
-          (d) => ({ item, d }),
-          (err: unknown) => ({ item, reason: err instanceof ImageDecodeError ? err.reason : (err as Error).message }),
+  type Outcome = { item: DataItem; d: Float32Array } | { item: DataItem; reason: string };
+  const start = async (from: number): Promise<DecodedBatch> => {
+    const results: Outcome[] = await Promise.all(
+      items.slice(from, from + bs).map((item) =>
+        limit(() => decodeImage(item.source, spec, options)).then(
+          (d): Outcome => ({ item, d }),
+          (err: unknown): Outcome => ({ item, reason: err instanceof ImageDecodeError ? err.reason : String((err as Error).message ?? err) }),
         ),
       ),
-    ).then((results) => {
-      const ok = results.filter((r): r is { item: DataItem; d: Float32Array } => 'd' in r);
-      const pixels = new Float32Array(ok.length * px);
-      ok.forEach((r, j) => pixels.set(r.d, j * px));
-      return { items: ok.map((r) => r.item), pixels, failed: results.filter((r): r is { item: DataItem; reason: string } => 'reason' in r) };
-    });
+    );
+    const ok = results.filter((r): r is { item: DataItem; d: Float32Array } => 'd' in r);
+    const pixels = new Float32Array(ok.length * px);
+    ok.forEach((r, j) => pixels.set(r.d, j * px));
+    return { items: ok.map((r) => r.item), pixels, failed: results.filter((r): r is { item: DataItem; reason: string } => 'reason' in r) };
   };
   let next = items.length ? start(0) : undefined;
   for (let from = 0; next; from += bs) {
     const current = next;
+    // Queued before awaiting `current`: the limiter runs this batch's decodes as soon as threads free up.
     next = from + bs < items.length ? start(from + bs) : undefined;
     yield await current;
   }

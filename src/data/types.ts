@@ -33,4 +33,6 @@ export interface Dataset {
   multiLabel: boolean;
   /** Entries found but not usable (unreadable, unknown extension, …). */
   skipped: SkippedItem[];
+  /** Hidden entries (dotfiles such as `.DS_Store`, `.git`) a folder reader passed over without a `skipped` entry. */
+  hidden?: number;
 }
