@@ -87,9 +87,9 @@ export function sniffFormat(b: Uint8Array): string | undefined {
   return undefined;
 }
 
-const megapixels = (n: number) => `${+(n / 1e6).toFixed(2)} MP`;
+const pixelCount = (n: number) => (n >= 1e6 ? `${+(n / 1e6).toFixed(1)} MP` : `${n} px`);
 const tooLarge = (w: number | undefined, h: number | undefined, maxPixels: number) =>
-  `image too large: ${w ?? '?'}×${h ?? '?'} px exceeds the ${megapixels(maxPixels)} limit (decompression-bomb guard; raise maxPixels to allow it)`;
+  `image too large: ${w ?? '?'}×${h ?? '?'} px exceeds the ${pixelCount(maxPixels)} limit (decompression-bomb guard; raise maxPixels to allow it)`;
 
 /** Turns sharp's messages into one-line reasons a user can act on. */
 async function decodeReason(err: unknown, input: Buffer, maxPixels: number): Promise<string> {
