@@ -1,9 +1,9 @@
+import { tempDir } from '../tmp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, readFile, writeFile, access } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile, access } from 'node:fs/promises';
 import path from 'node:path';
 import { loadBackbone, listBackbones } from '../../src/backbone/index.js';
 import { TINY_CUT, tinyGraphModel } from '../fixtures/tiny-graph.js';
@@ -41,7 +41,7 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
 describe('downloading a MobileNet GraphModel into models/', () => {
   it('an interrupted download leaves nothing that looks available; the next run completes offline-ready', async () => {
-    const modelsDir = await mkdtemp(path.join(tmpdir(), 'mixhead-models-'));
+    const modelsDir = await tempDir('models');
     cutShard = true;
     await expect(loadBackbone({ backbone: 'mobilenet-v2-1.0', modelUrl: `${base}/hub/model.json`, modelsDir })).rejects.toThrow(/interrupted|cut short|terminated/);
     await expect(access(path.join(modelsDir, 'mobilenet-v2-1.0', 'model.json'))).rejects.toThrow();
@@ -79,14 +79,14 @@ describe('downloading a MobileNet GraphModel into models/', () => {
   });
 
   it('a wrong --node lists the nodes with ops and shapes', async () => {
-    const modelsDir = await mkdtemp(path.join(tmpdir(), 'mixhead-models-'));
+    const modelsDir = await tempDir('models');
     await expect(loadBackbone({ backbone: 'mobilenet-v2-1.0', modelUrl: `${base}/hub/model.json`, modelsDir, node: 'nope' })).rejects.toThrow(
       /Conv_1\/Relu6 \(Relu6\) \[1,7,7,8\]/,
     );
   });
 
   it('a dead URL is a one-line error naming the URL', async () => {
-    const modelsDir = await mkdtemp(path.join(tmpdir(), 'mixhead-models-'));
+    const modelsDir = await tempDir('models');
     await expect(loadBackbone({ backbone: 'mobilenet-v1-1.0', modelUrl: `${base}/gone/model.json`, modelsDir })).rejects.toThrow(/gone\/model.json failed: HTTP 404/);
   });
 

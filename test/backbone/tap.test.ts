@@ -1,7 +1,6 @@
+import { tempDir } from '../tmp.js';
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FeatureTap, insertTap, stripTaps, isTap } from '../../src/backbone/tap.js';
 import { diskLoadHandler, diskSaveHandler } from '../../src/backbone/io.js';
@@ -94,7 +93,7 @@ describe('FeatureTap (the intercepting layer)', () => {
   it('round-trips through model.json on disk and strips to stock layers', async () => {
     const model = smallCnn();
     const tapped = insertTap(model, 'conv_relu');
-    const dir = await mkdtemp(path.join(tmpdir(), 'mixhead-tap-'));
+    const dir = await tempDir('tap');
     await tapped.save(diskSaveHandler(path.join(dir, 'tapped')));
     const loaded = await tf.loadLayersModel(diskLoadHandler(path.join(dir, 'tapped')));
     expect(loaded.layers.filter(isTap).length).toBe(1);

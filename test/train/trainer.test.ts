@@ -1,8 +1,6 @@
+import { tempDir } from '../tmp.js';
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { selectBackend } from '../../src/backend.js';
 import { memoryFeatureSet, type FeatureSet } from '../../src/train/features.js';
 import { trainHead, predictSet, TrainingDivergedError, type TrainArgs } from '../../src/train/trainer.js';
@@ -120,8 +118,8 @@ describe('trainHead', () => {
   it('resuming from the last checkpoint ends where an uninterrupted run ends', async () => {
     const train = synthetic(40);
     const valid = synthetic(20, undefined, undefined, 7);
-    const outA = await mkdtemp(path.join(tmpdir(), 'mixhead-ck-'));
-    const outB = await mkdtemp(path.join(tmpdir(), 'mixhead-ck-'));
+    const outA = await tempDir('ck');
+    const outB = await tempDir('ck');
     const args: TrainArgs = { ...quick, head: 'mlp', optimizer: 'adam', mixup: { alpha: 0.4 } };
     const full = await trainHead(train, valid, { ...args, epochs: 4, out: outA });
     // Stop after 2 of 4 epochs (as a kill would), then resume.
