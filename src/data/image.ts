@@ -204,8 +204,8 @@ export interface DecodeBatchesOptions extends DecodeOptions {
   concurrency?: number;
 }
 
-/** Runs at most `n` of the given tasks at once, in the order they were handed in. */
-function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+/** Runs at most `n` of the given tasks at once, starting them in the order they were handed in. */
+export function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
   let running = 0;
   const waiting: (() => void)[] = [];
   const release = () => {
