@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { copyFile, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { decodeBatches, decodeImage, limiter } from '../../src/data/image.js';
+import { decodeBatches, decodeImage, limiter, type DecodedBatch } from '../../src/data/image.js';
 import type { PreprocessSpec } from '../../src/backbone/types.js';
 import type { DataItem } from '../../src/data/types.js';
 
@@ -64,13 +64,13 @@ describe('decodeBatches', () => {
       copies.push({ ...item, source: copy });
     }
     const gen = decodeBatches(copies, spec, { batchSize: 2, concurrency: 2 });
-    const first = await gen.next();
-    expect(first.value?.items).toHaveLength(2);
+    const first = (await gen.next()).value as DecodedBatch;
+    expect(first.items).toHaveLength(2);
     await new Promise((r) => setTimeout(r, 200));
     for (const c of copies.slice(2)) await unlink(c.source as string);
-    const second = await gen.next();
-    expect(second.value?.failed).toEqual([]);
-    expect(second.value?.items.map((i) => i.id)).toEqual(copies.slice(2).map((i) => i.id));
+    const second = (await gen.next()).value as DecodedBatch;
+    expect(second.failed).toEqual([]);
+    expect(second.items.map((i) => i.id)).toEqual(copies.slice(2).map((i) => i.id));
     expect((await gen.next()).done).toBe(true);
   });
 });
