@@ -150,6 +150,18 @@ describe('decodeToRgb colour and metadata', () => {
     expect(blue[2]).toBeGreaterThan(2 * Math.max(blue[0], blue[1]));
   });
 
+  it('applies an embedded ICC profile: a Display P3 JPEG comes back in sRGB', async () => {
+    const { data, w } = bands([RED], 4, 4);
+    const jpg = await raw(data, w, 4).withIccProfile('p3').jpeg({ quality: 100 }).toBuffer();
+    // The stored pixels are P3 values (sRGB red is about (234, 51, 35) in P3)…
+    const stored = Array.from((await sharp(jpg, { ignoreIcc: true }).raw().toBuffer()).subarray(0, 3));
+    expect(stored[1]).toBeGreaterThan(30);
+    // …and come back as sRGB red.
+    const got = at(await decodeToRgb(jpg, spec(2, 'fill')), 2, 0, 0);
+    expect(got[0]).toBeGreaterThanOrEqual(250);
+    expect(Math.max(got[1], got[2])).toBeLessThanOrEqual(6);
+  });
+
   it.each(['gif', 'webp'] as const)('takes the first frame of an animated %s', async (format) => {
     // Frame 1 white, frame 2 black.
     const frames = Buffer.concat([Buffer.alloc(4 * 4 * 3, 255), Buffer.alloc(4 * 4 * 3, 0)]);
