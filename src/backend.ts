@@ -6,6 +6,7 @@
  * backend; a forced backend that cannot start is an error, an absent optional one is a notice.
  */
 import * as tf from '@tensorflow/tfjs';
+import { installFastTransposedMatMul } from './wasm-matmul.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -81,6 +82,7 @@ async function tryWasm(notices: string[]): Promise<BackendInfo | undefined> {
     await import('@tensorflow/tfjs-backend-wasm');
     if (await tf.setBackend('wasm')) {
       await tf.ready();
+      installFastTransposedMatMul();
       return { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', notices };
     }
     notices.push('wasm backend did not start');

@@ -18,6 +18,7 @@ import { exportModel, loadHead, readMeta, type ModelMeta } from './train/export.
 import { multiLabelMetrics, singleLabelMetrics, type Metrics } from './train/metrics.js';
 import { writeFileAtomic } from './backbone/io.js';
 import { currentBackend } from './backend.js';
+import { readTidy } from './tensors.js';
 
 export interface RunTrainArgs extends TrainArgs {
   /** Training cache directory. */
@@ -193,7 +194,7 @@ export async function runEval(args: RunEvalArgs): Promise<{ metrics: Metrics; si
       const n = Math.min(bs, set.size - s);
       const idx = Int32Array.from({ length: n }, (_, j) => s + j);
       set.readRows(idx, buf);
-      const p = tf.tidy(() => (head.predict(tf.tensor4d(buf.subarray(0, n * hh * ww * cc), [n, hh, ww, cc])) as tf.Tensor).dataSync() as Float32Array);
+      const p = readTidy(() => head.predict(tf.tensor4d(buf.subarray(0, n * hh * ww * cc), [n, hh, ww, cc])) as tf.Tensor);
       probs.set(p, s * k);
     }
     head.dispose();
@@ -255,9 +256,9 @@ export async function runPredict(args: RunPredictArgs): Promise<Prediction[]> {
       if (good.length) {
         const pixels = new Float32Array(good.length * px);
         good.forEach((i, j) => pixels.set((decoded[i] as { d: Float32Array }).d, j * px));
-        probs = tf.tidy(() => {
+        probs = readTidy(() => {
           const f = backbone.extract(tf.tensor4d(pixels, [good.length, meta.preprocess.size, meta.preprocess.size, 3]));
-          return (head.predict(f) as tf.Tensor).dataSync() as Float32Array;
+          return head.predict(f) as tf.Tensor;
         });
       }
       const k = meta.classes.length;

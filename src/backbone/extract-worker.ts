@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../backend.js';
+import { readTidy } from '../tensors.js';
 import { loadBackbone, type LoadBackboneArgs } from './index.js';
 import type { Backbone } from './types.js';
 
@@ -42,10 +43,7 @@ async function main(): Promise<void> {
   port.on('message', (msg: WorkerRequest) => {
     if (msg.type !== 'extract') return;
     try {
-      const features = tf.tidy(() => {
-        const x = tf.tensor4d(msg.pixels, [msg.count, size, size, 3]);
-        return backbone.extract(x).dataSync() as Float32Array;
-      });
+      const features = readTidy(() => backbone.extract(tf.tensor4d(msg.pixels, [msg.count, size, size, 3])));
       port.postMessage({ type: 'features', job: msg.job, features } satisfies WorkerReply, [features.buffer as ArrayBuffer]);
     } catch (err) {
       port.postMessage({ type: 'error', job: msg.job, message: (err as Error).message } satisfies WorkerReply);

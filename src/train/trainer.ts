@@ -22,6 +22,7 @@ import { learningRateAt, SCHEDULES, type ScheduleName } from './schedule.js';
 import { headlineMetric, multiLabelMetrics, singleLabelMetrics, type Metrics } from './metrics.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { FeatureSet } from './features.js';
+import { readTidy } from '../tensors.js';
 
 export const MIX_POINTS = ['features', 'hidden', 'input'] as const;
 export type MixPoint = (typeof MIX_POINTS)[number];
@@ -206,10 +207,10 @@ export function predictSet(head: Head, set: FeatureSet, batchSize = 256): Float3
     const x = buf.subarray(0, n * rowSize);
     if (head.pooled) set.readPooled(idx, x);
     else set.readRows(idx, x);
-    const probs = tf.tidy(() => {
+    const probs = readTidy(() => {
       const input = tf.tensor(x, head.pooled ? [n, c] : [n, h, w, c]);
       const logits = head.train.predict(input) as tf.Tensor;
-      return (set.multiLabel ? tf.sigmoid(logits) : tf.softmax(logits)).dataSync() as Float32Array;
+      return set.multiLabel ? tf.sigmoid(logits) : tf.softmax(logits);
     });
     out.set(probs, start * k);
   }
@@ -423,6 +424,6 @@ async function mixedInputFeatures(set: FeatureSet, backbone: Backbone, idx: Int3
   decoded.forEach((d, j) => pixels.set(d, j * px));
   const mixed = plan.mode === 'none' ? pixels : mixer.applyToRows(plan, pixels, [spec.size, spec.size, 3]);
   const [h, w, c] = set.featureShape;
-  const maps = tf.tidy(() => backbone.extract(tf.tensor4d(mixed, [idx.length, spec.size, spec.size, 3])).dataSync() as Float32Array);
+  const maps = readTidy(() => backbone.extract(tf.tensor4d(mixed, [idx.length, spec.size, spec.size, 3])));
   return pooled ? poolBatch(maps, idx.length, h * w, c) : maps;
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,6 +21,8 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 function entries(cacheDir: string) {
+  // A kill during start-up can come before the cache exists: that is an empty cache.
+  if (!existsSync(path.join(cacheDir, 'data.mdb'))) return { metas: [], decoded: [] };
   const c = FeatureCache.open(cacheDir, { readonly: true });
   const metas = c.metas();
   const decoded = metas.map((m) => c.get(m.key)!.features);
