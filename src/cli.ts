@@ -78,6 +78,7 @@ export function buildProgram(): Command {
     .option('--node <name>', 'cut node (GraphModel)')
     .option('--model-url <url>', 'download URL for a MobileNet id (TF Hub links rot)')
     .option('--size <px>', 'input size (default: the backbone\'s)', positiveInt('--size'))
+    .addOption(new Option('--fit <how>', 'bring images to size: cover (crop the centre), contain (letterbox), fill (stretch)').choices(['cover', 'contain', 'fill']).default('cover'))
     .addOption(new Option('--dtype <type>', 'stored value type').choices(CACHE_DTYPES as string[]).default('float16'))
     .option('--workers <n>', 'worker threads (default: all cores)', positiveInt('--workers'))
     .option('--batch-size <n>', 'images per backbone call', positiveInt('--batch-size'), 16)
@@ -91,7 +92,7 @@ export function buildProgram(): Command {
       const r = await precompute({
         data: o.data,
         cache: o.cache,
-        backbone: { backbone: o.backbone, layer: o.layer, node: o.node, modelUrl: o.modelUrl },
+        backbone: { backbone: o.backbone, layer: o.layer, node: o.node, modelUrl: o.modelUrl, preprocess: { fit: o.fit } },
         size: o.size,
         dtype: o.dtype as CacheDtype,
         workers: o.workers,

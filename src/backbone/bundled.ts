@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { LayersBackbone } from './layers.js';
 import { hashArtifacts } from './io.js';
+import type { PreprocessSpec } from './types.js';
 
 export const BUNDLED_ID = 'bundled-mobilenet-v2';
 export const BUNDLED_CUT = 'out_relu';
@@ -46,13 +47,14 @@ export async function loadBundledModel(): Promise<{ model: tf.LayersModel; weigh
   return { model, weightsHash: hashArtifacts(artifacts.modelTopology, artifacts.weightData as ArrayBuffer) };
 }
 
-export async function loadBundledBackbone(layer = BUNDLED_CUT): Promise<LayersBackbone> {
+export async function loadBundledBackbone(layer = BUNDLED_CUT, preprocess: Partial<PreprocessSpec> = {}): Promise<LayersBackbone> {
   const { model, weightsHash } = await loadBundledModel();
   return new LayersBackbone({
     id: BUNDLED_ID,
     model,
     weightsHash,
     layer,
-    preprocess: { size: 224, range: [0, 1], fit: 'cover' },
+    // nsfwjs feeds RGB / 255 at 224×224; how the image is fitted is the user's choice.
+    preprocess: { size: 224, range: [0, 1], fit: 'cover', ...preprocess },
   });
 }

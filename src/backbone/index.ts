@@ -82,7 +82,7 @@ async function modelFormat(location: string): Promise<'layers' | 'graph'> {
 /** Loads a backbone. @throws listing the known ids when the name is neither an id nor a model location. */
 export async function loadBackbone(args: LoadBackboneArgs = {}): Promise<Backbone> {
   const spec = args.backbone ?? BUNDLED_ID;
-  if (spec === BUNDLED_ID) return loadBundledBackbone(args.layer ?? BUNDLED_CUT);
+  if (spec === BUNDLED_ID) return loadBundledBackbone(args.layer ?? BUNDLED_CUT, args.preprocess);
   const hubId = canonicalMobilenet(spec);
   if (hubId) {
     const modelsDir = args.modelsDir ?? defaultModelsDir();
