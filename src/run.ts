@@ -10,7 +10,7 @@ import { compareHeaders, type CacheHeader } from './cache/header.js';
 import { loadBackbone } from './backbone/index.js';
 import type { Backbone } from './backbone/types.js';
 import { decodeImage } from './data/image.js';
-import { Rng } from './random.js';
+import { stratifiedIndices } from './data/split.js';
 import { cacheFeatureSet, subsetFeatureSet, type FeatureSet } from './train/features.js';
 import { evaluateSet, trainHead, type EpochRecord, type TrainArgs, type TrainResult } from './train/trainer.js';
 import { disposeHead } from './train/heads.js';
@@ -58,25 +58,10 @@ export interface TrainReport {
   seconds: number;
 }
 
-/** Stratified by first label, deterministic by seed: a `fraction` of each class is held out. */
+/** Stratified by first label, deterministic by seed (the same split as `split` in src/data). */
 export function stratifiedSplit(labelIndex: Int32Array, fraction: number, seed: number): { train: Int32Array; valid: Int32Array } {
   if (!(fraction > 0 && fraction < 1)) throw new Error(`validSplit must be in (0, 1); got ${fraction}`);
-  const rng = new Rng(seed).fork('valid-split');
-  const byClass = new Map<number, number[]>();
-  labelIndex.forEach((c, i) => {
-    const list = byClass.get(c) ?? [];
-    list.push(i);
-    byClass.set(c, list);
-  });
-  const train: number[] = [];
-  const valid: number[] = [];
-  for (const c of [...byClass.keys()].sort((a, b) => a - b)) {
-    const list = byClass.get(c)!;
-    const perm = rng.permutation(list.length);
-    const nValid = list.length > 1 ? Math.max(1, Math.round(list.length * fraction)) : 0;
-    perm.forEach((p, j) => (j < nValid ? valid : train).push(list[p]));
-  }
-  return { train: Int32Array.from(train.sort((a, b) => a - b)), valid: Int32Array.from(valid.sort((a, b) => a - b)) };
+  return stratifiedIndices(labelIndex, fraction, seed);
 }
 
 /** Refuses caches that do not match: the message names the caches and each difference. */

@@ -9,7 +9,7 @@
  * class, changes nothing elsewhere. Both sides keep the input order and the full class vocabulary.
  */
 import { Rng } from '../random.js';
-import type { DataItem, Dataset } from './types.js';
+import type { Dataset } from './types.js';
 
 export interface DatasetSplit {
   train: Dataset;
@@ -22,25 +22,41 @@ export function validCount(n: number, fraction: number): number {
   return Math.min(n - 1, Math.max(1, Math.round(n * fraction)));
 }
 
-export function split(dataset: Dataset, fraction: number, seed = 0): DatasetSplit {
+/**
+ * The stratified split itself, on one key per sample (its first label, or its class index):
+ * indices of the training and validation sides, each in ascending order.
+ */
+export function stratifiedIndices(keys: ArrayLike<string | number>, fraction: number, seed = 0): { train: Int32Array; valid: Int32Array } {
   if (!(fraction > 0 && fraction < 1)) throw new RangeError(`split fraction must be in (0, 1); got ${fraction}`);
   const root = new Rng(seed);
   const byClass = new Map<string, number[]>();
-  dataset.items.forEach((item, i) => {
-    const key = item.labels[0] ?? '';
+  for (let i = 0; i < keys.length; i++) {
+    const key = String(keys[i]);
     const list = byClass.get(key);
     if (list) list.push(i);
     else byClass.set(key, [i]);
-  });
-  const toValid = new Uint8Array(dataset.items.length);
+  }
+  const toValid = new Uint8Array(keys.length);
   for (const [cls, list] of byClass) {
     const perm = root.fork(`split:${cls}`).permutation(list.length);
     const k = validCount(list.length, fraction);
     for (let j = 0; j < k; j++) toValid[list[perm[j]]] = 1;
   }
-  const train: DataItem[] = [];
-  const valid: DataItem[] = [];
-  dataset.items.forEach((item, i) => (toValid[i] ? valid : train).push(item));
+  const train: number[] = [];
+  const valid: number[] = [];
+  toValid.forEach((v, i) => (v ? valid : train).push(i));
+  return { train: Int32Array.from(train), valid: Int32Array.from(valid) };
+}
+
+export function split(dataset: Dataset, fraction: number, seed = 0): DatasetSplit {
+  const { train, valid } = stratifiedIndices(
+    dataset.items.map((item) => item.labels[0] ?? ''),
+    fraction,
+    seed,
+  );
   // Skipped entries are reported once, with the training side.
-  return { train: { ...dataset, items: train }, valid: { ...dataset, items: valid, skipped: [] } };
+  return {
+    train: { ...dataset, items: Array.from(train, (i) => dataset.items[i]) },
+    valid: { ...dataset, items: Array.from(valid, (i) => dataset.items[i]), skipped: [] },
+  };
 }
