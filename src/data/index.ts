@@ -25,8 +25,8 @@ export {
   type DecodeBatchesOptions,
   type DecodedBatch,
 } from './image.js';
-export { split, type DatasetSplit } from './split.js';
-export { writeFashionSample, type FashionSampleArgs } from './fashion.js';
+export { split, stratifiedIndices, type DatasetSplit } from './split.js';
+export { writeFashionSample, writeFashionMultiLabel, type FashionSampleArgs } from './fashion.js';
 
 export interface LoadDatasetOptions {
   /** For an IDX images file: its labels file (default guessed from the name), class names, offset, limit. */
