@@ -52,6 +52,7 @@ export const trainConfigSchema = z
     schedule: z.enum(SCHEDULES),
     warmupEpochs: z.number().min(0),
     patience: positiveInt,
+    cleanSample: positiveInt,
     seed: z.number().int().min(0),
     resume: z.boolean(),
     combined: z.boolean(),

@@ -21,7 +21,7 @@ import { buildHead, type Head, type HeadType } from './heads.js';
 import { learningRateAt, SCHEDULES, type ScheduleName } from './schedule.js';
 import { headlineMetric, multiLabelMetrics, singleLabelMetrics, type Metrics } from './metrics.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import type { FeatureSet } from './features.js';
+import { subsetFeatureSet, type FeatureSet } from './features.js';
 import { readTidy } from '../tensors.js';
 
 export const MIX_POINTS = ['features', 'hidden', 'input'] as const;
@@ -59,6 +59,11 @@ export interface TrainArgs {
   schedule?: ScheduleName;
   /** Warm-up length in epochs (fractional allowed); default 0 (one-cycle: 30% of the steps). */
   warmupEpochs?: number;
+  /**
+   * The clean training loss is measured each epoch on at most this many training samples (a fixed
+   * seeded subset; default 2,048), so that on large sets it costs a bounded share of the epoch.
+   */
+  cleanSample?: number;
   /** Stop after this many epochs without a better validation metric; default: never. */
   patience?: number;
   seed?: number;
@@ -84,7 +89,7 @@ export interface EpochRecord {
   lr: number;
   /** Mean training loss on the mixed batches, as optimised. */
   mixedLoss: number;
-  /** Loss on the unmixed training set, inference mode (comparable to the validation loss). */
+  /** Loss on the unmixed training set (or a fixed subset, see `cleanSample`), inference mode: comparable to the validation loss. */
   cleanLoss: number;
   validLoss?: number;
   metric?: { name: string; value: number };
@@ -152,6 +157,7 @@ export function resolveTrainArgs(args: TrainArgs) {
   if (!(r.weightDecay >= 0)) throw new Error(`weightDecay: ${r.weightDecay} is not allowed; use a number ≥ 0`);
   if (!(r.warmupEpochs >= 0)) throw new Error(`warmupEpochs: ${r.warmupEpochs} is not allowed; use a number ≥ 0`);
   if (args.patience != null) positiveInt('patience', args.patience);
+  if (args.cleanSample != null) positiveInt('cleanSample', args.cleanSample);
   return r;
 }
 
@@ -282,6 +288,7 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
     });
   }
 
+  const cleanSet = train.size <= (args.cleanSample ?? 2048) ? train : subsetFeatureSet(train, Int32Array.from(new Rng(a.seed).fork('clean-sample').permutation(train.size).subarray(0, args.cleanSample ?? 2048)).sort());
   const rowSize = head.pooled ? c : h * w * c;
   const xBuf = new Float32Array(a.batchSize * rowSize);
   const mixBuf = new Float32Array(a.batchSize * rowSize);
@@ -354,7 +361,7 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
       }
       const hist = mixer.lambdaHistory();
       addHistogram(state.lambdaHistogram, hist);
-      const cleanMetrics = evaluateSet(head, train);
+      const cleanMetrics = evaluateSet(head, cleanSet);
       const validMetrics = valid ? evaluateSet(head, valid) : undefined;
       const watched = headlineMetric(validMetrics ?? cleanMetrics);
       const seconds = (performance.now() - t0) / 1000;
