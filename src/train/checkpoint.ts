@@ -6,6 +6,12 @@
  * swapped in by renames: `last` → `last.old`, `tmp` → `last`, then `last.old` removed. A reader
  * takes `last`, or `last.old` when a crash fell between the two renames. `state.json` carries the
  * byte length and sha256 of `weights.bin`, so a torn file is detected rather than loaded.
+ *
+ * Two repairs at the start of every save keep this true across repeated crashes:
+ * - when a crash left only `last.old`, it is renamed back to `last` before anything is removed (the
+ *   next save would otherwise delete the only whole checkpoint before its own was in place);
+ * - temporary folders of processes that are gone (`last.tmp-<pid>`, left by a kill) are removed, so
+ *   a job killed and resumed many times does not pile up copies of the weights.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
@@ -65,6 +71,7 @@ export async function saveCheckpoint<S>(
   const final = path.join(dir, name);
   const tmp = `${final}.tmp-${process.pid}`;
   const old = `${final}.old`;
+  await repair(dir, name);
   await fs.rm(tmp, { recursive: true, force: true });
   await fs.mkdir(tmp, { recursive: true });
   await writeFileAtomic(path.join(tmp, 'weights.bin'), bytes);
@@ -75,6 +82,31 @@ export async function saveCheckpoint<S>(
   });
   await fs.rename(tmp, final);
   await fs.rm(old, { recursive: true, force: true });
+}
+
+const exists = (p: string) => fs.access(p).then(() => true, () => false);
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Puts a crash's leftovers right: `name.old` back as `name` when `name` is gone; dead writers' temporaries removed. */
+async function repair(dir: string, name: string): Promise<void> {
+  const final = path.join(dir, name);
+  const old = `${final}.old`;
+  if (!(await exists(final)) && (await exists(old))) await fs.rename(old, final);
+  const prefix = `${name}.tmp-`;
+  for (const entry of await fs.readdir(dir).catch(() => [] as string[])) {
+    if (!entry.startsWith(prefix)) continue;
+    const pid = Number(entry.slice(prefix.length));
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid)) await fs.rm(path.join(dir, entry), { recursive: true, force: true });
+  }
 }
 
 export interface LoadedCheckpoint<S> {
