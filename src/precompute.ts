@@ -66,6 +66,8 @@ export interface PrecomputeResult {
   /** Entries replaced because their file changed. */
   replaced: number;
   skipped: SkippedItem[];
+  /** Hidden entries (names starting with a dot: `.DS_Store`, `.git`) the folder reader passed over. */
+  hidden: number;
   /** Images that went through the backbone in this run. */
   backboneImages: number;
   /** Entries in the cache at the end. */
@@ -119,6 +121,25 @@ function readReason(err: unknown): string {
   return `cannot read (${code ?? (err as Error).message})`;
 }
 
+/**
+ * A failed cache write as one line naming the cache and the reason. lmdb reports a full disk as an
+ * I/O error (its writes go through the page cache), so the free space is measured to say which.
+ */
+export async function cacheWriteError(dir: string, err: unknown): Promise<Error> {
+  const message = String((err as Error)?.message ?? err).split('\n')[0];
+  const code = (err as { code?: unknown })?.code;
+  let free: number | undefined;
+  try {
+    const st = await fs.statfs(path.resolve(dir));
+    free = Number(st.bavail) * Number(st.bsize);
+  } catch {
+    free = undefined;
+  }
+  const full = code === 'ENOSPC' || code === 28 || /no space|MDB_MAP_FULL/i.test(message) || (free != null && free < 1 << 20);
+  const why = full ? `no space left on device (${free != null ? `${Math.floor(free / 1024)} KB free` : 'disk full'}; lmdb said: ${message})` : message;
+  return new Error(`${dir}: cannot write the feature cache: ${why}. The entries written so far are whole; free space (or pick another --cache) and run again to resume`);
+}
+
 interface Loaded {
   item: DataItem;
   key: string;
@@ -149,7 +170,14 @@ export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult
       multiLabel: dataset.multiLabel,
     });
     // create() opens an existing cache too, and refuses one whose header differs.
-    cache = FeatureCache.create(args.cache, header, { onNotice: args.log });
+    try {
+      cache = FeatureCache.create(args.cache, header, { onNotice: args.log });
+    } catch (err) {
+      // A header mismatch or a bad folder says so itself; only raw write failures are reworded.
+      if (typeof (err as { code?: unknown }).code === 'number' || (err as { code?: unknown }).code === 'ENOSPC') throw await cacheWriteError(args.cache, err);
+      throw err;
+    }
+    if (dataset.hidden) args.log?.(`ignored ${dataset.hidden} hidden entries (names starting with a dot, such as .DS_Store)`);
     const skipped: SkippedItem[] = dataset.skipped.filter((s) => inShard(s.source, args.shard)).map((s) => ({ source: s.source, reason: s.reason }));
 
     // Which items need the backbone: hash every file (cheap next to the backbone) and compare keys.
@@ -211,7 +239,9 @@ export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult
         decoded.forEach((d) => d && pixels.set(d, px * j++));
         const features = await pool.extract(pixels, ok.length);
         const size = features.length / ok.length;
-        const result = cache!.putMany(
+        let result;
+        try {
+          result = cache!.putMany(
           ok.map((b, i) => ({
             key: b.key,
             id: b.item.id,
@@ -219,23 +249,37 @@ export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult
             labels: b.item.labels,
             features: features.subarray(i * size, (i + 1) * size),
           })),
-        );
+          );
+        } catch (err) {
+          throw await cacheWriteError(args.cache, err);
+        }
         computed += result.written;
         replaced += result.replaced.length;
       }
       done += batch.length;
       progress.update(done, `${skipped.length} skipped`);
     };
-    // Keep every worker busy plus one batch decoding ahead.
+    // Keep every worker busy plus one batch decoding ahead. The first failure stops new batches;
+    // those in flight are let finish (never left to reject unobserved, or to write after close).
     const depth = pool.size + 1;
-    for (let i = 0; i < todo.length; i += batchSize) {
-      const p = runBatch(todo.slice(i, i + batchSize)).finally(() => inFlight.delete(p));
+    let failure: { err: unknown } | undefined;
+    for (let i = 0; i < todo.length && !failure; i += batchSize) {
+      const p: Promise<void> = runBatch(todo.slice(i, i + batchSize))
+        .catch((err: unknown) => {
+          failure ??= { err };
+        })
+        .finally(() => inFlight.delete(p));
       inFlight.add(p);
       if (inFlight.size >= depth) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
     progress.finish();
-    cache.recordSkipped(skipped);
+    if (failure) throw failure.err;
+    try {
+      cache.recordSkipped(skipped);
+    } catch (err) {
+      throw await cacheWriteError(args.cache, err);
+    }
     const stats = cache.quantizationStats();
     const seconds = (performance.now() - t0) / 1000;
     return {
@@ -247,6 +291,7 @@ export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult
       removed,
       replaced,
       skipped,
+      hidden: dataset.hidden ?? 0,
       backboneImages: pool.imagesExtracted,
       total: cache.count,
       seconds,
