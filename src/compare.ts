@@ -42,8 +42,13 @@ export async function runCompare(args: CompareArgs): Promise<CompareResult> {
   for (const head of args.heads) {
     for (const mixAt of args.mixAts) {
       for (const alpha of args.alphas) {
-        // α = 0 is the same run at every mix point: train it once per head.
+        // α = 0 is the same run at every mix point: train it once per head. The linear head's only
+        // mix point is its input, so "hidden" would repeat "features" run for run.
         if (alpha === 0 && mixAt !== args.mixAts[0]) continue;
+        if (head === 'linear' && mixAt === 'hidden' && args.mixAts.includes('features')) {
+          if (alpha === args.alphas.find((a) => a > 0)) args.log?.('linear head: its only mix point is the features, so "hidden" is the "features" run');
+          continue;
+        }
         const name = alpha === 0 ? `${head}-no-mixup` : `${head}-${mixAt}-a${alpha}`;
         args.log?.(`training ${name} …`);
         const r = await runTrain({
