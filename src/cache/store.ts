@@ -13,7 +13,7 @@
  * Every sub-database uses raw byte keys (`keyEncoding: 'binary'`, our own UTF-8) and raw byte values,
  * so the bytes on disk are exactly what the docs say, with no lmdb-js encodings in between.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { FeatureCodec, emptyQuantizationStats, type QuantizationStats } from './codec.js';
@@ -68,6 +68,61 @@ function checkKey(what: string, s: string): Buffer {
   return b;
 }
 
+/** LMDB's meta-page signature (mdb.c MDB_MAGIC) and the offsets of lmdb-js's 64-bit meta page. */
+const MDB_MAGIC = 0xbeefc0de;
+const META = { magic: 24, pageSize: 48, lastPage: 144, txnId: 152, end: 160 } as const;
+
+/**
+ * Checks `dir/data.mdb` before lmdb maps it: lmdb-js crashes the process (SIGSEGV) on a file that
+ * is not an LMDB environment, and a truncated one faults (SIGBUS) when a read reaches past its end.
+ * Refuses, in one line: a file too short for its two meta pages, one without LMDB's signature, and
+ * one shorter than the pages its last committed transaction uses. An empty file (a create killed
+ * before lmdb wrote anything) is let through for writing, where lmdb initialises it.
+ */
+export function checkEnvironmentFile(dir: string, forWriting: boolean): void {
+  const file = join(dir, 'data.mdb');
+  if (!existsSync(file)) return;
+  const refuse = (why: string): never => {
+    throw new Error(`${dir} is not a readable mixhead feature cache: data.mdb ${why}`);
+  };
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return refuse(`cannot be opened (${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? (err as Error).message)})`);
+  }
+  try {
+    const head = Buffer.alloc(META.end);
+    const readAt = (pos: number) => {
+      head.fill(0);
+      return readSync(fd, head, 0, META.end, pos) === META.end && head.readUInt32LE(META.magic) === MDB_MAGIC;
+    };
+    // Meta pages first, the size after: a writer writes a transaction's pages before its meta page,
+    // so every page the meta we read names is already in the file when we measure it.
+    const page0 = readAt(0);
+    const pageSize = page0 ? head.readUInt32LE(META.pageSize) : 0;
+    const metas: { txn: bigint; lastPage: bigint }[] = [];
+    if (page0) metas.push({ txn: head.readBigUInt64LE(META.txnId), lastPage: head.readBigUInt64LE(META.lastPage) });
+    const validSize = pageSize >= 512 && pageSize <= 65536 && (pageSize & (pageSize - 1)) === 0;
+    if (validSize && readAt(pageSize)) metas.push({ txn: head.readBigUInt64LE(META.txnId), lastPage: head.readBigUInt64LE(META.lastPage) });
+    const size = fstatSync(fd).size;
+    if (size === 0) {
+      if (forWriting) return;
+      refuse('is empty (a cache whose creation was interrupted: run precompute again)');
+    }
+    if (!page0) refuse(`has no LMDB signature (${size} bytes): another file, or a corrupt copy`);
+    if (!validSize) refuse(`has an impossible page size (${pageSize})`);
+    if (size < 2 * pageSize) refuse(`is truncated (${size} bytes; the two meta pages alone take ${2 * pageSize})`);
+    // The newer meta page describes the last committed transaction: its pages must all be there.
+    const newest = metas.reduce((a, b) => (b.txn > a.txn ? b : a));
+    const needed = (newest.lastPage + 1n) * BigInt(pageSize);
+    if (BigInt(size) < needed) refuse(`is truncated (${size} bytes; its last transaction uses ${needed}): an incomplete copy?`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export class FeatureCache {
   readonly codec: FeatureCodec;
   /** Values per entry (product of featureShape). */
@@ -107,6 +162,7 @@ export class FeatureCache {
   }
 
   private static openEnv(dir: string, readonly: boolean, options: OpenCacheOptions, wanted: CacheHeader | undefined): FeatureCache {
+    checkEnvironmentFile(dir, !readonly);
     const root = open({ path: dir, maxDbs: 8, readOnly: readonly, noSubdir: false });
     let lock: WriterLock | undefined;
     try {
