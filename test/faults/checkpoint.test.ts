@@ -14,6 +14,7 @@ import { trainHead } from '../../src/train/trainer.js';
 import { disposeHead } from '../../src/train/heads.js';
 import { Rng } from '../../src/random.js';
 import { synthetic } from './synthetic.js';
+import { killDuringWrites } from './kill.js';
 import { CHILD_TRAIN_ARGS } from './train-args.js';
 
 interface State {
@@ -74,6 +75,12 @@ describe('checkpoints under SIGKILL', () => {
       // The killed child's temporary folders were cleared by the resumed run's saves.
       expect(await tmpLeftovers(ckpt)).toEqual([]);
     }
+  });
+});
+
+describe('checkpoints under SIGKILL mid-write', () => {
+  it('a child writing 4 MB checkpoints in a loop, killed at random moments: the checkpoint read is always one whole save', async () => {
+    await killDuringWrites(await tempDir('ckpt-loop'), 4, 5);
   });
 });
 
