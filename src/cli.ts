@@ -21,6 +21,7 @@ import { HEAD_TYPES } from './train/heads.js';
 import { MIX_POINTS, OPTIMIZERS, LABEL_MODES } from './train/trainer.js';
 import { SCHEDULES } from './train/schedule.js';
 import { loadConfig, UsageError } from './config.js';
+import { OptionError } from './errors.js';
 import { formatTrainTable, formatCompareTable, formatMetrics, formatInspect } from './format.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, nothingCached: 3 } as const;
@@ -147,6 +148,7 @@ export function buildProgram(): Command {
       const info = await backend(!!o.json);
       const r = await runTrain({
         ...args,
+        log: (l) => process.stderr.write(`${l}\n`),
         onEpoch: o.json ? undefined : (e) => process.stderr.write(`${formatTrainTable([e], e.epoch === 1)}\n`),
       });
       const { renderTrainReport } = await import('./report/index.js');
@@ -198,12 +200,20 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExample:\n  mixhead compare --cache cache/train --valid cache/test --alphas 0,0.2,0.4 --mix-ats features,hidden --out runs/cmp')
     .action(async (o) => {
       const base = await trainArgsFrom(o);
+      // Lists are checked before any work starts; a bad entry is a usage error naming it.
+      const alphas = list(o.alphas).map((t) => {
+        const v = Number(t);
+        if (!(Number.isFinite(v) && v >= 0)) throw new UsageError(`--alphas ${t}: use numbers ≥ 0`);
+        return v;
+      });
+      const mixAts = list(o.mixAts).map((m) => oneOf('--mix-ats', m, MIX_POINTS));
+      const heads = (o.heads ? list(o.heads) : [base.head ?? 'linear']).map((h) => oneOf('--heads', h, HEAD_TYPES));
       const info = await backend(!!o.json);
       const r = await runCompare({
         base,
-        alphas: list(o.alphas).map(number('--alphas', (v) => v >= 0, 'use numbers ≥ 0')),
-        mixAts: list(o.mixAts).map((m) => oneOf('--mix-ats', m, MIX_POINTS)),
-        heads: (o.heads ? list(o.heads) : [base.head ?? 'linear']).map((h) => oneOf('--heads', h, HEAD_TYPES)),
+        alphas,
+        mixAts,
+        heads,
         out: o.out,
         log: o.json ? undefined : (l) => process.stderr.write(`${l}\n`),
       });
@@ -332,8 +342,12 @@ export async function main(argv = process.argv): Promise<number> {
   } catch (err) {
     const e = err as Error & { code?: string; exitCode?: number };
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
-    if (e.code?.startsWith('commander.')) return EXIT.usage;
-    const usage = e instanceof UsageError;
+    // lmdb and Node errors carry numeric or non-commander codes: only commander's own are usage errors.
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
+      return EXIT.usage; // commander has printed it
+
+    }
+    const usage = e instanceof OptionError;
     process.stderr.write(`mixhead: ${e.message}\n`);
     if (process.env.MIXHEAD_DEBUG) process.stderr.write(`${e.stack}\n`);
     return usage ? EXIT.usage : EXIT.failed;

@@ -4,13 +4,14 @@
  */
 import { promises as fs } from 'node:fs';
 import { z } from 'zod';
+import { OptionError } from './errors.js';
 import { HEAD_TYPES } from './train/heads.js';
 import { LABEL_MODES, MIX_POINTS, OPTIMIZERS } from './train/trainer.js';
 import { SCHEDULES } from './train/schedule.js';
 import type { RunTrainArgs } from './run.js';
 
 /** A mistake in how the command was called (exit code 2). */
-export class UsageError extends Error {}
+export class UsageError extends OptionError {}
 
 const positiveInt = z.number().int().min(1);
 const mixupSchema = z

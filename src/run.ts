@@ -141,7 +141,7 @@ export async function runTrain(args: RunTrainArgs): Promise<RunTrainResult> {
 }
 
 function trainOptionsForReport(args: RunTrainArgs): Record<string, unknown> {
-  const { backbone: _b, onEpoch: _e, onBatch: _o, ...rest } = args;
+  const { backbone: _b, onEpoch: _e, onBatch: _o, log: _l, ...rest } = args;
   return JSON.parse(JSON.stringify(rest));
 }
 
@@ -161,12 +161,9 @@ export async function runEval(args: RunEvalArgs): Promise<{ metrics: Metrics; si
   const reader = CacheReader.open(args.cache);
   try {
     const h = reader.header;
-    const diffs: string[] = [];
-    if (h.backbone.id !== meta.backbone.id) diffs.push(`backbone ${h.backbone.id} vs ${meta.backbone.id}`);
-    if (h.backbone.weightsHash !== meta.backbone.weightsHash) diffs.push(`backbone weights hash ${h.backbone.weightsHash.slice(0, 12)}… vs ${meta.backbone.weightsHash.slice(0, 12)}…`);
-    if (h.backbone.cut !== meta.backbone.cut) diffs.push(`cut ${h.backbone.cut} vs ${meta.backbone.cut}`);
-    if (JSON.stringify(h.preprocess) !== JSON.stringify(meta.preprocess)) diffs.push(`preprocessing ${JSON.stringify(h.preprocess)} vs ${JSON.stringify(meta.preprocess)}`);
-    if (h.classes.join('\u0000') !== meta.classes.join('\u0000')) diffs.push(`classes [${h.classes.join(', ')}] vs [${meta.classes.join(', ')}]`);
+    // The model's data as a cache header (storage type taken from the cache: it does not matter here).
+    const trainedOn: CacheHeader = { ...h, backbone: meta.backbone, preprocess: meta.preprocess, featureShape: meta.featureShape, classes: meta.classes, multiLabel: meta.multiLabel };
+    const diffs = compareHeaders(trainedOn, h);
     if (diffs.length) throw new Error(`${args.cache} was not made like the data ${args.model} was trained on: ${diffs.join('; ')}`);
     const head = await loadHead(args.model);
     const set = cacheFeatureSet(reader, { pooled: false });

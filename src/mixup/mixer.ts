@@ -23,6 +23,7 @@
  * All draws come from `new Rng(seed).fork('mixup')`, so the same seed gives identical plans and the
  * data order (another fork) is undisturbed by how many mix draws are made.
  */
+import { OptionError } from '../errors.js';
 import { Rng } from '../random.js';
 import { applyCutmix, correctedLambda, cutmixBox, type CutmixBox } from './cutmix.js';
 import { sampleLambda, type LambdaMode } from './lambda.js';
@@ -166,27 +167,27 @@ const ARG_NAMES: ReadonlyArray<keyof MixupArgs> = [
 
 function oneOf<T extends string>(name: string, value: unknown, options: readonly T[]): T {
   if (typeof value !== 'string' || !(options as readonly string[]).includes(value)) {
-    throw new Error(`${name} must be one of ${options.map((o) => `'${o}'`).join(', ')}; got ${JSON.stringify(value)}`);
+    throw new OptionError(`${name} must be one of ${options.map((o) => `'${o}'`).join(', ')}; got ${JSON.stringify(value)}`);
   }
   return value as T;
 }
 
 function nonNegative(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new Error(`${name} must be a finite number ≥ 0, got ${String(value)}`);
+    throw new OptionError(`${name} must be a finite number ≥ 0, got ${String(value)}`);
   }
   return value;
 }
 
 function probability(name: string, value: unknown): number {
   if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
-    throw new Error(`${name} must be a probability in [0, 1], got ${String(value)}`);
+    throw new OptionError(`${name} must be a probability in [0, 1], got ${String(value)}`);
   }
   return value;
 }
 
 function bool(name: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new Error(`${name} must be true or false, got ${String(value)}`);
+  if (typeof value !== 'boolean') throw new OptionError(`${name} must be true or false, got ${String(value)}`);
   return value;
 }
 
@@ -198,7 +199,7 @@ function listClasses(classes: readonly string[]): string {
 function validateSchedule(s: unknown): AlphaSchedule {
   if (typeof s === 'function') return s as (epoch: number) => number;
   if (s == null || typeof s !== 'object') {
-    throw new Error(`alphaSchedule must be a function (epoch) => alpha or {type, from, to, epochs}, got ${String(s)}`);
+    throw new OptionError(`alphaSchedule must be a function (epoch) => alpha or {type, from, to, epochs}, got ${String(s)}`);
   }
   const spec = s as AlphaScheduleSpec;
   const type = oneOf('alphaSchedule.type', spec.type, ['constant', 'linear', 'cosine'] as const);
@@ -206,7 +207,7 @@ function validateSchedule(s: unknown): AlphaSchedule {
   if (type !== 'constant') {
     nonNegative('alphaSchedule.to', spec.to);
     if (typeof spec.epochs !== 'number' || !Number.isFinite(spec.epochs) || spec.epochs <= 0) {
-      throw new Error(`alphaSchedule.epochs must be a finite number > 0 for '${type}', got ${String(spec.epochs)}`);
+      throw new OptionError(`alphaSchedule.epochs must be a finite number > 0 for '${type}', got ${String(spec.epochs)}`);
     }
   }
   return { ...spec };
@@ -226,49 +227,49 @@ export function alphaAt(schedule: AlphaSchedule, epoch: number): number {
     a = schedule.from + (to - schedule.from) * shape;
   }
   if (typeof a !== 'number' || !Number.isFinite(a) || a < 0) {
-    throw new Error(`alphaSchedule gave alpha ${String(a)} at epoch ${epoch}; it must be a finite number ≥ 0`);
+    throw new OptionError(`alphaSchedule gave alpha ${String(a)} at epoch ${epoch}; it must be a finite number ≥ 0`);
   }
   return a;
 }
 
 /** Fills defaults and checks every field; errors name the field and what would be valid. */
 export function resolveMixupArgs(args: MixupArgs, classes: readonly string[]): ResolvedMixupArgs {
-  if (args == null || typeof args !== 'object') throw new Error('mixup args must be an object');
+  if (args == null || typeof args !== 'object') throw new OptionError('mixup args must be an object');
   for (const key of Object.keys(args)) {
     if (!(ARG_NAMES as readonly string[]).includes(key)) {
-      throw new Error(`unknown mixup option '${key}'; valid options: ${ARG_NAMES.join(', ')}`);
+      throw new OptionError(`unknown mixup option '${key}'; valid options: ${ARG_NAMES.join(', ')}`);
     }
   }
   if (!Array.isArray(classes) || classes.length === 0 || classes.some((c) => typeof c !== 'string')) {
-    throw new Error('classes must be a non-empty array of class names');
+    throw new OptionError('classes must be a non-empty array of class names');
   }
-  if (new Set(classes).size !== classes.length) throw new Error('classes must be distinct');
+  if (new Set(classes).size !== classes.length) throw new OptionError('classes must be distinct');
   const a = { ...DEFAULTS, ...Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined)) };
 
   const excluded = new Set<number>();
   const ex: unknown = args.excludeClasses ?? [];
-  if (!Array.isArray(ex)) throw new Error(`excludeClasses must be an array of class names or indices, got ${String(ex)}`);
+  if (!Array.isArray(ex)) throw new OptionError(`excludeClasses must be an array of class names or indices, got ${String(ex)}`);
   for (const c of ex as unknown[]) {
     if (typeof c === 'number') {
       if (!Number.isInteger(c) || c < 0 || c >= classes.length) {
-        throw new Error(`excludeClasses: index ${c} is not a class index in [0, ${classes.length})`);
+        throw new OptionError(`excludeClasses: index ${c} is not a class index in [0, ${classes.length})`);
       }
       excluded.add(c);
     } else if (typeof c === 'string') {
       const k = classes.indexOf(c);
-      if (k < 0) throw new Error(`excludeClasses: unknown class ${JSON.stringify(c)}; classes are ${listClasses(classes)}`);
+      if (k < 0) throw new OptionError(`excludeClasses: unknown class ${JSON.stringify(c)}; classes are ${listClasses(classes)}`);
       excluded.add(k);
     } else {
-      throw new Error(`excludeClasses entries must be class names or indices, got ${String(c)}`);
+      throw new OptionError(`excludeClasses entries must be class names or indices, got ${String(c)}`);
     }
   }
 
   const ls = a.labelSmoothing;
   if (typeof ls !== 'number' || !(ls >= 0 && ls < 1)) {
-    throw new Error(`labelSmoothing must be in [0, 1), got ${String(ls)}`);
+    throw new OptionError(`labelSmoothing must be in [0, 1), got ${String(ls)}`);
   }
   if (a.offAfterEpoch !== undefined) nonNegative('offAfterEpoch', a.offAfterEpoch);
-  if (!Number.isSafeInteger(a.seed)) throw new Error(`seed must be a safe integer, got ${String(a.seed)}`);
+  if (!Number.isSafeInteger(a.seed)) throw new OptionError(`seed must be a safe integer, got ${String(a.seed)}`);
 
   return {
     alpha: nonNegative('alpha', a.alpha),

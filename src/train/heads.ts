@@ -18,6 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { FeatureTap } from '../backbone/tap.js';
+import { OptionError } from '../errors.js';
 
 export const HEAD_TYPES = ['linear', 'mlp', 'conv'] as const;
 export type HeadType = (typeof HEAD_TYPES)[number];
@@ -58,14 +59,14 @@ function init(seed: number | undefined, k: number) {
 
 export function validateHeadArgs(args: HeadArgs): void {
   if (!(HEAD_TYPES as readonly string[]).includes(args.type)) {
-    throw new Error(`unknown head "${args.type}": use one of ${HEAD_TYPES.join(', ')}`);
+    throw new OptionError(`unknown head "${args.type}": use one of ${HEAD_TYPES.join(', ')}`);
   }
   if (args.featureShape.length !== 3 || args.featureShape.some((d) => !(d > 0))) {
-    throw new Error(`heads take an H×W×C feature map; got shape [${args.featureShape.join(', ')}]`);
+    throw new OptionError(`heads take an H×W×C feature map; got shape [${args.featureShape.join(', ')}]`);
   }
-  if (!Number.isInteger(args.numClasses) || args.numClasses < 2) throw new Error(`a head needs at least 2 classes; got ${args.numClasses}`);
-  if (args.dropout != null && !(args.dropout >= 0 && args.dropout < 1)) throw new Error(`dropout must be in [0, 1); got ${args.dropout}`);
-  if (args.hidden != null && !(Number.isInteger(args.hidden) && args.hidden > 0)) throw new Error(`hidden must be a positive integer; got ${args.hidden}`);
+  if (!Number.isInteger(args.numClasses) || args.numClasses < 2) throw new OptionError(`a head needs at least 2 classes; got ${args.numClasses}`);
+  if (args.dropout != null && !(args.dropout >= 0 && args.dropout < 1)) throw new OptionError(`dropout must be in [0, 1); got ${args.dropout}`);
+  if (args.hidden != null && !(Number.isInteger(args.hidden) && args.hidden > 0)) throw new OptionError(`hidden must be a positive integer; got ${args.hidden}`);
 }
 
 export function buildHead(args: HeadArgs): Head {

@@ -23,6 +23,7 @@ import { headlineMetric, multiLabelMetrics, singleLabelMetrics, type Metrics } f
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { subsetFeatureSet, type FeatureSet } from './features.js';
 import { readTidy } from '../tensors.js';
+import { OptionError } from '../errors.js';
 
 export const MIX_POINTS = ['features', 'hidden', 'input'] as const;
 export type MixPoint = (typeof MIX_POINTS)[number];
@@ -78,6 +79,8 @@ export interface TrainArgs {
   poolFirst?: boolean;
   /** Needed for `mixAt: 'input'`: the backbone whose features the sets hold. */
   backbone?: Backbone;
+  /** Notices (e.g. resume found no checkpoint); default: none. */
+  log?: (line: string) => void;
   /** Per-epoch callback (progress lines, reports). */
   onEpoch?: (record: EpochRecord) => void;
   /** Per-batch callback: batches done in this epoch and their total. */
@@ -141,21 +144,21 @@ export function resolveTrainArgs(args: TrainArgs) {
     seed: args.seed ?? 0,
   };
   const oneOf = (field: string, value: string, allowed: readonly string[]) => {
-    if (!allowed.includes(value)) throw new Error(`${field}: "${value}" is not allowed; use one of ${allowed.join(', ')}`);
+    if (!allowed.includes(value)) throw new OptionError(`${field}: "${value}" is not allowed; use one of ${allowed.join(', ')}`);
   };
   oneOf('mixAt', r.mixAt, MIX_POINTS);
   oneOf('labels', r.labels, LABEL_MODES);
   oneOf('optimizer', r.optimizer, OPTIMIZERS);
   oneOf('schedule', r.schedule, SCHEDULES);
   const positiveInt = (field: string, v: number) => {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${field}: ${v} is not allowed; use a whole number ≥ 1`);
+    if (!Number.isInteger(v) || v < 1) throw new OptionError(`${field}: ${v} is not allowed; use a whole number ≥ 1`);
   };
   positiveInt('epochs', r.epochs);
   positiveInt('batchSize', r.batchSize);
-  if (!(r.lr > 0 && Number.isFinite(r.lr))) throw new Error(`lr: ${r.lr} is not allowed; use a number > 0`);
-  if (!(r.momentum >= 0 && r.momentum < 1)) throw new Error(`momentum: ${r.momentum} is not allowed; use a number in [0, 1)`);
-  if (!(r.weightDecay >= 0)) throw new Error(`weightDecay: ${r.weightDecay} is not allowed; use a number ≥ 0`);
-  if (!(r.warmupEpochs >= 0)) throw new Error(`warmupEpochs: ${r.warmupEpochs} is not allowed; use a number ≥ 0`);
+  if (!(r.lr > 0 && Number.isFinite(r.lr))) throw new OptionError(`lr: ${r.lr} is not allowed; use a number > 0`);
+  if (!(r.momentum >= 0 && r.momentum < 1)) throw new OptionError(`momentum: ${r.momentum} is not allowed; use a number in [0, 1)`);
+  if (!(r.weightDecay >= 0)) throw new OptionError(`weightDecay: ${r.weightDecay} is not allowed; use a number ≥ 0`);
+  if (!(r.warmupEpochs >= 0)) throw new OptionError(`warmupEpochs: ${r.warmupEpochs} is not allowed; use a number ≥ 0`);
   if (args.patience != null) positiveInt('patience', args.patience);
   if (args.cleanSample != null) positiveInt('cleanSample', args.cleanSample);
   return r;
@@ -277,6 +280,9 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
       await ck.restore(head.train.trainableWeights, opt);
       state = ck.state;
       resumedFrom = state.epoch;
+      args.log?.(`resuming after epoch ${state.epoch} from ${path.join(ckptDir, 'last')}`);
+    } else {
+      args.log?.(`resume: no whole checkpoint in ${ckptDir}; starting from epoch 1`);
     }
   }
 
