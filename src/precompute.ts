@@ -67,6 +67,8 @@ export interface PrecomputeResult {
   replaced: number;
   skipped: SkippedItem[];
   /** Hidden entries (names starting with a dot: `.DS_Store`, `.git`) the folder reader passed over. */
+  /** Images whose bytes appear again under other labels: `a.png (cat) = b.png (dog)`. Both are kept. */
+  labelConflicts: string[];
   hidden: number;
   /** Images that went through the backbone in this run. */
   backboneImages: number;
@@ -188,6 +190,10 @@ export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult
     if (removed) args.log?.(`removed ${removed} cached entries whose files are no longer in ${args.data}`);
     const todo: Loaded[] = [];
     let reused = 0;
+    // Same bytes under different labels: kept (one entry each), but worth telling the user, since
+    // such twins can sit on both sides of a validation split.
+    const firstByContent = new Map<string, DataItem>();
+    const conflicts: string[] = [];
     for (const item of items) {
       let source: string | Buffer | RawImage;
       let content: Uint8Array;
@@ -204,6 +210,10 @@ export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult
         content = rawBytes(item.source);
       }
       const key = entryKey(content, info.preprocess, item.id);
+      const contentKey = key.slice(0, key.indexOf('.'));
+      const twin = firstByContent.get(contentKey);
+      if (!twin) firstByContent.set(contentKey, item);
+      else if (twin.labels.join('|') !== item.labels.join('|')) conflicts.push(`${twin.id} (${twin.labels.join('|')}) = ${item.id} (${item.labels.join('|')})`);
       if (index.get(item.id)?.key === key) {
         reused++;
         continue;
@@ -212,6 +222,9 @@ export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult
       todo.push({ item, key, source: typeof item.source === 'string' ? item.source : source });
     }
 
+    if (conflicts.length) {
+      args.log?.(`${conflicts.length} image(s) appear with different labels (identical bytes), e.g. ${conflicts.slice(0, 3).join('; ')}`);
+    }
     const progress = new Progress({ label: 'precompute', total: todo.length, unit: 'img/s', quiet: args.progress === false });
     let computed = 0;
     let replaced = 0;
@@ -275,6 +288,8 @@ export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult
     await Promise.all(inFlight);
     progress.finish();
     if (failure) throw failure.err;
+    // Decodes finish in any order: report skips sorted, so runs and reruns list them alike.
+    skipped.sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
     try {
       cache.recordSkipped(skipped);
     } catch (err) {
@@ -292,6 +307,7 @@ export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult
       replaced,
       skipped,
       hidden: dataset.hidden ?? 0,
+      labelConflicts: conflicts,
       backboneImages: pool.imagesExtracted,
       total: cache.count,
       seconds,

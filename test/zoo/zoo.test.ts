@@ -66,6 +66,10 @@ describe('the image zoo', () => {
     expect(errorLines(run.stderr)).toEqual([]);
     expect(stackLines(run.stderr)).toEqual([]);
     const r = JSON.parse(run.stdout);
+    // The same bytes under cat/ and dog/ are both kept, and reported as a label conflict.
+    expect(r.labelConflicts).toHaveLength(1);
+    expect(r.labelConflicts[0]).toMatch(/cat\/dup\.png \(cat\) = dog\/dup\.png \(dog\)/);
+    expect(run.stderr).toMatch(/1 image\(s\) appear with different labels/);
     const want = expected();
     const cachedWant = want.filter((e) => e.outcome === 'cached');
     const skippedWant = want.filter((e) => e.outcome === 'skipped');
