@@ -181,6 +181,8 @@ export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult
     }
     if (dataset.hidden) args.log?.(`ignored ${dataset.hidden} hidden entries (names starting with a dot, such as .DS_Store)`);
     const skipped: SkippedItem[] = dataset.skipped.filter((s) => inShard(s.source, args.shard)).map((s) => ({ source: s.source, reason: s.reason }));
+    // The reader's skips come in its order; later ones (reads, decodes) finish in any order.
+    const fromReader = skipped.length;
 
     // Which items need the backbone: hash every file (cheap next to the backbone) and compare keys.
     const index = cache.index();
@@ -288,8 +290,9 @@ export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult
     await Promise.all(inFlight);
     progress.finish();
     if (failure) throw failure.err;
-    // Decodes finish in any order: report skips sorted, so runs and reruns list them alike.
-    skipped.sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
+    // Sort the skips found while reading and decoding, so runs and reruns list them alike.
+    const late = skipped.splice(fromReader).sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
+    skipped.push(...late);
     try {
       cache.recordSkipped(skipped);
     } catch (err) {

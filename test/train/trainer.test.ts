@@ -2,31 +2,9 @@ import { tempDir } from '../tmp.js';
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/backend.js';
-import { memoryFeatureSet, type FeatureSet } from '../../src/train/features.js';
+import { synthetic } from '../fixtures/synthetic.js';
 import { trainHead, predictSet, TrainingDivergedError, type TrainArgs } from '../../src/train/trainer.js';
 import { HEAD_TYPES, disposeHead } from '../../src/train/heads.js';
-
-/** Separable synthetic maps: class c lights up channels [2c, 2c+1] at random cells, plus noise. */
-function synthetic(n: number, shape = [3, 3, 8], classes = ['a', 'b', 'c'], seed = 1, multi = false): FeatureSet {
-  let s = seed >>> 0;
-  const rand = () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
-  const [h, w, c] = shape;
-  const maps = new Float32Array(n * h * w * c);
-  const labels: string[][] = [];
-  for (let i = 0; i < n; i++) {
-    const y = i % classes.length;
-    const ls = [classes[y]];
-    if (multi && rand() < 0.4) ls.push(classes[(y + 1) % classes.length]);
-    labels.push(ls);
-    for (let p = 0; p < h * w; p++) {
-      for (let ch = 0; ch < c; ch++) {
-        const on = ls.some((l) => Math.floor(ch / 2) === classes.indexOf(l));
-        maps[(i * h * w + p) * c + ch] = rand() * 0.5 + (on ? 1.5 * rand() + 0.5 : 0);
-      }
-    }
-  }
-  return memoryFeatureSet({ maps, featureShape: shape, labels, classes, multiLabel: multi });
-}
 
 function weightsOf(r: Awaited<ReturnType<typeof trainHead>>): Float32Array[] {
   return r.head.train.trainableWeights.map((v) => v.read().dataSync() as Float32Array);
