@@ -176,7 +176,7 @@ export async function runEval(args: RunEvalArgs): Promise<{ metrics: Metrics; si
       const n = Math.min(bs, set.size - s);
       const idx = Int32Array.from({ length: n }, (_, j) => s + j);
       set.readRows(idx, buf);
-      const p = readTidy(() => head.predict(tf.tensor4d(buf.subarray(0, n * hh * ww * cc), [n, hh, ww, cc])) as tf.Tensor);
+      const p = readTidy(() => head.apply(tf.tensor4d(buf.subarray(0, n * hh * ww * cc), [n, hh, ww, cc]), { training: false }) as tf.Tensor);
       probs.set(p, s * k);
     }
     head.dispose();
@@ -240,7 +240,7 @@ export async function runPredict(args: RunPredictArgs): Promise<Prediction[]> {
         good.forEach((i, j) => pixels.set((decoded[i] as { d: Float32Array }).d, j * px));
         probs = readTidy(() => {
           const f = backbone.extract(tf.tensor4d(pixels, [good.length, meta.preprocess.size, meta.preprocess.size, 3]));
-          return head.predict(f) as tf.Tensor;
+          return head.apply(f, { training: false }) as tf.Tensor;
         });
       }
       const k = meta.classes.length;

@@ -218,7 +218,8 @@ export function predictSet(head: Head, set: FeatureSet, batchSize = 256): Float3
     else set.readRows(idx, x);
     const probs = readTidy(() => {
       const input = tf.tensor(x, head.pooled ? [n, c] : [n, h, w, c]);
-      const logits = head.train.predict(input) as tf.Tensor;
+      // apply, not predict: predict re-slices its input into batches of 32, copying all of it each time.
+      const logits = head.train.apply(input, { training: false }) as tf.Tensor;
       return set.multiLabel ? tf.sigmoid(logits) : tf.softmax(logits);
     });
     out.set(probs, start * k);
