@@ -19,7 +19,7 @@
  * relative to the root; everything is sorted (by UTF-16 code units) so the order never depends on
  * the file system.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { DataItem, Dataset, SkippedItem } from './types.js';
 import { readErrorReason } from './image.js';
@@ -84,19 +84,7 @@ async function walk(dir: string, ancestors: Set<string>, w: Walk, isClassRoot = 
     return false;
   }
   const inside = new Set(ancestors).add(real);
-  for (const name of entries) {
-    if (isHidden(name)) {
-      w.hidden++;
-      continue;
-    }
-    const full = path.join(dir, name);
-    let st;
-    try {
-      st = await fs.stat(full);
-    } catch (err) {
-      w.skipped.push({ source: full, reason: readErrorReason(err) });
-      continue;
-    }
+  for (const { name, full, st } of await visibleEntries(dir, entries, w)) {
     if (st.isDirectory()) {
       await walk(full, inside, w);
     } else if (st.isFile()) {
@@ -110,6 +98,27 @@ async function walk(dir: string, ancestors: Set<string>, w: Walk, isClassRoot = 
   return true;
 }
 
+/**
+ * The entries of `dir` that are not hidden, with their stats (symlinks followed). Hidden ones are
+ * counted; ones that cannot be stat'ed are skipped with the reason.
+ */
+async function visibleEntries(dir: string, names: string[], w: Walk): Promise<{ name: string; full: string; st: Stats }[]> {
+  const out: { name: string; full: string; st: Stats }[] = [];
+  for (const name of names) {
+    if (isHidden(name)) {
+      w.hidden++;
+      continue;
+    }
+    const full = path.join(dir, name);
+    try {
+      out.push({ name, full, st: await fs.stat(full) });
+    } catch (err) {
+      w.skipped.push({ source: full, reason: readErrorReason(err) });
+    }
+  }
+  return out;
+}
+
 export async function readClassFolders(root: string): Promise<Dataset> {
   const abs = path.resolve(root);
   let entries: string[];
@@ -121,19 +130,7 @@ export async function readClassFolders(root: string): Promise<Dataset> {
   const w: Walk = { root: abs, files: [], skipped: [], hidden: 0, classRoots: new Map(), visited: new Map() };
   const rootReal = await fs.realpath(abs);
   const classDirs: string[] = [];
-  for (const name of entries) {
-    if (isHidden(name)) {
-      w.hidden++;
-      continue;
-    }
-    const full = path.join(abs, name);
-    let st;
-    try {
-      st = await fs.stat(full);
-    } catch (err) {
-      w.skipped.push({ source: full, reason: readErrorReason(err) });
-      continue;
-    }
+  for (const { name, full, st } of await visibleEntries(abs, entries, w)) {
     if (!st.isDirectory()) {
       w.skipped.push({ source: full, reason: 'not inside a class folder' });
       continue;

@@ -103,7 +103,9 @@ async function decodeReason(err: unknown, input: Buffer, maxPixels: number): Pro
   if (format === 'BMP') return 'BMP is not supported (sharp has no BMP decoder): convert it to PNG';
   if (format === 'HEIC') return 'HEIC is not supported by the prebuilt sharp (AVIF is): convert it to JPEG';
   if (/unsupported image format/i.test(msg)) return 'not an image (unrecognised format)';
-  if (format) return `truncated or corrupt ${format} (${msg})`;
+  // libvips keeps one error buffer per process: under concurrent decodes its detail is sometimes lost
+  // ("Unknown error"), so the reason names the format only and stays the same from run to run.
+  if (format) return `truncated or corrupt ${format}`;
   return `cannot decode (${msg})`;
 }
 
