@@ -14,6 +14,7 @@ import { listBackbones } from './backbone/index.js';
 import { precompute, parseShard } from './precompute.js';
 import { inspectCache } from './cache/inspect.js';
 import { mergeCaches } from './cache/merge.js';
+import { exportCache } from './cache/export.js';
 import { CACHE_DTYPES, type CacheDtype } from './cache/header.js';
 import { runEval, runPredict, runTrain, summary, type RunTrainArgs } from './run.js';
 import { runCompare } from './compare.js';
@@ -137,6 +138,18 @@ export function buildProgram(): Command {
     .action(async (out, inputs, o) => {
       const r = await mergeCaches(out, inputs);
       print(!!o.json, r, () => JSON.stringify(r, null, 2));
+    });
+
+  cache
+    .command('export')
+    .description('Write a cache as features.npy + manifest.json for NumPy and other tools')
+    .argument('<cache>', 'cache directory')
+    .argument('<out>', 'output folder')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  mixhead cache export cache/photos exported/photos')
+    .action(async (dir, out, o) => {
+      const r = await exportCache(dir, out);
+      print(!!o.json, r, () => `${r.count} entries: ${r.featuresPath} and ${r.manifestPath}`);
     });
 
   addTrainOptions(

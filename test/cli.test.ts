@@ -31,7 +31,7 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 describe('the mixhead command', () => {
-  it.each([[], ['backbones'], ['precompute'], ['inspect'], ['cache', 'merge'], ['train'], ['eval'], ['predict'], ['compare']])('%s --help shows usage and an example', async (...cmd) => {
+  it.each([[], ['backbones'], ['precompute'], ['inspect'], ['cache', 'merge'], ['cache', 'export'], ['train'], ['eval'], ['predict'], ['compare']])('%s --help shows usage and an example', async (...cmd) => {
     const r = await mixhead(...(cmd as string[]), '--help');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Usage: mixhead/);
