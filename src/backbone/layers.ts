@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Backbone, PreprocessSpec } from './types.js';
 import { FeatureTap, describeLayers, isTap } from './tap.js';
 import { loadLayersModelFrom } from './io.js';
+import { OptionError } from '../errors.js';
 
 export interface LayersBackboneArgs {
   id: string;
@@ -50,6 +51,9 @@ export class LayersBackbone implements Backbone {
     this.featureShape = (out.shape.slice(1) as number[]).map((d) => d ?? -1);
     const inShape = args.model.inputs[0].shape;
     const size = args.preprocess?.size ?? (inShape[1] ?? DEFAULT_PREPROCESS.size);
+    if (inShape[1] != null && (inShape[1] !== size || inShape[2] !== size)) {
+      throw new OptionError(`${args.id} takes ${inShape[1]}×${inShape[2]} px input; --size ${size} is not possible with it`);
+    }
     this.preprocess = { ...DEFAULT_PREPROCESS, ...args.preprocess, size };
   }
 

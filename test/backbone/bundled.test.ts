@@ -51,3 +51,9 @@ describe('bundled-mobilenet-v2', () => {
     await expect(loadBackbone({ layer: 'not_a_layer' })).rejects.toThrow(/out_relu \[null,7,7,1280\]/);
   });
 });
+
+describe('bundled-mobilenet-v2 input size', () => {
+  it('refuses another input size with a clear message (its Keras input is fixed at 224)', async () => {
+    await expect(loadBackbone({ preprocess: { size: 160 } })).rejects.toThrow(/takes 224×224 px input; --size 160 is not possible/);
+  });
+});
