@@ -18,7 +18,7 @@ import { ExtractorPool } from './backbone/pool.js';
 import type { LoadBackboneArgs } from './backbone/index.js';
 import type { PreprocessSpec } from './backbone/types.js';
 import { loadDataset } from './data/index.js';
-import { decodeImage } from './data/image.js';
+import { decodeImage, readErrorReason } from './data/image.js';
 import type { DataItem, Dataset, RawImage } from './data/types.js';
 import { FeatureCache, makeHeader, type CacheDtype, type CacheHeader, type SkippedItem } from './cache/index.js';
 import { Progress } from './progress.js';
@@ -114,15 +114,6 @@ function rawBytes(raw: RawImage): Uint8Array {
   return Buffer.concat([dims, Buffer.from(raw.data.buffer, raw.data.byteOffset, raw.data.byteLength)]);
 }
 
-function readReason(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  if (code === 'ENOENT') return 'file not found (deleted while running?)';
-  if (code === 'EISDIR') return 'is a directory';
-  if (code === 'ELOOP') return 'symlink loop';
-  return `cannot read (${code ?? (err as Error).message})`;
-}
-
 /**
  * A failed cache write as one line naming the cache and the reason. lmdb reports a full disk as an
  * I/O error (its writes go through the page cache), so the free space is measured to say which.
@@ -203,7 +194,7 @@ export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult
         try {
           source = await fs.readFile(item.source);
         } catch (err) {
-          skipped.push({ source: item.source, reason: readReason(err) });
+          skipped.push({ source: item.source, reason: readErrorReason(err) });
           continue;
         }
         content = source;
@@ -241,7 +232,7 @@ export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult
             const src = typeof b.source === 'string' ? await fs.readFile(b.source) : b.source;
             return await decodeImage(src, spec);
           } catch (err) {
-            const reason = (err as { reason?: string }).reason ?? readReason(err);
+            const reason = (err as { reason?: string }).reason ?? readErrorReason(err);
             skipped.push({ source: typeof b.item.source === 'string' ? b.item.source : b.item.id, reason });
             return undefined;
           }
