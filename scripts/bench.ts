@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { selectBackend } from '../src/backend.js';
+import { Rng } from '../src/random.js';
 import { ExtractorPool } from '../src/backbone/pool.js';
 import { CacheReader, FeatureCache, makeHeader, type CacheDtype, type CacheHeader } from '../src/cache/index.js';
 import { decodeImage } from '../src/data/image.js';
@@ -45,21 +46,15 @@ const CONV_HIDDEN = 256;
 
 // ---------------------------------------------------------------- small helpers
 
-/** mulberry32: a seeded uniform [0, 1) generator. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** Seeded uniform [0, 1) draws from the project's generator. */
+function seededUniform(seed: number): () => number {
+  const rng = new Rng(seed);
+  return () => rng.uniform();
 }
 
 /** n maps of ReLU(N(0,1)) values (post-activation-like), seeded. */
 function reluMaps(n: number, seed: number): Float32Array {
-  const rand = mulberry32(seed);
+  const rand = seededUniform(seed);
   const out = new Float32Array(n * HWC);
   for (let i = 0; i < out.length; i += 2) {
     const u = 1 - rand();
@@ -72,12 +67,12 @@ function reluMaps(n: number, seed: number): Float32Array {
 }
 
 function seededLabels(n: number, seed: number): string[][] {
-  const rand = mulberry32(seed);
+  const rand = seededUniform(seed);
   return Array.from({ length: n }, () => [`c${Math.floor(rand() * K)}`]);
 }
 
 function permutation(n: number, seed: number): Int32Array {
-  const rand = mulberry32(seed);
+  const rand = seededUniform(seed);
   const p = Int32Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
@@ -364,7 +359,7 @@ async function benchPrecompute(ctx: Ctx): Promise<PrecomputeOut> {
   const photoDir = path.join(data, 'photos-1600x1200');
   await fs.mkdir(photoDir, { recursive: true });
   const nPhotos = ctx.quick ? 16 : 48;
-  const rand = mulberry32(7);
+  const rand = seededUniform(7);
   for (let i = 0; i < nPhotos; i++) {
     const file = path.join(photoDir, `p${String(i).padStart(3, '0')}.jpg`);
     if (existsSync(file)) continue;
@@ -528,7 +523,7 @@ async function syntheticCache(dir: string, dtype: CacheDtype, n: number, seed: n
     multiLabel: false,
   });
   const cache = FeatureCache.create(dir, header, { onNotice: () => {} });
-  const rand = mulberry32(seed);
+  const rand = seededUniform(seed);
   const t = now();
   const batch = 64;
   try {

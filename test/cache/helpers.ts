@@ -2,18 +2,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Rng } from '../../src/random.js';
 import { makeHeader, type CacheDtype, type CacheHeader, type CacheHeaderInit } from '../../src/cache/index.js';
 
-/** mulberry32: tiny, seeded, good enough for test data. */
+/** Seeded uniform [0, 1) draws from the project's generator (src/random.ts). */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Rng(seed);
+  return () => rng.uniform();
 }
 
 /** A ReLU6-like map: about a third zeros, the rest uniform in (0, 6]. */

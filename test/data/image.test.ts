@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { crc32, deflateSync } from 'node:zlib';
+import { bombHeaderPng } from '../fixtures/png.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -192,25 +192,6 @@ describe('decodeToRgb colour and metadata', () => {
   });
 });
 
-/** A PNG chunk: length, type, body, CRC-32 of type + body. */
-function pngChunk(type: string, body: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(body.length);
-  const typed = Buffer.concat([Buffer.from(type, 'latin1'), body]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(typed));
-  return Buffer.concat([len, typed, crc]);
-}
-
-/** A tiny PNG whose header claims w×h (its one IDAT holds a few bytes): a decompression bomb's header. */
-function bombPng(w: number, h: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, deflate, no filter, no interlace
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(Buffer.alloc(16))), pngChunk('IEND', Buffer.alloc(0))]);
-}
 
 describe('decodeToRgb errors', () => {
   it.each([
@@ -239,7 +220,7 @@ describe('decodeToRgb errors', () => {
 
   it('a decompression bomb is refused from its header, with its dimensions', async () => {
     // 40000×3000 = 120 MP claimed by a 68-byte file: refused before any pixel is decoded.
-    const err = (await decodeToRgb(bombPng(40000, 3000), spec(8)).catch((e: unknown) => e)) as ImageDecodeError;
+    const err = (await decodeToRgb(bombHeaderPng(40000, 3000), spec(8)).catch((e: unknown) => e)) as ImageDecodeError;
     expect(err.reason).toMatch(/^image too large: 40000×3000 px exceeds the 100 MP limit/);
     // The limit is configurable, and raw pixels obey it too.
     const small = await raw(gradient(50, 30), 50, 30).png().toBuffer();

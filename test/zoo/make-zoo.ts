@@ -13,7 +13,7 @@
  *   stray.png a file directly in the root
  */
 import sharp from 'sharp';
-import { crc32, deflateSync } from 'node:zlib';
+import { blackPng1Bit } from '../fixtures/png.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
@@ -41,30 +41,6 @@ export interface Zoo {
   entries: ZooEntry[];
   /** Hidden entries the folder reader passes over (counted, not listed as skipped). */
   hidden: number;
-}
-
-/** A PNG chunk: length, type, body, CRC-32 of type + body. */
-function pngChunk(type: string, body: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(body.length);
-  const typed = Buffer.concat([Buffer.from(type, 'latin1'), body]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(typed));
-  return Buffer.concat([len, typed, crc]);
-}
-
-/**
- * A real, fully decodable w×h 1-bit greyscale PNG (all black): 40000×3000 is 120 MP of pixels in
- * ~15 KB of file, the shape of a decompression bomb.
- */
-export function blackPng1Bit(w: number, h: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr.set([1, 0, 0, 0, 0], 8); // 1-bit greyscale, deflate, no filter, no interlace
-  const rows = Buffer.alloc((1 + Math.ceil(w / 8)) * h); // filter byte 0 + zero bits, every row
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(rows, { level: 9 })), pngChunk('IEND', Buffer.alloc(0))]);
 }
 
 /** Deterministic pseudo-random bytes (LCG). */
