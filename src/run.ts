@@ -66,7 +66,8 @@ export function stratifiedSplit(labelIndex: Int32Array, fraction: number, seed: 
 
 /** Refuses caches that do not match: the message names the caches and each difference. */
 export function assertSameFeatures(a: CacheHeader, aDir: string, b: CacheHeader, bDir: string): void {
-  const diffs = compareHeaders(a, b).filter((d) => !/^dtype|quantization|storage/i.test(d));
+  // How values are stored does not matter here (the reader decodes to float32): compare the rest.
+  const diffs = compareHeaders(a, { ...b, dtype: a.dtype, quantization: a.quantization });
   if (diffs.length) throw new Error(`${bDir} does not match ${aDir}: ${diffs.join('; ')}`);
 }
 
@@ -74,6 +75,8 @@ export async function runTrain(args: RunTrainArgs): Promise<RunTrainResult> {
   const t0 = performance.now();
   const reader = CacheReader.open(args.cache);
   let validReader: CacheReader | undefined;
+  let ownBackbone: Backbone | undefined;
+  let result: TrainResult | undefined;
   try {
     if (reader.size === 0) throw new Error(`${args.cache}: the cache holds no entries; run mixhead precompute first`);
     const all = cacheFeatureSet(reader);
@@ -92,14 +95,15 @@ export async function runTrain(args: RunTrainArgs): Promise<RunTrainResult> {
     const h = reader.header;
     const needBackbone = args.mixAt === 'input' || (args.combined !== false && h.backbone.kind === 'layers');
     if (!backbone && needBackbone) {
-      backbone = await loadBackbone({ backbone: h.backbone.id.replace(/^(layers|graph):/, ''), layer: h.backbone.kind === 'layers' ? h.backbone.cut : undefined, node: h.backbone.kind === 'graph' ? h.backbone.cut : undefined, preprocess: h.preprocess });
+      backbone = ownBackbone = await loadBackbone({ backbone: h.backbone.id.replace(/^(layers|graph):/, ''), layer: h.backbone.kind === 'layers' ? h.backbone.cut : undefined, node: h.backbone.kind === 'graph' ? h.backbone.cut : undefined, preprocess: h.preprocess });
       if (backbone.weightsHash !== h.backbone.weightsHash) {
         throw new Error(`backbone ${h.backbone.id} now has other weights than when ${args.cache} was made (weights hash ${backbone.weightsHash.slice(0, 12)}… vs ${h.backbone.weightsHash.slice(0, 12)}…); re-run precompute`);
       }
     }
     await fs.mkdir(args.out, { recursive: true });
-    const result = await trainHead(train, valid, { ...args, backbone });
-    const metrics = valid ? evaluateSet(result.head, valid) : evaluateSet(result.head, train);
+    result = await trainHead(train, valid, { ...args, backbone });
+    // With a validation set the trainer already measured the exported (best) head on it.
+    const metrics = valid && result.best ? result.best : evaluateSet(result.head, valid ?? train);
     const options = trainOptionsForReport(args);
     const meta = await exportModel(
       args.out,
@@ -131,10 +135,10 @@ export async function runTrain(args: RunTrainArgs): Promise<RunTrainResult> {
       seconds: (performance.now() - t0) / 1000,
     };
     await writeFileAtomic(path.join(args.out, 'report.json'), JSON.stringify(report, null, 2));
-    if (backbone && backbone !== args.backbone) backbone.dispose();
-    disposeHead(result.head);
     return { out: path.resolve(args.out), meta, result, metrics, report };
   } finally {
+    ownBackbone?.dispose();
+    if (result) disposeHead(result.head);
     await reader.close();
     await validReader?.close();
   }
@@ -166,22 +170,25 @@ export async function runEval(args: RunEvalArgs): Promise<{ metrics: Metrics; si
     const diffs = compareHeaders(trainedOn, h);
     if (diffs.length) throw new Error(`${args.cache} was not made like the data ${args.model} was trained on: ${diffs.join('; ')}`);
     const head = await loadHead(args.model);
-    const set = cacheFeatureSet(reader, { pooled: false });
-    const k = meta.classes.length;
-    const probs = new Float32Array(set.size * k);
-    const [hh, ww, cc] = meta.featureShape;
-    const bs = 64;
-    const buf = new Float32Array(bs * hh * ww * cc);
-    for (let s = 0; s < set.size; s += bs) {
-      const n = Math.min(bs, set.size - s);
-      const idx = Int32Array.from({ length: n }, (_, j) => s + j);
-      set.readRows(idx, buf);
-      const p = readTidy(() => head.apply(tf.tensor4d(buf.subarray(0, n * hh * ww * cc), [n, hh, ww, cc]), { training: false }) as tf.Tensor);
-      probs.set(p, s * k);
+    try {
+      const set = cacheFeatureSet(reader, { pooled: false });
+      const k = meta.classes.length;
+      const probs = new Float32Array(set.size * k);
+      const [hh, ww, cc] = meta.featureShape;
+      const bs = 64;
+      const buf = new Float32Array(bs * hh * ww * cc);
+      for (let s = 0; s < set.size; s += bs) {
+        const n = Math.min(bs, set.size - s);
+        const idx = Int32Array.from({ length: n }, (_, j) => s + j);
+        set.readRows(idx, buf);
+        const p = readTidy(() => head.apply(tf.tensor4d(buf.subarray(0, n * hh * ww * cc), [n, hh, ww, cc]), { training: false }) as tf.Tensor);
+        probs.set(p, s * k);
+      }
+      const metrics = meta.multiLabel ? multiLabelMetrics(probs, set.targets, k, meta.threshold) : singleLabelMetrics(probs, set.labelIndex, meta.classes);
+      return { metrics, size: set.size };
+    } finally {
+      head.dispose();
     }
-    head.dispose();
-    const metrics = meta.multiLabel ? multiLabelMetrics(probs, set.targets, k, meta.threshold) : singleLabelMetrics(probs, set.labelIndex, meta.classes);
-    return { metrics, size: set.size };
   } finally {
     await reader.close();
   }

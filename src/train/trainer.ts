@@ -17,7 +17,7 @@ import path from 'node:path';
 import { Rng } from '../random.js';
 import { Mixer, mixingMatrix, smoothTargets, type LambdaHistory, type MixupArgs, type MixPlan } from '../mixup/index.js';
 import type { Backbone } from '../backbone/types.js';
-import { buildHead, type Head, type HeadType } from './heads.js';
+import { buildHead, disposeHead, type Head, type HeadType } from './heads.js';
 import { learningRateAt, SCHEDULES, type ScheduleName } from './schedule.js';
 import { headlineMetric, multiLabelMetrics, singleLabelMetrics, type Metrics } from './metrics.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -174,6 +174,13 @@ function setLearningRate(opt: tf.Optimizer, lr: number): void {
   (opt as unknown as { learningRate: number }).learningRate = lr;
 }
 
+/** Disposes an optimizer; MomentumOptimizer.dispose (tfjs-core 4.22) forgets its SGD parent's `c`. */
+function disposeOptimizer(opt: tf.Optimizer): void {
+  opt.dispose();
+  const c = (opt as unknown as { c?: tf.Tensor }).c;
+  if (c && !c.isDisposed) c.dispose();
+}
+
 function softCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
   return tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), -1))) as tf.Scalar;
 }
@@ -252,6 +259,8 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
   const cutmix = (mixupArgs.cutmixAlpha ?? 0) > 0;
   const labelSmoothing = mixupArgs.labelSmoothing ?? 0;
   if (cutmix && a.mixAt !== 'features') throw new Error(`cutmixAlpha > 0 pastes boxes of feature-map cells: it needs mixAt "features", not "${a.mixAt}"`);
+  // Validate every mixing option before any work starts.
+  new Mixer(mixupArgs, train.classes);
   const head = buildHead({
     type: a.head,
     featureShape: train.featureShape,
@@ -263,44 +272,42 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
     poolFirst: !cutmix && args.poolFirst !== false,
     seed: a.seed,
   });
-  // Validate every mixing option before any work starts.
-  new Mixer(mixupArgs, train.classes);
   const vars = head.train.trainableWeights.map((v) => v.read() as tf.Variable);
   const opt = makeOptimizer(a.optimizer, a.lr, a.momentum);
   const stepsPerEpoch = Math.ceil(train.size / a.batchSize);
   const totalSteps = stepsPerEpoch * a.epochs;
   const warmupSteps = Math.round(a.warmupEpochs * stepsPerEpoch);
   const ckptDir = args.out ? path.join(args.out, 'checkpoints') : undefined;
-  if (ckptDir) await fs.mkdir(ckptDir, { recursive: true });
 
   let state: LoopState = { epoch: 0, step: 0, history: [], bestEpoch: -1, bestValue: -Infinity, lambdaHistogram: new Array(LAMBDA_BINS).fill(0) };
   let resumedFrom: number | undefined;
-  if (args.resume && ckptDir) {
-    const ck = await loadCheckpoint<LoopState>(ckptDir, 'last');
-    if (ck) {
-      await ck.restore(head.train.trainableWeights, opt);
-      state = ck.state;
-      resumedFrom = state.epoch;
-      args.log?.(`resuming after epoch ${state.epoch} from ${path.join(ckptDir, 'last')}`);
-    } else {
-      args.log?.(`resume: no whole checkpoint in ${ckptDir}; starting from epoch 1`);
-    }
-  }
-
-  // Hidden mix point: the loop sets the plan and the chosen tap before each step.
-  let pending: { plan: MixPlan; tap: string } | null = null;
-  for (const tap of head.taps) {
-    tap.attachMixer({
-      mixMatrix: (batch, name) => (pending && pending.tap === name && pending.plan.partner.length === batch ? mixingMatrix(pending.plan.lam, pending.plan.partner) : null),
-    });
-  }
-
-  const cleanSet = train.size <= (args.cleanSample ?? 2048) ? train : subsetFeatureSet(train, Int32Array.from(new Rng(a.seed).fork('clean-sample').permutation(train.size).subarray(0, args.cleanSample ?? 2048)).sort());
-  const rowSize = head.pooled ? c : h * w * c;
-  const xBuf = new Float32Array(a.batchSize * rowSize);
-  const mixBuf = new Float32Array(a.batchSize * rowSize);
   let stoppedEarly = false;
   try {
+    if (ckptDir) await fs.mkdir(ckptDir, { recursive: true });
+    if (args.resume && ckptDir) {
+      const ck = await loadCheckpoint<LoopState>(ckptDir, 'last');
+      if (ck) {
+        await ck.restore(head.train.trainableWeights, opt);
+        state = ck.state;
+        resumedFrom = state.epoch;
+        args.log?.(`resuming after epoch ${state.epoch} from ${path.join(ckptDir, 'last')}`);
+      } else {
+        args.log?.(`resume: no whole checkpoint in ${ckptDir}; starting from epoch 1`);
+      }
+    }
+
+    // Hidden mix point: the loop sets the plan and the chosen tap before each step.
+    let pending: { plan: MixPlan; tap: string } | null = null;
+    for (const tap of head.taps) {
+      tap.attachMixer({
+        mixMatrix: (batch, name) => (pending && pending.tap === name && pending.plan.partner.length === batch ? mixingMatrix(pending.plan.lam, pending.plan.partner) : null),
+      });
+    }
+
+    const cleanSet = train.size <= (args.cleanSample ?? 2048) ? train : subsetFeatureSet(train, Int32Array.from(new Rng(a.seed).fork('clean-sample').permutation(train.size).subarray(0, args.cleanSample ?? 2048)).sort());
+    const rowSize = head.pooled ? c : h * w * c;
+    const xBuf = new Float32Array(a.batchSize * rowSize);
+    const mixBuf = new Float32Array(a.batchSize * rowSize);
     for (let epoch = state.epoch; epoch < a.epochs; epoch++) {
       const t0 = performance.now();
       // One stream per epoch and purpose: resuming at epoch e replays exactly what a full run does.
@@ -404,9 +411,13 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
       const best = await loadCheckpoint<LoopState>(ckptDir, 'best');
       if (best) await best.restore(head.train.trainableWeights, null);
     }
+  } catch (err) {
+    // A failed run hands back no head: free its weights here.
+    disposeHead(head);
+    throw err;
   } finally {
     for (const tap of head.taps) tap.attachMixer(null);
-    opt.dispose();
+    disposeOptimizer(opt);
   }
   return {
     head,

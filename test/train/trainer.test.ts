@@ -118,9 +118,11 @@ describe('trainHead', () => {
     resumed.history.forEach((e, i) => expect(e.mixedLoss).toBeCloseTo(full.history[i].mixedLoss, 4));
   });
 
-  it('a diverging loss stops with a clear error', async () => {
+  it('a diverging loss stops with a clear error and frees the head it built', async () => {
     const train = synthetic(32);
+    const before = tf.memory().numTensors;
     await expect(trainHead(train, null, { ...quick, lr: 1e38, optimizer: 'sgd' })).rejects.toThrow(TrainingDivergedError);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('early stopping ends the run when the metric stops improving', async () => {
