@@ -169,9 +169,14 @@ function makeOptimizer(name: OptimizerName, lr: number, momentum: number): tf.Op
   return tf.train.adam(lr);
 }
 
-/** TF.js optimizers read their learning rate on every step; none exposes a setter for all kinds. */
-function setLearningRate(opt: tf.Optimizer, lr: number): void {
-  (opt as unknown as { learningRate: number }).learningRate = lr;
+/**
+ * Sets the learning rate for the next step. SGD and momentum keep it as a scalar tensor (`c`) that
+ * only their own `setLearningRate` refreshes; Adam reads its `learningRate` field on every step.
+ */
+export function setLearningRate(opt: tf.Optimizer, lr: number): void {
+  const o = opt as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
+  else o.learningRate = lr;
 }
 
 /** Disposes an optimizer; MomentumOptimizer.dispose (tfjs-core 4.22) forgets its SGD parent's `c`. */

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/backend.js';
 import { synthetic } from '../fixtures/synthetic.js';
-import { trainHead, predictSet, TrainingDivergedError, type TrainArgs } from '../../src/train/trainer.js';
+import { trainHead, predictSet, setLearningRate, TrainingDivergedError, type TrainArgs } from '../../src/train/trainer.js';
 import { HEAD_TYPES, disposeHead } from '../../src/train/heads.js';
 
 function weightsOf(r: Awaited<ReturnType<typeof trainHead>>): Float32Array[] {
@@ -123,6 +123,18 @@ describe('trainHead', () => {
     const before = tf.memory().numTensors;
     await expect(trainHead(train, null, { ...quick, lr: 1e38, optimizer: 'sgd' })).rejects.toThrow(TrainingDivergedError);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('the schedule reaches every optimizer: an SGD step moves by the rate set, not the rate it was made with', () => {
+    for (const opt of [tf.train.sgd(1), tf.train.momentum(1, 0.9), tf.train.adam(1)]) {
+      const w = tf.variable(tf.scalar(0));
+      setLearningRate(opt, 0.1);
+      tf.tidy(() => opt.minimize(() => tf.mul(w, 1) as tf.Scalar, false, [w]));
+      // Gradient 1: SGD and momentum (first step) move by −lr; Adam's first step is −lr·sign(g).
+      expect(w.dataSync()[0]).toBeCloseTo(-0.1, 5);
+      w.dispose();
+      opt.dispose();
+    }
   });
 
   it('early stopping ends the run when the metric stops improving', async () => {
