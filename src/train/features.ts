@@ -107,7 +107,7 @@ export function subsetFeatureSet(set: FeatureSet, indices: Int32Array): FeatureS
 
 /**
  * A FeatureSet over a feature cache. Maps are read from the memory-mapped cache per batch (nothing
- * whole in memory); pooled vectors, H·W times smaller, are computed once up front.
+ * whole in memory); pooled vectors, H·W times smaller, are computed once, when first asked for.
  */
 export function cacheFeatureSet(reader: CacheReader, args: { pooled?: boolean } = {}): FeatureSet {
   const header = reader.header;
@@ -117,7 +117,8 @@ export function cacheFeatureSet(reader: CacheReader, args: { pooled?: boolean } 
   const labels = Array.from({ length: reader.size }, (_, i) => reader.labelsOf(i));
   const { labelIndex, targets } = encodeLabels(labels, header.classes);
   const c = reader.channels;
-  const pooled = args.pooled === false ? undefined : reader.loadAll({ pooled: true });
+  // Pooled on first use: a head that reads full maps (conv, CutMix, eval) never pays for it.
+  let pooled: Float32Array | undefined;
   return {
     size: reader.size,
     featureShape: header.featureShape,
@@ -127,7 +128,8 @@ export function cacheFeatureSet(reader: CacheReader, args: { pooled?: boolean } 
     targets,
     readRows: (idx, out) => void reader.readRows(idx, out),
     readPooled: (idx, out) => {
-      if (!pooled) return void reader.pooled(idx, out);
+      if (args.pooled === false) return void reader.pooled(idx, out);
+      pooled ??= reader.loadAll({ pooled: true });
       for (let j = 0; j < idx.length; j++) out.set(pooled.subarray(idx[j] * c, (idx[j] + 1) * c), j * c);
     },
     item: (i) => ({ id: reader.ids[i], source: reader.sources[i], labels: labels[i] }),

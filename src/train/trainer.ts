@@ -21,7 +21,7 @@ import { buildHead, disposeHead, type Head, type HeadType } from './heads.js';
 import { learningRateAt, SCHEDULES, type ScheduleName } from './schedule.js';
 import { headlineMetric, multiLabelMetrics, singleLabelMetrics, type Metrics } from './metrics.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { subsetFeatureSet, type FeatureSet } from './features.js';
+import { poolRow, subsetFeatureSet, type FeatureSet } from './features.js';
 import { readTidy } from '../tensors.js';
 import { OptionError } from '../errors.js';
 
@@ -199,19 +199,6 @@ function sigmoidCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
 function gatherRows(m: Float32Array, k: number, idx: ArrayLike<number>): Float32Array {
   const out = new Float32Array(idx.length * k);
   for (let j = 0; j < idx.length; j++) out.set(m.subarray(idx[j] * k, (idx[j] + 1) * k), j * k);
-  return out;
-}
-
-/** Mean over H·W of a B×H×W×C batch, on the host (float64 sums). */
-function poolBatch(maps: Float32Array, b: number, hw: number, c: number): Float32Array {
-  const out = new Float32Array(b * c);
-  const acc = new Float64Array(c);
-  for (let i = 0; i < b; i++) {
-    acc.fill(0);
-    const base = i * hw * c;
-    for (let p = 0; p < hw; p++) for (let j = 0; j < c; j++) acc[j] += maps[base + p * c + j];
-    for (let j = 0; j < c; j++) out[i * c + j] = acc[j] / hw;
-  }
   return out;
 }
 
@@ -455,5 +442,8 @@ async function mixedInputFeatures(set: FeatureSet, backbone: Backbone, idx: Int3
   const mixed = plan.mode === 'none' ? pixels : mixer.applyToRows(plan, pixels, [spec.size, spec.size, 3]);
   const [h, w, c] = set.featureShape;
   const maps = readTidy(() => backbone.extract(tf.tensor4d(mixed, [idx.length, spec.size, spec.size, 3])));
-  return pooled ? poolBatch(maps, idx.length, h * w, c) : maps;
+  if (!pooled) return maps;
+  const out = new Float32Array(idx.length * c);
+  for (let j = 0; j < idx.length; j++) poolRow(maps.subarray(j * h * w * c, (j + 1) * h * w * c), h * w, c, out, j * c);
+  return out;
 }
