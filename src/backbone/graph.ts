@@ -55,11 +55,14 @@ export class GraphBackbone implements Backbone {
   readonly preprocess: PreprocessSpec;
   readonly featureShape: number[];
   readonly tap: FeatureTap;
+  /** The model's topology and weights as loaded (the ONNX converter reads them). */
+  readonly artifacts: tf.io.ModelArtifacts;
   private readonly model: tf.GraphModel;
 
   constructor(args: GraphBackboneArgs) {
     this.id = args.id;
     this.model = args.model;
+    this.artifacts = args.artifacts;
     this.weightsHash = args.weightsHash;
     const nodes = graphNodes(args.artifacts);
     const names = new Set(nodes.map((n) => n.name));

@@ -50,6 +50,11 @@ export interface CacheHeader {
   multiLabel: boolean;
   /** ISO time the cache was created; ignored by every comparison. */
   createdAt: string;
+  /**
+   * The engine that computed the maps (`onnx` or `tfjs`): information only, ignored by every
+   * comparison, since both engines give the same maps within 1e-3 (docs/engine.md).
+   */
+  engine?: string;
 }
 
 /** What a caller supplies; format, version, createdAt and the uint8 default scale are filled in. */
@@ -81,6 +86,7 @@ export function makeHeader(init: CacheHeaderInit): CacheHeader {
     multiLabel: init.multiLabel,
     createdAt: init.createdAt ?? new Date().toISOString(),
   };
+  if (init.engine) header.engine = init.engine;
   if (init.dtype === 'uint8') header.quantization = { ...(init.quantization ?? DEFAULT_UINT8_QUANTIZATION) };
   validateHeader(header);
   return header;

@@ -1,0 +1,112 @@
+/**
+ * The frozen backbone on ONNX Runtime (onnxruntime-node). The backbone is converted once
+ * (src/engine/convert) and the model stored under `<models>/onnx/`, keyed by the backbone's weights
+ * hash and by what else shapes the graph (cut, input size, converter version); later runs load the
+ * stored file. Sessions use all cores for intra-op parallelism (one session replaces the TF.js
+ * worker pool). See docs/engine.md.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type * as Ort from 'onnxruntime-node';
+import type { Backbone } from '../backbone/types.js';
+import { writeFileAtomic } from '../backbone/io.js';
+import { CONVERTER_VERSION, convertBackbone } from './convert/index.js';
+
+type OrtModule = typeof Ort;
+let ort: Promise<OrtModule | { error: string }> | undefined;
+
+/** onnxruntime-node, or why it did not load (a missing or broken native binary). */
+export function loadOrt(): Promise<OrtModule | { error: string }> {
+  ort ??= import('onnxruntime-node').then(
+    (m) => ((m as unknown as { default?: OrtModule }).default ?? m) as OrtModule,
+    (err: unknown) => ({ error: String((err as Error)?.message ?? err).split('\n')[0] }),
+  );
+  return ort;
+}
+
+export function ortVersion(m: OrtModule): string {
+  return m.env.versions?.node ?? m.env.versions?.common ?? '?';
+}
+
+/** The stored model's path: `<modelsDir>/onnx/<weightsHash>-<cut, size, converter version>.onnx`. */
+export function onnxModelPath(backbone: Backbone, modelsDir: string): string {
+  const variant = createHash('sha256').update(JSON.stringify([backbone.cut, backbone.preprocess.size, CONVERTER_VERSION])).digest('hex').slice(0, 12);
+  return path.join(modelsDir, 'onnx', `${backbone.weightsHash}-${variant}.onnx`);
+}
+
+/**
+ * The backbone's ONNX model file, converted and written (atomically) when it is not stored yet.
+ * @throws UnsupportedOpError when the backbone has a layer or op the converter does not cover.
+ */
+export async function ensureOnnxModel(backbone: Backbone, modelsDir: string): Promise<{ file: string; converted: boolean }> {
+  const file = onnxModelPath(backbone, modelsDir);
+  const exists = await fs.stat(file).then((s) => s.size > 0, () => false);
+  if (exists) return { file, converted: false };
+  const bytes = convertBackbone(backbone);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await writeFileAtomic(file, bytes);
+  return { file, converted: true };
+}
+
+export interface OnnxSessionOptions {
+  /** Intra-op threads; default: the number of cores. */
+  threads?: number;
+  /**
+   * Execution providers in order of preference; default `MIXHEAD_ORT_PROVIDERS` (comma-separated,
+   * e.g. `cuda,cpu`) or `cpu`.
+   */
+  providers?: string[];
+}
+
+export function defaultThreads(): number {
+  return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+}
+
+/** One ONNX Runtime session running a converted backbone: NHWC floats in, NHWC maps out. */
+export class OnnxBackboneSession {
+  /** Images run so far. */
+  imagesExtracted = 0;
+  private constructor(
+    private readonly session: Ort.InferenceSession,
+    private readonly ortModule: OrtModule,
+    readonly size: number,
+    readonly featureSize: number,
+    /** `onnxruntime 1.30.0 (cpu, 2 threads)`. */
+    readonly description: string,
+  ) {}
+
+  static async create(file: string, size: number, featureSize: number, options: OnnxSessionOptions = {}): Promise<OnnxBackboneSession> {
+    const m = await loadOrt();
+    if ('error' in m) throw new Error(`onnxruntime-node does not load: ${m.error}`);
+    const threads = options.threads ?? defaultThreads();
+    const providers = options.providers ?? (process.env.MIXHEAD_ORT_PROVIDERS ?? 'cpu').split(',').map((s) => s.trim()).filter(Boolean);
+    const session = await m.InferenceSession.create(file, {
+      executionProviders: providers,
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+    });
+    return new OnnxBackboneSession(session, m, size, featureSize, `onnxruntime ${ortVersion(m)} (${providers.join('+')}, ${threads} threads)`);
+  }
+
+  /** Runs `count` preprocessed images (count×size×size×3 floats, NHWC); resolves with count×featureSize floats. */
+  async run(pixels: Float32Array, count: number): Promise<Float32Array> {
+    const s = this.size;
+    if (pixels.length !== count * s * s * 3) throw new Error(`ONNX backbone: ${pixels.length} floats is not ${count} images of ${s}×${s}×3`);
+    const input = new this.ortModule.Tensor('float32', pixels, [count, s, s, 3]);
+    const out = await this.session.run({ [this.session.inputNames[0]]: input });
+    const t = out[this.session.outputNames[0]];
+    const data = t.data as Float32Array;
+    if (data.length !== count * this.featureSize) throw new Error(`ONNX backbone returned ${data.length} values for ${count} images of ${this.featureSize}`);
+    this.imagesExtracted += count;
+    input.dispose();
+    return data;
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
