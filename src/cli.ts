@@ -23,6 +23,7 @@ import { MIX_POINTS, OPTIMIZERS, LABEL_MODES } from './train/trainer.js';
 import { SCHEDULES } from './train/schedule.js';
 import { loadConfig, UsageError } from './config.js';
 import { OptionError } from './errors.js';
+import { ENGINES, resolveEngine, setDefaultEngine, type EngineChoice } from './engine/index.js';
 import { formatTrainTable, formatCompareTable, formatMetrics, formatInspect } from './format.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, nothingCached: 3 } as const;
@@ -46,6 +47,11 @@ async function backend(json: boolean): Promise<BackendInfo> {
   return info;
 }
 
+/** `--engine`: what runs the frozen backbone (docs/engine.md). Sets the process default. */
+function engineOption(): Option {
+  return new Option('--engine <name>', 'backbone engine: onnx (ONNX Runtime, default when it loads) or tfjs').choices(ENGINES as string[]).default('auto');
+}
+
 function print(json: boolean, value: unknown, text: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
 }
@@ -62,10 +68,13 @@ export function buildProgram(): Command {
     .description('List the backbones, their feature shapes and whether each works offline')
     .option('--models-dir <dir>', 'folder of downloaded models', process.env.MIXHEAD_MODELS_DIR ?? 'models')
     .option('--json', 'machine-readable output')
+    .addOption(engineOption())
     .addHelpText('after', '\nExample:\n  mixhead backbones --json')
     .action(async (o) => {
       const rows = await listBackbones(path.resolve(o.modelsDir));
-      print(!!o.json, rows, () =>
+      const engine = await resolveEngine(o.engine as EngineChoice, o.json ? undefined : (l) => process.stderr.write(`${l}\n`));
+      if (!o.json) process.stderr.write(`engine: ${engine}${engine === 'onnx' ? ' (ONNX Runtime; a backbone with a layer the converter does not cover runs on TF.js)' : ' (TF.js)'}\n`);
+      print(!!o.json, o.json ? rows.map((r) => ({ ...r, engine })) : rows, () =>
         rows.map((b) => `${b.id.padEnd(22)} ${(b.featureShape.length ? b.featureShape.join('×') : '?').padEnd(10)} ${b.offline ? 'offline  ' : 'download '} ${b.description}`).join('\n'),
       );
     });
@@ -87,6 +96,7 @@ export function buildProgram(): Command {
     .option('--shard <i/n>', 'process shard i of n (0-based; e.g. $JOB_COMPLETION_INDEX/4)')
     .option('--strict', 'exit 3 when any file was skipped')
     .option('--json', 'machine-readable summary on stdout')
+    .addOption(engineOption())
     .addHelpText('after', '\nExample:\n  mixhead precompute --data photos/ --cache cache/photos --dtype uint8 --workers 2')
     .action(async (o) => {
       const shard = o.shard ? parseShardOrUsage(o.shard) : undefined;
@@ -101,12 +111,13 @@ export function buildProgram(): Command {
         batchSize: o.batchSize,
         shard,
         backend: info.name,
+        engine: o.engine as EngineChoice,
         log: (l) => process.stderr.write(`${l}\n`),
       });
       print(!!o.json, r, () => {
         const lines = [
           `cache ${r.cache}: ${r.total} entries (${r.computed} computed, ${r.reused} already cached, ${r.removed} removed, ${r.skipped.length} skipped)`,
-          `${r.imagesPerSecond.toFixed(1)} img/s with ${r.workers} worker(s) on ${r.backend}; ${r.seconds.toFixed(1)} s`,
+          `${r.imagesPerSecond.toFixed(1)} img/s on engine ${r.engine}: ${r.engine === 'onnx' ? r.backend : `${r.workers} worker(s) on ${r.backend}`}; ${r.seconds.toFixed(1)} s`,
         ];
         if (r.quantization) lines.push(`uint8: largest quantization error ${r.quantization.maxError.toExponential(3)}, ${r.quantization.clipped} values clipped`);
         for (const s of r.skipped) lines.push(`skipped ${s.source}: ${s.reason}`);
@@ -159,6 +170,8 @@ export function buildProgram(): Command {
     .action(async (o) => {
       const args = await trainArgsFrom(o);
       const info = await backend(!!o.json);
+      // The engine of the input mix point's backbone (mixedInputFeatures).
+      setDefaultEngine(o.engine as EngineChoice);
       const r = await runTrain({
         ...args,
         log: (l) => process.stderr.write(`${l}\n`),
@@ -191,10 +204,11 @@ export function buildProgram(): Command {
     .argument('<images...>', 'image files')
     .option('--top <k>', 'labels to show per image', positiveInt('--top'), 5)
     .option('--json', 'machine-readable output')
+    .addOption(engineOption())
     .addHelpText('after', '\nExample:\n  mixhead predict --model runs/a shoe.jpg bag.png --top 3')
     .action(async (images, o) => {
       await backend(!!o.json);
-      const r = await runPredict({ model: o.model, images, top: o.top });
+      const r = await runPredict({ model: o.model, images, top: o.top, engine: o.engine as EngineChoice, log: o.json ? undefined : (l) => process.stderr.write(`${l}\n`) });
       print(!!o.json, r, () =>
         r.map((p) => (p.error ? `${p.file}: skipped (${p.error})` : `${p.file}: ${p.top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ')}`)).join('\n'),
       );
@@ -222,6 +236,7 @@ export function buildProgram(): Command {
       const mixAts = list(o.mixAts).map((m) => oneOf('--mix-ats', m, MIX_POINTS));
       const heads = (o.heads ? list(o.heads) : [base.head ?? 'linear']).map((h) => oneOf('--heads', h, HEAD_TYPES));
       const info = await backend(!!o.json);
+      setDefaultEngine(o.engine as EngineChoice);
       const r = await runCompare({
         base,
         alphas,
@@ -261,6 +276,7 @@ function parseShardOrUsage(text: string) {
 
 function addTrainOptions(cmd: Command): Command {
   return cmd
+    .addOption(engineOption())
     .option('--config <file>', 'JSON file with any of these options (flags override it)')
     .option('--cache <dir>', 'training feature cache')
     .option('--valid <dir>', 'validation cache')

@@ -6,15 +6,18 @@
  *   skips entries whose key is already there without touching the backbone, recomputes a changed
  *   file, and drops entries whose file is gone (reported).
  * - Crash-safe: each batch is one lmdb transaction, so a kill leaves whole entries only.
- * - Parallel: one backbone per worker thread; sharp decodes the next batches on libuv's threads
- *   while the workers run.
+ * - Parallel: one ONNX Runtime session over every core, or one TF.js backbone per worker thread;
+ *   sharp decodes the next batch on libuv's threads while the backbone runs.
+ * - In three steps: plan (what is missing), run (decode → backbone → cache), record (skips).
  * - Shardable: `shard: {index, count}` takes the items whose id hashes to `index` mod `count`, so
  *   shards are disjoint, cover the dataset, and do not shift when files are added elsewhere.
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ExtractorPool } from './backbone/pool.js';
+import pLimit from 'p-limit';
+import { startExtractor, type Extractor, type ExtractorInfo } from './engine/extractor.js';
+import type { EngineChoice, EngineName } from './engine/index.js';
 import type { LoadBackboneArgs } from './backbone/index.js';
 import type { PreprocessSpec } from './backbone/types.js';
 import { loadDataset } from './data/index.js';
@@ -46,6 +49,8 @@ export interface PrecomputeArgs {
   shard?: Shard;
   /** TF.js backend of the workers (default: automatic, or MIXHEAD_BACKEND). */
   backend?: string;
+  /** Engine of the backbone: onnx (default when onnxruntime-node loads) or tfjs. */
+  engine?: EngineChoice;
   /** Progress output; default on stderr. */
   progress?: boolean;
   /** Log lines (notices); default none. */
@@ -76,7 +81,10 @@ export interface PrecomputeResult {
   total: number;
   seconds: number;
   imagesPerSecond: number;
+  /** What ran the backbone: `onnxruntime 1.30.0 (cpu, 2 threads)` or the TF.js backend. */
   backend: string;
+  engine: EngineName;
+  /** Batches run at once: TF.js workers, or 1 ONNX session using every core. */
   workers: number;
   /** uint8 caches: the largest |x − dequantized x| seen so far, and clipped values. */
   quantization?: { maxError: number; clipped: number; values: number };
@@ -139,115 +147,114 @@ interface Loaded {
   source: string | Buffer | RawImage;
 }
 
-export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult> {
-  const t0 = performance.now();
-  const dataset: Dataset = await loadDataset(args.data);
-  const items = dataset.items.filter((it) => inShard(it.id, args.shard));
-  const batchSize = args.batchSize ?? 16;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a whole number ≥ 1; got ${batchSize}`);
-  const pool = await ExtractorPool.start({
-    backbone: { ...args.backbone, preprocess: { ...args.backbone?.preprocess, ...(args.size ? { size: args.size } : {}) } },
-    workers: args.workers,
-    backend: args.backend,
-  });
-  let cache: FeatureCache | undefined;
-  try {
-    const info = pool.info;
-    const dtype = args.dtype ?? 'float16';
-    const header = makeHeader({
-      backbone: { id: info.id, weightsHash: info.weightsHash, cut: info.cut, kind: info.kind },
-      preprocess: info.preprocess,
-      featureShape: info.featureShape,
-      dtype,
-      classes: dataset.classes,
-      multiLabel: dataset.multiLabel,
-    });
-    // create() opens an existing cache too, and refuses one whose header differs.
-    try {
-      cache = FeatureCache.create(args.cache, header, { onNotice: args.log });
-    } catch (err) {
-      // A header mismatch or a bad folder says so itself; only raw write failures are reworded.
-      if (typeof (err as { code?: unknown }).code === 'number' || (err as { code?: unknown }).code === 'ENOSPC') throw await cacheWriteError(args.cache, err);
-      throw err;
-    }
-    if (dataset.hidden) args.log?.(`ignored ${dataset.hidden} hidden entries (names starting with a dot, such as .DS_Store)`);
-    const skipped: SkippedItem[] = dataset.skipped.filter((s) => inShard(s.source, args.shard)).map((s) => ({ source: s.source, reason: s.reason }));
-    // The reader's skips come in its order; later ones (reads, decodes) finish in any order.
-    const fromReader = skipped.length;
+/** What a run has to do, decided before any image goes through the backbone. */
+export interface PrecomputePlan {
+  /** Items whose entry is missing or stale, in dataset order. */
+  todo: Loaded[];
+  reused: number;
+  removed: number;
+  /** The reader's skips (in its order) and unreadable files. */
+  skipped: SkippedItem[];
+  /** How many of `skipped` came from the reader (the rest are sorted at the end). */
+  fromReader: number;
+  conflicts: string[];
+}
 
-    // Which items need the backbone: hash every file (cheap next to the backbone) and compare keys.
-    const index = cache.index();
-    const wanted = new Set(items.map((it) => it.id));
-    const gone = [...index.entries()].filter(([id]) => !wanted.has(id) && inShard(id, args.shard)).map(([, v]) => v.key);
-    const removed = gone.length ? cache.delete(gone) : 0;
-    if (removed) args.log?.(`removed ${removed} cached entries whose files are no longer in ${args.data}`);
-    const todo: Loaded[] = [];
-    let reused = 0;
-    // Same bytes under different labels: kept (one entry each), but worth telling the user, since
-    // such twins can sit on both sides of a validation split.
-    const firstByContent = new Map<string, DataItem>();
-    const conflicts: string[] = [];
-    for (const item of items) {
-      let source: string | Buffer | RawImage;
-      let content: Uint8Array;
-      if (typeof item.source === 'string') {
-        try {
-          source = await fs.readFile(item.source);
-        } catch (err) {
-          skipped.push({ source: item.source, reason: readErrorReason(err) });
-          continue;
-        }
-        content = source;
-      } else {
-        source = item.source;
-        content = rawBytes(item.source);
-      }
-      const key = entryKey(content, info.preprocess, item.id);
-      const contentKey = key.slice(0, key.indexOf('.'));
-      const twin = firstByContent.get(contentKey);
-      if (!twin) firstByContent.set(contentKey, item);
-      else if (twin.labels.join('|') !== item.labels.join('|')) conflicts.push(`${twin.id} (${twin.labels.join('|')}) = ${item.id} (${item.labels.join('|')})`);
-      if (index.get(item.id)?.key === key) {
-        reused++;
+/**
+ * Plan: hash every file (cheap next to the backbone) and compare keys with the cache. Entries whose
+ * file is gone from (this shard of) the dataset are deleted here.
+ */
+async function plan(args: PrecomputeArgs, dataset: Dataset, items: DataItem[], cache: FeatureCache, spec: PreprocessSpec): Promise<PrecomputePlan> {
+  const skipped: SkippedItem[] = dataset.skipped.filter((s) => inShard(s.source, args.shard)).map((s) => ({ source: s.source, reason: s.reason }));
+  const fromReader = skipped.length;
+  const index = cache.index();
+  const wanted = new Set(items.map((it) => it.id));
+  const gone = [...index.entries()].filter(([id]) => !wanted.has(id) && inShard(id, args.shard)).map(([, v]) => v.key);
+  const removed = gone.length ? cache.delete(gone) : 0;
+  if (removed) args.log?.(`removed ${removed} cached entries whose files are no longer in ${args.data}`);
+  const todo: Loaded[] = [];
+  let reused = 0;
+  // Same bytes under different labels: kept (one entry each), but worth telling the user, since
+  // such twins can sit on both sides of a validation split.
+  const firstByContent = new Map<string, DataItem>();
+  const conflicts: string[] = [];
+  for (const item of items) {
+    let content: Uint8Array;
+    if (typeof item.source === 'string') {
+      try {
+        content = await fs.readFile(item.source);
+      } catch (err) {
+        skipped.push({ source: item.source, reason: readErrorReason(err) });
         continue;
       }
-      // Keep only what is needed: files are re-read when their batch comes, not held all at once.
-      todo.push({ item, key, source: typeof item.source === 'string' ? item.source : source });
+    } else {
+      content = rawBytes(item.source);
     }
+    const key = entryKey(content, spec, item.id);
+    const contentKey = key.slice(0, key.indexOf('.'));
+    const twin = firstByContent.get(contentKey);
+    if (!twin) firstByContent.set(contentKey, item);
+    else if (twin.labels.join('|') !== item.labels.join('|')) conflicts.push(`${twin.id} (${twin.labels.join('|')}) = ${item.id} (${item.labels.join('|')})`);
+    if (index.get(item.id)?.key === key) {
+      reused++;
+      continue;
+    }
+    // Keep only what is needed: files are re-read when their batch comes, not held all at once.
+    todo.push({ item, key, source: item.source });
+  }
+  if (conflicts.length) {
+    args.log?.(`${conflicts.length} image(s) appear with different labels (identical bytes), e.g. ${conflicts.slice(0, 3).join('; ')}`);
+  }
+  return { todo, reused, removed, skipped, fromReader, conflicts };
+}
 
-    if (conflicts.length) {
-      args.log?.(`${conflicts.length} image(s) appear with different labels (identical bytes), e.g. ${conflicts.slice(0, 3).join('; ')}`);
-    }
-    const progress = new Progress({ label: 'precompute', total: todo.length, unit: 'img/s', quiet: args.progress === false });
-    let computed = 0;
-    let replaced = 0;
-    let done = 0;
-    const inFlight = new Set<Promise<void>>();
-    const runBatch = async (batch: Loaded[]) => {
-      const spec = info.preprocess;
-      const px = spec.size * spec.size * 3;
-      const decoded = await Promise.all(
-        batch.map(async (b) => {
-          try {
-            const src = typeof b.source === 'string' ? await fs.readFile(b.source) : b.source;
-            return await decodeImage(src, spec);
-          } catch (err) {
-            const reason = (err as { reason?: string }).reason ?? readErrorReason(err);
-            skipped.push({ source: typeof b.item.source === 'string' ? b.item.source : b.item.id, reason });
-            return undefined;
-          }
-        }),
-      );
-      const ok = batch.filter((_, i) => decoded[i]);
-      if (ok.length) {
-        const pixels = new Float32Array(ok.length * px);
-        let j = 0;
-        decoded.forEach((d) => d && pixels.set(d, px * j++));
-        const features = await pool.extract(pixels, ok.length);
-        const size = features.length / ok.length;
-        let result;
-        try {
-          result = cache!.putMany(
+/** Decodes at once: libuv's thread pool runs sharp, so more than its size only queue. */
+function decodeConcurrency(): number {
+  const uv = Number(process.env.UV_THREADPOOL_SIZE);
+  return Number.isInteger(uv) && uv > 0 ? uv : 4;
+}
+
+/**
+ * Run: batches flow decode → backbone → cache. At most `extractor.size + 1` batches are in flight
+ * (each holds its decoded pixels), so decoding the next batch overlaps the backbone while memory
+ * stays bounded; the batch limiter is the backpressure. Each batch is one lmdb transaction, so a
+ * kill leaves whole entries only. After the first failure queued batches return at once; those in
+ * flight finish (never left to reject unobserved, or to write after close).
+ */
+async function run(args: PrecomputeArgs, work: PrecomputePlan, extractor: Extractor, cache: FeatureCache, batchSize: number): Promise<{ computed: number; replaced: number }> {
+  const spec = extractor.info.preprocess;
+  const px = spec.size * spec.size * 3;
+  const progress = new Progress({ label: 'precompute', total: work.todo.length, unit: 'img/s', quiet: args.progress === false });
+  const decodeLimit = pLimit(decodeConcurrency());
+  const batchLimit = pLimit(extractor.size + 1);
+  let computed = 0;
+  let replaced = 0;
+  let done = 0;
+  let failure: { err: unknown } | undefined;
+  const decode = (b: Loaded) =>
+    decodeLimit(async () => {
+      try {
+        const src = typeof b.source === 'string' ? await fs.readFile(b.source) : b.source;
+        return await decodeImage(src, spec);
+      } catch (err) {
+        const reason = (err as { reason?: string }).reason ?? readErrorReason(err);
+        work.skipped.push({ source: typeof b.item.source === 'string' ? b.item.source : b.item.id, reason });
+        return undefined;
+      }
+    });
+  const runBatch = async (batch: Loaded[]) => {
+    if (failure) return;
+    const decoded = await Promise.all(batch.map(decode));
+    const ok = batch.filter((_, i) => decoded[i]);
+    if (ok.length) {
+      const pixels = new Float32Array(ok.length * px);
+      let j = 0;
+      decoded.forEach((d) => d && pixels.set(d, px * j++));
+      const features = await extractor.extract(pixels, ok.length);
+      const size = features.length / ok.length;
+      let result;
+      try {
+        result = cache.putMany(
           ok.map((b, i) => ({
             key: b.key,
             id: b.item.id,
@@ -255,40 +262,85 @@ export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult
             labels: b.item.labels,
             features: features.subarray(i * size, (i + 1) * size),
           })),
-          );
-        } catch (err) {
-          throw await cacheWriteError(args.cache, err);
-        }
-        computed += result.written;
-        replaced += result.replaced.length;
+        );
+      } catch (err) {
+        throw await cacheWriteError(args.cache, err);
       }
-      done += batch.length;
-      progress.update(done, `${skipped.length} skipped`);
-    };
-    // Keep every worker busy plus one batch decoding ahead. The first failure stops new batches;
-    // those in flight are let finish (never left to reject unobserved, or to write after close).
-    const depth = pool.size + 1;
-    let failure: { err: unknown } | undefined;
-    for (let i = 0; i < todo.length && !failure; i += batchSize) {
-      const p: Promise<void> = runBatch(todo.slice(i, i + batchSize))
-        .catch((err: unknown) => {
-          failure ??= { err };
-        })
-        .finally(() => inFlight.delete(p));
-      inFlight.add(p);
-      if (inFlight.size >= depth) await Promise.race(inFlight);
+      computed += result.written;
+      replaced += result.replaced.length;
     }
-    await Promise.all(inFlight);
-    progress.finish();
-    if (failure) throw failure.err;
-    // Sort the skips found while reading and decoding, so runs and reruns list them alike.
-    const late = skipped.splice(fromReader).sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
-    skipped.push(...late);
+    done += batch.length;
+    progress.update(done, `${work.skipped.length} skipped`);
+  };
+  const batches: Promise<void>[] = [];
+  for (let i = 0; i < work.todo.length; i += batchSize) {
+    const batch = work.todo.slice(i, i + batchSize);
+    // A queued batch holds only its slice of the plan; it decodes when the limiter starts it.
+    batches.push(
+      batchLimit(() => runBatch(batch)).catch((err: unknown) => {
+        failure ??= { err };
+      }),
+    );
+  }
+  await Promise.all(batches);
+  progress.finish();
+  if (failure) throw failure.err;
+  return { computed, replaced };
+}
+
+/** Record: skips in a stable order, written to the cache with the run's totals. */
+async function record(args: PrecomputeArgs, work: PrecomputePlan, cache: FeatureCache): Promise<void> {
+  // Sort the skips found while reading and decoding, so runs and reruns list them alike.
+  const late = work.skipped.splice(work.fromReader).sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
+  work.skipped.push(...late);
+  try {
+    cache.recordSkipped(work.skipped);
+  } catch (err) {
+    throw await cacheWriteError(args.cache, err);
+  }
+}
+
+function openCache(args: PrecomputeArgs, dataset: Dataset, info: ExtractorInfo): FeatureCache {
+  const header = makeHeader({
+    backbone: { id: info.id, weightsHash: info.weightsHash, cut: info.cut, kind: info.kind },
+    preprocess: info.preprocess,
+    featureShape: info.featureShape,
+    dtype: args.dtype ?? 'float16',
+    classes: dataset.classes,
+    multiLabel: dataset.multiLabel,
+    engine: info.engine,
+  });
+  // create() opens an existing cache too, and refuses one whose header differs (the engine is not compared).
+  return FeatureCache.create(args.cache, header, { onNotice: args.log });
+}
+
+export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult> {
+  const t0 = performance.now();
+  const dataset: Dataset = await loadDataset(args.data);
+  const items = dataset.items.filter((it) => inShard(it.id, args.shard));
+  const batchSize = args.batchSize ?? 16;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a whole number ≥ 1; got ${batchSize}`);
+  const extractor = await startExtractor({
+    backbone: { ...args.backbone, preprocess: { ...args.backbone?.preprocess, ...(args.size ? { size: args.size } : {}) } },
+    workers: args.workers,
+    backend: args.backend,
+    engine: args.engine,
+    log: args.log,
+  });
+  let cache: FeatureCache | undefined;
+  try {
+    const info = extractor.info;
     try {
-      cache.recordSkipped(skipped);
+      cache = openCache(args, dataset, info);
     } catch (err) {
-      throw await cacheWriteError(args.cache, err);
+      // A header mismatch or a bad folder says so itself; only raw write failures are reworded.
+      if (typeof (err as { code?: unknown }).code === 'number' || (err as { code?: unknown }).code === 'ENOSPC') throw await cacheWriteError(args.cache, err);
+      throw err;
     }
+    if (dataset.hidden) args.log?.(`ignored ${dataset.hidden} hidden entries (names starting with a dot, such as .DS_Store)`);
+    const work = await plan(args, dataset, items, cache, info.preprocess);
+    const { computed, replaced } = await run(args, work, extractor, cache, batchSize);
+    await record(args, work, cache);
     const stats = cache.quantizationStats();
     const seconds = (performance.now() - t0) / 1000;
     return {
@@ -296,22 +348,23 @@ export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult
       header: cache.header,
       items: items.length,
       computed,
-      reused,
-      removed,
+      reused: work.reused,
+      removed: work.removed,
       replaced,
-      skipped,
+      skipped: work.skipped,
       hidden: dataset.hidden ?? 0,
-      labelConflicts: conflicts,
-      backboneImages: pool.imagesExtracted,
+      labelConflicts: work.conflicts,
+      backboneImages: extractor.imagesExtracted,
       total: cache.count,
       seconds,
       imagesPerSecond: computed / seconds,
       backend: info.backend,
-      workers: pool.size,
+      engine: info.engine,
+      workers: extractor.size,
       quantization: stats ? { maxError: stats.maxError, clipped: stats.clipped, values: stats.values } : undefined,
     };
   } finally {
-    await pool.close();
+    await extractor.close();
     await cache?.close();
   }
 }

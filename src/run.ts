@@ -19,6 +19,7 @@ import { multiLabelMetrics, singleLabelMetrics, type Metrics } from './train/met
 import { writeFileAtomic } from './backbone/io.js';
 import { currentBackend } from './backend.js';
 import { readTidy } from './tensors.js';
+import { extractFeatures, sessionOf, useEngine, type EngineChoice } from './engine/index.js';
 
 export interface RunTrainArgs extends TrainArgs {
   /** Training cache directory. */
@@ -206,6 +207,10 @@ export interface RunPredictArgs {
   images: string[];
   top?: number;
   batchSize?: number;
+  /** Engine of the backbone (default: onnx when onnxruntime-node loads, see docs/engine.md). */
+  engine?: EngineChoice;
+  /** Notices, and one line naming the engine that ran. */
+  log?: (line: string) => void;
 }
 
 /**
@@ -224,7 +229,15 @@ export async function runPredict(args: RunPredictArgs): Promise<Prediction[]> {
     backbone.dispose();
     throw new Error(`backbone ${meta.backbone.id} has other weights than the one ${args.model} was trained on`);
   }
-  const head = await loadHead(args.model);
+  let head: tf.LayersModel | undefined;
+  try {
+    const engine = await useEngine(backbone, { engine: args.engine, log: args.log });
+    args.log?.(`backbone ${backbone.id} on engine ${engine}${engine === 'onnx' ? ` (${sessionOf(backbone)!.description})` : ''}`);
+    head = await loadHead(args.model);
+  } catch (err) {
+    backbone.dispose();
+    throw err;
+  }
   const top = Math.max(1, Math.min(args.top ?? 5, meta.classes.length));
   const bs = args.batchSize ?? 16;
   const out: Prediction[] = [];
@@ -245,10 +258,8 @@ export async function runPredict(args: RunPredictArgs): Promise<Prediction[]> {
       if (good.length) {
         const pixels = new Float32Array(good.length * px);
         good.forEach((i, j) => pixels.set((decoded[i] as { d: Float32Array }).d, j * px));
-        probs = readTidy(() => {
-          const f = backbone.extract(tf.tensor4d(pixels, [good.length, meta.preprocess.size, meta.preprocess.size, 3]));
-          return head.apply(f, { training: false }) as tf.Tensor;
-        });
+        const maps = await extractFeatures(backbone, pixels, good.length);
+        probs = readTidy(() => head!.apply(tf.tensor(maps, [good.length, ...backbone.featureShape]), { training: false }) as tf.Tensor);
       }
       const k = meta.classes.length;
       files.forEach((file, i) => {

@@ -24,6 +24,7 @@
  *   which real photo collections are full of.
  */
 import sharp from 'sharp';
+import pLimit from 'p-limit';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { PreprocessSpec } from '../backbone/types.js';
@@ -206,23 +207,12 @@ export interface DecodeBatchesOptions extends DecodeOptions {
   concurrency?: number;
 }
 
-/** Runs at most `n` of the given tasks at once, starting them in the order they were handed in. */
+/**
+ * Runs at most `n` of the given tasks at once, in the order they were handed in (p-limit: the one
+ * concurrency primitive of the project, also used by precompute).
+ */
 export function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  const release = () => {
-    running--;
-    waiting.shift()?.();
-  };
-  return (task) =>
-    new Promise((resolve, reject) => {
-      const go = () => {
-        running++;
-        task().then(resolve, reject).finally(release);
-      };
-      if (running < n) go();
-      else waiting.push(go);
-    });
+  return pLimit(n);
 }
 
 /**

@@ -51,6 +51,8 @@ export async function resolveEngine(choice?: EngineChoice, log?: (line: string) 
 }
 
 const sessions = new WeakMap<Backbone, OnnxBackboneSession>();
+/** Backbones left on TF.js (asked for, or not covered by the converter): decided once. */
+const onTfjs = new WeakSet<Backbone>();
 
 export interface UseEngineOptions extends OnnxSessionOptions {
   engine?: EngineChoice;
@@ -66,14 +68,19 @@ export interface UseEngineOptions extends OnnxSessionOptions {
  */
 export async function useEngine(backbone: Backbone, options: UseEngineOptions = {}): Promise<EngineName> {
   if (sessions.has(backbone)) return 'onnx';
+  if (onTfjs.has(backbone)) return 'tfjs';
   const engine = await resolveEngine(options.engine, options.log);
-  if (engine === 'tfjs') return 'tfjs';
+  if (engine === 'tfjs') {
+    onTfjs.add(backbone);
+    return 'tfjs';
+  }
   let file: string;
   try {
     file = (await ensureOnnxModel(backbone, options.modelsDir ?? defaultModelsDir())).file;
   } catch (err) {
     if (!(err instanceof UnsupportedOpError)) throw err;
-    options.log?.(`${backbone.id}: ${err.message}; this backbone runs on TF.js`);
+    (options.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(`${backbone.id}: ${err.message}; this backbone runs on TF.js`);
+    onTfjs.add(backbone);
     return 'tfjs';
   }
   const featureSize = backbone.featureShape.reduce((a, b) => a * b, 1);

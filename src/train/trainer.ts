@@ -431,17 +431,22 @@ function addHistogram(into: number[], hist: LambdaHistory): void {
   });
 }
 
-/** Mix point `input`: decode the batch's images, mix the pixels, run the frozen backbone on the mix. */
+/**
+ * Mix point `input`: decode the batch's images, mix the pixels, run the frozen backbone on the mix
+ * (on ONNX Runtime unless the engine is tfjs or the converter does not cover it; docs/engine.md).
+ */
 async function mixedInputFeatures(set: FeatureSet, backbone: Backbone, idx: Int32Array, plan: MixPlan, mixer: Mixer, pooled: boolean): Promise<Float32Array> {
   const spec = backbone.preprocess;
   const px = spec.size * spec.size * 3;
   const pixels = new Float32Array(idx.length * px);
   const { decodeImage } = await import('../data/image.js');
+  const { extractFeatures, useEngine } = await import('../engine/index.js');
+  await useEngine(backbone);
   const decoded: Float32Array[] = await Promise.all(Array.from(idx, (i) => decodeImage(set.item!(i).source, spec)));
   decoded.forEach((d, j) => pixels.set(d, j * px));
   const mixed = plan.mode === 'none' ? pixels : mixer.applyToRows(plan, pixels, [spec.size, spec.size, 3]);
   const [h, w, c] = set.featureShape;
-  const maps = readTidy(() => backbone.extract(tf.tensor4d(mixed, [idx.length, spec.size, spec.size, 3])));
+  const maps = await extractFeatures(backbone, mixed, idx.length);
   if (!pooled) return maps;
   const out = new Float32Array(idx.length * c);
   for (let j = 0; j < idx.length; j++) poolRow(maps.subarray(j * h * w * c, (j + 1) * h * w * c), h * w, c, out, j * c);

@@ -45,15 +45,16 @@ function child(args: string[], killAfterMs?: number): Promise<{ code: number | n
   });
 }
 
-describe('precompute', () => {
+// Both engines run the guarantees that depend on them (kills, resume); the rest run on the default.
+describe.each(['onnx', 'tfjs'] as const)('precompute on engine %s', (engine) => {
   it('survives SIGKILL at random moments: whole entries only, no duplicates, and the rerun computes only what is missing', async () => {
-    const cache = path.join(dir, 'killed');
+    const cache = path.join(dir, `killed-${engine}`);
     const rng = new Rng(2024);
     let killed = 0;
     // A run takes ~1.5 s to start and ~2.5 s for the images; kills land anywhere in 0.5–3.5 s, so
     // some hit start-up, some hit a batch being written.
     for (let k = 0; k < 4; k++) {
-      const r = await child(['--data', data, '--cache', cache, '--workers', '1', '--batch-size', '2'], 500 + rng.int(3000));
+      const r = await child(['--data', data, '--cache', cache, '--workers', '1', '--batch-size', '2', '--engine', engine], 500 + rng.int(3000));
       if (r.signal === 'SIGKILL') killed++;
       const { metas, decoded } = entries(cache);
       expect(new Set(metas.map((m) => m.id)).size).toBe(metas.length);
@@ -61,9 +62,10 @@ describe('precompute', () => {
     }
     expect(killed).toBeGreaterThan(0);
     const before = entries(cache).metas.length;
-    const final = await child(['--data', data, '--cache', cache, '--workers', '1', '--json']);
+    const final = await child(['--data', data, '--cache', cache, '--workers', '1', '--json', '--engine', engine]);
     expect(final.code).toBe(0);
     const r = JSON.parse(final.out);
+    expect(r.engine).toBe(engine);
     expect(r.total).toBe(VALID);
     expect(r.backboneImages).toBe(VALID - before);
     expect(r.computed).toBe(VALID - before);
@@ -74,10 +76,12 @@ describe('precompute', () => {
   });
 
   it('a rerun on a finished cache runs no image through the backbone; a changed file is recomputed, a deleted one dropped', async () => {
-    const cache = path.join(dir, 'rerun');
-    const first = await precompute({ data, cache, workers: 1, backend: 'wasm', progress: false });
+    const cache = path.join(dir, `rerun-${engine}`);
+    const first = await precompute({ data, cache, workers: 1, backend: 'wasm', progress: false, engine });
     expect(first.computed).toBe(VALID);
-    const again = await precompute({ data, cache, workers: 1, backend: 'wasm', progress: false });
+    expect(first.engine).toBe(engine);
+    expect(first.header.engine).toBe(engine);
+    const again = await precompute({ data, cache, workers: 1, backend: 'wasm', progress: false, engine });
     expect(again.backboneImages).toBe(0);
     expect(again.reused).toBe(VALID);
     // Change one file, delete another.
@@ -85,7 +89,7 @@ describe('precompute', () => {
     const sharp = (await import('sharp')).default;
     await sharp({ create: { width: 28, height: 28, channels: 3, background: 'white' } }).png().toFile(changed);
     await unlink(path.join(data, 'bag', '8_1.png'));
-    const third = await precompute({ data, cache, workers: 1, backend: 'wasm', progress: false });
+    const third = await precompute({ data, cache, workers: 1, backend: 'wasm', progress: false, engine });
     expect(third.backboneImages).toBe(1);
     expect(third.replaced).toBe(1);
     expect(third.removed).toBe(1);
@@ -94,6 +98,28 @@ describe('precompute', () => {
     await writeFashionSample({ out: data, perClass: 3, split: 'train', classes: [8] });
     await unlink(changed);
     await writeFashionSample({ out: data, perClass: 3, split: 'train', classes: [8] });
+  });
+
+});
+
+describe('precompute', () => {
+  it('a cache made by one engine is resumed by the other (the engine is information, not identity), with the same maps within 1e-3', async () => {
+    const byTfjs = path.join(dir, 'by-tfjs');
+    const byOnnx = path.join(dir, 'by-onnx');
+    // Half the dataset on TF.js, then the whole on ONNX into the same cache: only the rest is computed.
+    const half = await precompute({ data, cache: byTfjs, workers: 1, backend: 'wasm', progress: false, engine: 'tfjs', dtype: 'float32', shard: { index: 0, count: 2 } });
+    const all = await precompute({ data, cache: byTfjs, workers: 1, backend: 'wasm', progress: false, engine: 'onnx', dtype: 'float32' });
+    expect(all.engine).toBe('onnx');
+    expect(all.header.engine).toBe('tfjs');
+    expect(all.reused).toBe(half.total);
+    expect(all.computed).toBe(VALID - half.total);
+    await precompute({ data, cache: byOnnx, workers: 1, backend: 'wasm', progress: false, engine: 'onnx', dtype: 'float32' });
+    const a = entries(byTfjs);
+    const b = entries(byOnnx);
+    expect(b.metas.map((m) => m.key)).toEqual(a.metas.map((m) => m.key));
+    let max = 0;
+    a.decoded.forEach((f, i) => f.forEach((v, j) => (max = Math.max(max, Math.abs(v - b.decoded[i][j])))));
+    expect(max).toBeLessThanOrEqual(1e-3);
   });
 
   it('refuses to write into a cache made with other settings, naming the difference', async () => {

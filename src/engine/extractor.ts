@@ -1,0 +1,110 @@
+/**
+ * What precompute runs images through: one ONNX Runtime session using every core (engine onnx),
+ * or the TF.js worker pool, one backbone per worker (engine tfjs). Both take preprocessed NHWC
+ * floats and give NHWC maps; both have the `ExtractorPool` interface.
+ */
+import pLimit from 'p-limit';
+import { ExtractorPool, type ExtractorPoolArgs, type PoolBackboneInfo } from '../backbone/pool.js';
+import { defaultModelsDir, loadBackbone } from '../backbone/index.js';
+import { UnsupportedOpError } from './convert/index.js';
+import { OnnxBackboneSession, defaultThreads, ensureOnnxModel } from './onnx.js';
+import { resolveEngine, type EngineChoice, type EngineName } from './index.js';
+
+export interface ExtractorInfo extends PoolBackboneInfo {
+  engine: EngineName;
+}
+
+export interface Extractor {
+  readonly info: ExtractorInfo;
+  /** Batches it runs at once (workers for TF.js, 1 for ONNX, whose session uses every core). */
+  readonly size: number;
+  /** Images run through the backbone so far. */
+  readonly imagesExtracted: number;
+  /** count × size × size × 3 floats (the buffer may be transferred) → count × feature size floats. */
+  extract(pixels: Float32Array, count: number): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+export interface StartExtractorArgs extends ExtractorPoolArgs {
+  engine?: EngineChoice;
+  /** Where converted ONNX models are stored; default as `loadBackbone`. */
+  modelsDir?: string;
+  log?: (line: string) => void;
+}
+
+class OnnxExtractor implements Extractor {
+  readonly size = 1;
+  // One run at a time: the session already spreads each batch over every core.
+  private readonly one = pLimit(1);
+  constructor(
+    readonly info: ExtractorInfo,
+    private readonly session: OnnxBackboneSession,
+  ) {}
+
+  get imagesExtracted(): number {
+    return this.session.imagesExtracted;
+  }
+
+  extract(pixels: Float32Array, count: number): Promise<Float32Array> {
+    return this.one(() => this.session.run(pixels, count));
+  }
+
+  close(): Promise<void> {
+    return this.session.close();
+  }
+}
+
+class PoolExtractor implements Extractor {
+  readonly info: ExtractorInfo;
+  constructor(private readonly pool: ExtractorPool) {
+    this.info = { ...pool.info, engine: 'tfjs' };
+  }
+  get size(): number {
+    return this.pool.size;
+  }
+  get imagesExtracted(): number {
+    return this.pool.imagesExtracted;
+  }
+  extract(pixels: Float32Array, count: number): Promise<Float32Array> {
+    return this.pool.extract(pixels, count);
+  }
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+/**
+ * Starts the engine asked for. For onnx the backbone is loaded here once (TF.js, to convert it or
+ * find its stored conversion) and then freed; a backbone the converter does not cover falls back to
+ * the TF.js pool with one line through `log`.
+ */
+export async function startExtractor(args: StartExtractorArgs): Promise<Extractor> {
+  const engine = await resolveEngine(args.engine, args.log);
+  if (engine === 'onnx') {
+    const backbone = await loadBackbone(args.backbone);
+    try {
+      const { file } = await ensureOnnxModel(backbone, args.modelsDir ?? args.backbone.modelsDir ?? defaultModelsDir());
+      const featureSize = backbone.featureShape.reduce((a, b) => a * b, 1);
+      const session = await OnnxBackboneSession.create(file, backbone.preprocess.size, featureSize, { threads: args.workers ?? defaultThreads() });
+      return new OnnxExtractor(
+        {
+          id: backbone.id,
+          weightsHash: backbone.weightsHash,
+          cut: backbone.cut,
+          kind: backbone.kind,
+          featureShape: backbone.featureShape,
+          preprocess: backbone.preprocess,
+          backend: session.description,
+          engine: 'onnx',
+        },
+        session,
+      );
+    } catch (err) {
+      if (!(err instanceof UnsupportedOpError)) throw err;
+      args.log?.(`${backbone.id}: ${err.message}; this backbone runs on TF.js`);
+    } finally {
+      backbone.dispose();
+    }
+  }
+  return new PoolExtractor(await ExtractorPool.start(args));
+}
