@@ -77,18 +77,19 @@ export class OnnxBackboneSession {
     readonly description: string,
   ) {}
 
-  static async create(file: string, size: number, featureSize: number, options: OnnxSessionOptions = {}): Promise<OnnxBackboneSession> {
+  static async create(model: string | Uint8Array, size: number, featureSize: number, options: OnnxSessionOptions = {}): Promise<OnnxBackboneSession> {
     const m = await loadOrt();
     if ('error' in m) throw new Error(`onnxruntime-node does not load: ${m.error}`);
     const threads = options.threads ?? defaultThreads();
     const providers = options.providers ?? (process.env.MIXHEAD_ORT_PROVIDERS ?? 'cpu').split(',').map((s) => s.trim()).filter(Boolean);
-    const session = await m.InferenceSession.create(file, {
+    const opts: Ort.InferenceSession.SessionOptions = {
       executionProviders: providers,
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
-    });
+    };
+    const session = typeof model === 'string' ? await m.InferenceSession.create(model, opts) : await m.InferenceSession.create(model, opts);
     return new OnnxBackboneSession(session, m, size, featureSize, `onnxruntime ${ortVersion(m)} (${providers.join('+')}, ${threads} threads)`);
   }
 
