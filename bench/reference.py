@@ -10,6 +10,8 @@ Subcommands (each prints one JSON object on its last stdout line):
                                          MobileNetV2 multiply-adds counted with forward hooks
   precompute --data DIR [--batch 16]     PNG/JPEG files -> mobilenet_v2(weights=None).features maps
   decode --data DIR                      PIL decode + resize only (what "decode included" costs)
+  forward [--batch 32] [--reps 5]        mobilenet_v2(weights=None).features on random batches:
+                                         the backbone alone, seconds of each batch
   train --n N --epochs E --head linear|conv [--hidden 256] [--batch 64] [--alpha 0.4]
                                          head on N random ReLU-like 1280x7x7 maps with per-sample
                                          mixup (gather by a permutation) and stacked labels
@@ -172,6 +174,24 @@ def cmd_precompute(args):
     )
 
 
+def cmd_forward(args):
+    torch = import_torch()
+    from torchvision.models import mobilenet_v2
+
+    model = mobilenet_v2(weights=None).features.eval()
+    x = torch.rand(args.batch, 3, 224, 224)
+    times = []
+    with torch.inference_mode():
+        model(x)  # warm-up (oneDNN primitive creation), not timed
+        for _ in range(args.reps):
+            t = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - t)
+    times.sort()
+    median = times[len(times) // 2]
+    emit({"batch": args.batch, "threads": torch.get_num_threads(), "batchSeconds": times, "imagesPerSecond": args.batch / median})
+
+
 def cmd_train(args):
     torch = import_torch()
     import torch.nn as nn
@@ -233,6 +253,9 @@ def main():
         s.add_argument("--data", required=True)
         s.add_argument("--batch", type=int, default=16)
         s.add_argument("--limit", type=int, default=None)
+    s = sub.add_parser("forward")
+    s.add_argument("--batch", type=int, default=32)
+    s.add_argument("--reps", type=int, default=5)
     s = sub.add_parser("train")
     s.add_argument("--n", type=int, default=2048)
     s.add_argument("--epochs", type=int, default=3)
@@ -243,7 +266,7 @@ def main():
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--eval", action="store_true", help="also evaluate the clean training set each epoch")
     args = p.parse_args()
-    {"info": cmd_info, "precompute": cmd_precompute, "decode": cmd_decode, "train": cmd_train}[args.cmd](args)
+    {"info": cmd_info, "precompute": cmd_precompute, "decode": cmd_decode, "forward": cmd_forward, "train": cmd_train}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -82,6 +82,8 @@ export class OnnxGraph {
   /** Convolution outputs → their weights (BN folding looks them up). */
   private readonly convs = new Map<string, ConvWeights>();
   private readonly used = new Set<string>();
+  /** Multiply-adds of one image through the convolutions (for GFLOP/s in the bench). */
+  macs = 0;
   input?: { name: string; size: [number, number]; channels: number };
   output?: { name: string; shape: [number, number, number] };
 
@@ -146,6 +148,7 @@ export class OnnxGraph {
       group: a.group,
     });
     this.convs.set(out, { weight: a.weight, bias, outChannels: a.outChannels });
+    this.macs += outH * outW * a.weight.length;
     return { name: out, shape: [a.outChannels, outH, outW] };
   }
 
