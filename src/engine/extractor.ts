@@ -7,7 +7,7 @@ import pLimit from 'p-limit';
 import { ExtractorPool, type ExtractorPoolArgs, type PoolBackboneInfo } from '../backbone/pool.js';
 import { defaultModelsDir, loadBackbone } from '../backbone/index.js';
 import { UnsupportedOpError } from './convert/index.js';
-import { OnnxBackboneSession, defaultThreads, ensureOnnxModel } from './onnx.js';
+import { defaultThreads, openBackboneSession, type OnnxBackboneSession } from './onnx.js';
 import { resolveEngine, type EngineChoice, type EngineName } from './index.js';
 
 export interface ExtractorInfo extends PoolBackboneInfo {
@@ -83,9 +83,7 @@ export async function startExtractor(args: StartExtractorArgs): Promise<Extracto
   if (engine === 'onnx') {
     const backbone = await loadBackbone(args.backbone);
     try {
-      const { file } = await ensureOnnxModel(backbone, args.modelsDir ?? args.backbone.modelsDir ?? defaultModelsDir());
-      const featureSize = backbone.featureShape.reduce((a, b) => a * b, 1);
-      const session = await OnnxBackboneSession.create(file, backbone.preprocess.size, featureSize, { threads: args.workers ?? defaultThreads() });
+      const session = await openBackboneSession(backbone, args.modelsDir ?? args.backbone.modelsDir ?? defaultModelsDir(), { threads: args.workers ?? defaultThreads(), log: args.log });
       return new OnnxExtractor(
         {
           id: backbone.id,

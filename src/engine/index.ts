@@ -8,7 +8,7 @@ import type { Backbone } from '../backbone/types.js';
 import { defaultModelsDir } from '../backbone/index.js';
 import { OptionError } from '../errors.js';
 import { UnsupportedOpError } from './convert/index.js';
-import { OnnxBackboneSession, ensureOnnxModel, loadOrt, type OnnxSessionOptions } from './onnx.js';
+import { OnnxBackboneSession, loadOrt, openBackboneSession, type OnnxSessionOptions } from './onnx.js';
 
 export type EngineName = 'onnx' | 'tfjs';
 export type EngineChoice = EngineName | 'auto';
@@ -74,17 +74,15 @@ export async function useEngine(backbone: Backbone, options: UseEngineOptions = 
     onTfjs.add(backbone);
     return 'tfjs';
   }
-  let file: string;
+  let session: OnnxBackboneSession;
   try {
-    file = (await ensureOnnxModel(backbone, options.modelsDir ?? defaultModelsDir())).file;
+    session = await openBackboneSession(backbone, options.modelsDir ?? defaultModelsDir(), options);
   } catch (err) {
     if (!(err instanceof UnsupportedOpError)) throw err;
     (options.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(`${backbone.id}: ${err.message}; this backbone runs on TF.js`);
     onTfjs.add(backbone);
     return 'tfjs';
   }
-  const featureSize = backbone.featureShape.reduce((a, b) => a * b, 1);
-  const session = await OnnxBackboneSession.create(file, backbone.preprocess.size, featureSize, options);
   sessions.set(backbone, session);
   const dispose = backbone.dispose.bind(backbone);
   backbone.dispose = () => {

@@ -50,6 +50,24 @@ export async function ensureOnnxModel(backbone: Backbone, modelsDir: string): Pr
   return { file, converted: true };
 }
 
+/**
+ * A session on the backbone's stored ONNX model, converting it first when needed. A stored file that
+ * ONNX Runtime refuses (damaged on disk) is converted again once, with a line through `log`.
+ */
+export async function openBackboneSession(backbone: Backbone, modelsDir: string, options: OnnxSessionOptions & { log?: (line: string) => void } = {}): Promise<OnnxBackboneSession> {
+  const featureSize = backbone.featureShape.reduce((a, b) => a * b, 1);
+  const { file, converted } = await ensureOnnxModel(backbone, modelsDir);
+  try {
+    return await OnnxBackboneSession.create(file, backbone.preprocess.size, featureSize, options);
+  } catch (err) {
+    if (converted || /does not load/.test((err as Error).message)) throw err;
+    options.log?.(`${file}: ONNX Runtime refused the stored model (${String((err as Error).message).split('\n')[0].slice(0, 120)}); converting again`);
+    await fs.rm(file, { force: true });
+    const again = await ensureOnnxModel(backbone, modelsDir);
+    return OnnxBackboneSession.create(again.file, backbone.preprocess.size, featureSize, options);
+  }
+}
+
 export interface OnnxSessionOptions {
   /** Intra-op threads; default: the number of cores. */
   threads?: number;

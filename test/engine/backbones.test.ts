@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LayersBackbone } from '../../src/backbone/layers.js';
@@ -98,6 +98,34 @@ describe('backbones on ONNX Runtime agree with TF.js on real images', () => {
     const diff = await compare(bb, path.join(dir, 'models'));
     expect(diff).toBeLessThanOrEqual(1e-3);
     bb.dispose();
+  });
+
+  it('the converted model is stored once and reused; a damaged stored file is converted again with one line', async () => {
+    const modelsDir = path.join(dir, 'models-reuse');
+    const make = () => {
+      const input = tf.input({ shape: [16, 16, 3] });
+      const c = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'c1', kernelInitializer: tf.initializers.randomUniform({ minval: -1, maxval: 1, seed: 5 }) }).apply(input) as tf.SymbolicTensor;
+      return new LayersBackbone({ id: 'tiny', model: tf.model({ inputs: input, outputs: c }), weightsHash: 'tiny-hash', layer: 'c1', preprocess: { size: 16 } });
+    };
+    const first = make();
+    await useEngine(first, { engine: 'onnx', modelsDir });
+    const file = onnxModelPath(first, modelsDir);
+    const written = (await stat(file)).mtimeMs;
+    first.dispose();
+    const second = make();
+    await useEngine(second, { engine: 'onnx', modelsDir });
+    expect((await stat(file)).mtimeMs).toBe(written);
+    second.dispose();
+    await writeFile(file, 'not an onnx model');
+    const third = make();
+    const lines: string[] = [];
+    expect(await useEngine(third, { engine: 'onnx', modelsDir, log: (l) => lines.push(l) })).toBe('onnx');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/refused the stored model.*converting again/);
+    const px = new Float32Array(16 * 16 * 3).fill(0.25);
+    const want = tf.tidy(() => third.extract(tf.tensor4d(px, [1, 16, 16, 3])).dataSync() as Float32Array);
+    expect(maxAbsDiff(await extractFeatures(third, px.slice(), 1), want)).toBeLessThanOrEqual(1e-5);
+    third.dispose();
   });
 
   it('a backbone with a layer the converter does not cover stays on TF.js, saying so in one line', async () => {
