@@ -81,6 +81,15 @@ export interface PrecomputeResult {
   total: number;
   seconds: number;
   imagesPerSecond: number;
+  /** Seconds before the first batch: dataset listing, backbone start-up (load, convert), planning. */
+  startSeconds: number;
+  /** Seconds of the batch pipeline (decode → backbone → cache). */
+  runSeconds: number;
+  /**
+   * Seconds batches spent waiting for or inside the backbone, summed over batches: for the onnx
+   * engine (one batch at a time) near runSeconds means the backbone limits, far below means decoding does.
+   */
+  backboneSeconds: number;
   /** What ran the backbone: `onnxruntime 1.30.0 (cpu, 2 threads)` or the TF.js backend. */
   backend: string;
   engine: EngineName;
@@ -221,7 +230,7 @@ function decodeConcurrency(): number {
  * kill leaves whole entries only. After the first failure queued batches return at once; those in
  * flight finish (never left to reject unobserved, or to write after close).
  */
-async function run(args: PrecomputeArgs, work: PrecomputePlan, extractor: Extractor, cache: FeatureCache, batchSize: number): Promise<{ computed: number; replaced: number }> {
+async function run(args: PrecomputeArgs, work: PrecomputePlan, extractor: Extractor, cache: FeatureCache, batchSize: number): Promise<{ computed: number; replaced: number; backboneSeconds: number }> {
   const spec = extractor.info.preprocess;
   const px = spec.size * spec.size * 3;
   const progress = new Progress({ label: 'precompute', total: work.todo.length, unit: 'img/s', quiet: args.progress === false });
@@ -230,6 +239,8 @@ async function run(args: PrecomputeArgs, work: PrecomputePlan, extractor: Extrac
   let computed = 0;
   let replaced = 0;
   let done = 0;
+  // Time inside the backbone calls (queueing for a slot included): the profile of a run.
+  let backboneMs = 0;
   let failure: { err: unknown } | undefined;
   const decode = (b: Loaded) =>
     decodeLimit(async () => {
@@ -250,7 +261,9 @@ async function run(args: PrecomputeArgs, work: PrecomputePlan, extractor: Extrac
       const pixels = new Float32Array(ok.length * px);
       let j = 0;
       decoded.forEach((d) => d && pixels.set(d, px * j++));
+      const tb = performance.now();
       const features = await extractor.extract(pixels, ok.length);
+      backboneMs += performance.now() - tb;
       const size = features.length / ok.length;
       let result;
       try {
@@ -285,7 +298,7 @@ async function run(args: PrecomputeArgs, work: PrecomputePlan, extractor: Extrac
   await Promise.all(batches);
   progress.finish();
   if (failure) throw failure.err;
-  return { computed, replaced };
+  return { computed, replaced, backboneSeconds: backboneMs / 1000 };
 }
 
 /** Record: skips in a stable order, written to the cache with the run's totals. */
@@ -339,7 +352,9 @@ export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult
     }
     if (dataset.hidden) args.log?.(`ignored ${dataset.hidden} hidden entries (names starting with a dot, such as .DS_Store)`);
     const work = await plan(args, dataset, items, cache, info.preprocess);
-    const { computed, replaced } = await run(args, work, extractor, cache, batchSize);
+    const t1 = performance.now();
+    const { computed, replaced, backboneSeconds } = await run(args, work, extractor, cache, batchSize);
+    const runSeconds = (performance.now() - t1) / 1000;
     await record(args, work, cache);
     const stats = cache.quantizationStats();
     const seconds = (performance.now() - t0) / 1000;
@@ -358,6 +373,9 @@ export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult
       total: cache.count,
       seconds,
       imagesPerSecond: computed / seconds,
+      startSeconds: (t1 - t0) / 1000,
+      runSeconds,
+      backboneSeconds,
       backend: info.backend,
       engine: info.engine,
       workers: extractor.size,
