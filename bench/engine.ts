@@ -268,7 +268,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       unit: '%',
       mixhead: 100 * accuracy.onnx,
       reference: 100 * accuracy.tfjs,
-      note: `|Δ| = ${(100 * Math.abs(accuracy.onnx - accuracy.tfjs)).toFixed(2)} pp (issue bound 0.2 pp); same seed, 15 epochs, float32 caches; "reference" here is the TF.js cache`,
+      note: `difference ${(100 * Math.abs(accuracy.onnx - accuracy.tfjs)).toFixed(2)} pp (issue bound 0.2 pp); same seed, 15 epochs, float32 caches; "reference" here is the TF.js cache`,
     });
   }
   return rows;
