@@ -117,7 +117,7 @@ export function buildProgram(): Command {
       print(!!o.json, r, () => {
         const lines = [
           `cache ${r.cache}: ${r.total} entries (${r.computed} computed, ${r.reused} already cached, ${r.removed} removed, ${r.skipped.length} skipped)`,
-          `${r.imagesPerSecond.toFixed(1)} img/s on engine ${r.engine}: ${r.engine === 'onnx' ? r.backend : `${r.workers} worker(s) on ${r.backend}`}; ${r.seconds.toFixed(1)} s`,
+          `${r.imagesPerSecond.toFixed(1)} img/s on engine ${r.engine} (${r.runtime}); ${r.seconds.toFixed(1)} s`,
         ];
         if (r.quantization) lines.push(`uint8: largest quantization error ${r.quantization.maxError.toExponential(3)}, ${r.quantization.clipped} values clipped`);
         for (const s of r.skipped) lines.push(`skipped ${s.source}: ${s.reason}`);

@@ -90,9 +90,11 @@ export interface PrecomputeResult {
    * engine (one batch at a time) near runSeconds means the backbone limits, far below means decoding does.
    */
   backboneSeconds: number;
-  /** What ran the backbone: `onnxruntime 1.30.0 (cpu, 2 threads)` or the TF.js backend. */
+  /** The TF.js backend (of the workers on engine tfjs; of the process on engine onnx). */
   backend: string;
   engine: EngineName;
+  /** What ran the backbone, in words: `onnxruntime 1.30.0 (cpu, 2 threads)` or `TF.js wasm, 2 worker(s)`. */
+  runtime: string;
   /** Batches run at once: TF.js workers, or 1 ONNX session using every core. */
   workers: number;
   /** uint8 caches: the largest |x − dequantized x| seen so far, and clipped values. */
@@ -378,6 +380,7 @@ export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult
       backboneSeconds,
       backend: info.backend,
       engine: info.engine,
+      runtime: info.runtime,
       workers: extractor.size,
       quantization: stats ? { maxError: stats.maxError, clipped: stats.clipped, values: stats.values } : undefined,
     };

@@ -3,6 +3,7 @@
  * or the TF.js worker pool, one backbone per worker (engine tfjs). Both take preprocessed NHWC
  * floats and give NHWC maps; both have the `ExtractorPool` interface.
  */
+import * as tf from '@tensorflow/tfjs';
 import pLimit from 'p-limit';
 import { ExtractorPool, type ExtractorPoolArgs, type PoolBackboneInfo } from '../backbone/pool.js';
 import { defaultModelsDir, loadBackbone } from '../backbone/index.js';
@@ -12,6 +13,8 @@ import { resolveEngine, type EngineChoice, type EngineName } from './index.js';
 
 export interface ExtractorInfo extends PoolBackboneInfo {
   engine: EngineName;
+  /** What runs the backbone, in words: `onnxruntime 1.30.0 (cpu, 2 threads)` or `TF.js wasm, 2 workers`. */
+  runtime: string;
 }
 
 export interface Extractor {
@@ -57,7 +60,7 @@ class OnnxExtractor implements Extractor {
 class PoolExtractor implements Extractor {
   readonly info: ExtractorInfo;
   constructor(private readonly pool: ExtractorPool) {
-    this.info = { ...pool.info, engine: 'tfjs' };
+    this.info = { ...pool.info, engine: 'tfjs', runtime: `TF.js ${pool.info.backend}, ${pool.size} worker(s)` };
   }
   get size(): number {
     return this.pool.size;
@@ -92,8 +95,10 @@ export async function startExtractor(args: StartExtractorArgs): Promise<Extracto
           kind: backbone.kind,
           featureShape: backbone.featureShape,
           preprocess: backbone.preprocess,
-          backend: session.description,
+          // The TF.js backend stays what the process selected (it trains the head); the backbone's runtime is ONNX Runtime.
+          backend: args.backend ?? tf.getBackend() ?? 'none',
           engine: 'onnx',
+          runtime: session.description,
         },
         session,
       );
