@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LayersBackbone } from '../../src/backbone/layers.js';
@@ -12,6 +12,9 @@ import { decodeImage } from '../../src/data/image.js';
 import { engineOf, extractFeatures, onnxModelPath, useEngine } from '../../src/engine/index.js';
 import { maxAbsDiff } from './helpers.js';
 import { fusedGraphModel, FUSED_CUT } from './fused-graph.js';
+import { TINY_CUT, tinyGraphModel } from '../fixtures/tiny-graph.js';
+import { precompute } from '../../src/precompute.js';
+import { FeatureCache } from '../../src/cache/index.js';
 
 // Whole backbones other than the bundled one: a generated ResNet-style LayersModel and a
 // hand-built GraphModel with the fused ops of the tfjs-models MobileNets, on real images.
@@ -126,6 +129,27 @@ describe('backbones on ONNX Runtime agree with TF.js on real images', () => {
     const want = tf.tidy(() => third.extract(tf.tensor4d(px, [1, 16, 16, 3])).dataSync() as Float32Array);
     expect(maxAbsDiff(await extractFeatures(third, px.slice(), 1), want)).toBeLessThanOrEqual(1e-5);
     third.dispose();
+  });
+
+  it('a GraphModel folder through precompute: the cut is found, the engine is onnx, and the maps equal the TF.js engine\'s within 1e-3', async () => {
+    const { json, weights } = tinyGraphModel(4);
+    const model = path.join(dir, 'tiny-graph');
+    await mkdir(model, { recursive: true });
+    await writeFile(path.join(model, 'model.json'), JSON.stringify(json));
+    await writeFile(path.join(model, 'group1-shard1of1.bin'), weights);
+    const maps: Record<string, Float32Array[]> = {};
+    for (const engine of ['onnx', 'tfjs'] as const) {
+      const cache = path.join(dir, `graph-cache-${engine}`);
+      const r = await precompute({ data: path.join(dir, 'data'), cache, workers: 1, backend: 'wasm', progress: false, engine, dtype: 'float32', backbone: { backbone: model, modelsDir: path.join(dir, 'models') } });
+      expect(r.engine).toBe(engine);
+      expect(r.header.backbone.cut).toBe(TINY_CUT);
+      const c = FeatureCache.open(cache, { readonly: true });
+      maps[engine] = c.metas().map((m) => c.get(m.key)!.features);
+      await c.close();
+    }
+    expect(maps.onnx).toHaveLength(images.length);
+    expect(maps.onnx.some((f) => f.some((v) => v > 0))).toBe(true);
+    expect(maxAbsDiff(Float32Array.from(maps.onnx.flatMap((f) => [...f])), Float32Array.from(maps.tfjs.flatMap((f) => [...f])))).toBeLessThanOrEqual(1e-3);
   });
 
   it('a backbone with a layer the converter does not cover stays on TF.js, saying so in one line', async () => {
