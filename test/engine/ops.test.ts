@@ -76,6 +76,7 @@ describe('ONNX conversion agrees with TF.js per op', () => {
     ['conv same, dilation 2, no bias', () => seq([12, 12, 3], [conv(4, 3, 1, 'same', 6, { dilationRate: 2, useBias: false })]), 12],
     ['depthwise same stride 2, multiplier 2', () => seq([10, 10, 3], [tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', depthMultiplier: 2, depthwiseInitializer: u(7), biasInitializer: u(8) })]), 10],
     ['depthwise valid stride 1, relu6 activation', () => seq([9, 9, 3], [tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'valid', depthwiseInitializer: u(9), activation: 'relu6' })]), 9, 4],
+    ['separable conv same stride 2, multiplier 2, then batch norm', () => seq([10, 10, 3], [tf.layers.separableConv2d({ filters: 5, kernelSize: 3, strides: 2, padding: 'same', depthMultiplier: 2, depthwiseInitializer: u(40), pointwiseInitializer: u(41), biasInitializer: u(42) }), bn(43)]), 10],
     ['batch norm folded into a conv', () => seq([9, 9, 3], [conv(5, 3, 1, 'same', 10, { useBias: false }), bn(11)]), 9],
     ['batch norm folded into a biased depthwise conv', () => seq([9, 9, 3], [tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', depthwiseInitializer: u(12), biasInitializer: u(13) }), bn(14)]), 9],
     ['batch norm on the input (not foldable)', () => seq([8, 8, 3], [bn(15)]), 8],

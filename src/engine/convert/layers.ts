@@ -1,6 +1,6 @@
 /**
  * Walks a TF.js LayersModel (already truncated at its cut) in topological order and emits ONNX for
- * each layer: Conv2D, DepthwiseConv2D, BatchNormalization (folded into the convolution before it),
+ * each layer: Conv2D, DepthwiseConv2D, SeparableConv2D, BatchNormalization (folded into the convolution before it),
  * ReLU / ReLU6 / LeakyReLU, Activation, ZeroPadding2D, Add, Concatenate, Max/AveragePooling2D,
  * and the pass-through layers (Dropout, the FeatureTap at the cut). Any other layer is an
  * `UnsupportedOpError` naming it.
@@ -145,6 +145,34 @@ export class LayersWalker {
             padding: padMode(cfg.padding, name),
             group: c,
           },
+          name,
+        );
+        return this.activation(y, cfg.activation, `${name}_act`, layer);
+      }
+      case 'SeparableConv2D': {
+        // A depthwise convolution (no bias) then a 1×1 convolution carrying the bias.
+        const w = weightsOf(layer);
+        const dk = w.get('depthwise_kernel');
+        const pk = w.get('pointwise_kernel');
+        if (!dk || !pk) throw new Error(`layer "${name}" (SeparableConv2D) lacks its kernels`);
+        const [kh, kw, c, mult] = dk.shape;
+        const cout = pk.shape[3];
+        const d = this.g.conv(
+          x,
+          {
+            weight: depthwiseKernelToOnnx(dk.data, kh, kw, c, mult),
+            outChannels: c * mult,
+            kernel: [kh, kw],
+            strides: pair(cfg.strides ?? 1, name),
+            dilations: pair(cfg.dilationRate ?? 1, name),
+            padding: padMode(cfg.padding, name),
+            group: c,
+          },
+          `${name}_depthwise`,
+        );
+        const y = this.g.conv(
+          d,
+          { weight: convKernelToOnnx(pk.data, 1, 1, c * mult, cout), bias: cfg.useBias === false ? undefined : w.get('bias')?.data.slice(), outChannels: cout, kernel: [1, 1], strides: [1, 1], dilations: [1, 1], padding: 'valid', group: 1 },
           name,
         );
         return this.activation(y, cfg.activation, `${name}_act`, layer);
