@@ -9,7 +9,7 @@ import { runTrain, type RunTrainArgs, type TrainReport } from './run.js';
 import { headlineMetric } from './train/metrics.js';
 import type { HeadType } from './train/heads.js';
 import type { MixPoint } from './train/trainer.js';
-import { writeFileAtomic } from './backbone/io.js';
+import { writeFileAtomic } from './util/fs.js';
 import type { CompareRow } from './format.js';
 
 export interface CompareArgs {

@@ -16,7 +16,7 @@ import { evaluateSet, trainHead, type EpochRecord, type TrainArgs, type TrainRes
 import { disposeHead } from './train/heads.js';
 import { exportModel, loadHead, readMeta, type ModelMeta } from './train/export.js';
 import { multiLabelMetrics, singleLabelMetrics, type Metrics } from './train/metrics.js';
-import { writeFileAtomic } from './backbone/io.js';
+import { writeFileAtomic } from './util/fs.js';
 import { currentBackend } from './backend.js';
 import { readTidy } from './tensors.js';
 
