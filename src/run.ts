@@ -15,6 +15,7 @@ import { cacheFeatureSet, subsetFeatureSet, type FeatureSet } from './train/feat
 import { evaluateSet, trainHead, type EpochRecord, type TrainResult } from './train/trainer.js';
 import { claimRunFolder, runTrainOptionsSchema, type RunTrainArgs } from './train/options.js';
 import { parseOptions } from './options/fields.js';
+import { evalOptionsSchema, predictOptionsSchema } from './options/model.js';
 import { disposeHead } from './train/heads.js';
 import { exportModel, loadHead, readMeta, type ModelMeta } from './train/export.js';
 import { multiLabelMetrics, singleLabelMetrics, type Metrics } from './train/metrics.js';
@@ -155,6 +156,7 @@ export interface RunEvalArgs {
 
 /** Metrics of a trained model on a cache; refuses a cache made with another backbone or classes. */
 export async function runEval(args: RunEvalArgs): Promise<{ metrics: Metrics; size: number }> {
+  parseOptions(evalOptionsSchema, args);
   const meta = await readMeta(args.model);
   const reader = CacheReader.open(args.cache);
   try {
@@ -207,6 +209,7 @@ export interface RunPredictArgs {
  * named in meta.json (checked against its weights hash) followed by the head.
  */
 export async function runPredict(args: RunPredictArgs): Promise<Prediction[]> {
+  parseOptions(predictOptionsSchema, args);
   const meta = await readMeta(args.model);
   const backbone = await loadBackbone({
     backbone: meta.backbone.id.replace(/^(layers|graph):/, ''),
