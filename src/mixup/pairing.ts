@@ -3,7 +3,7 @@
  * manifold mixup (Verma et al., 2019) and CutMix (Yun et al., 2019), which all combine sample i with
  * one other sample π(i) of the same batch.
  *
- * Rules (DESIGN.md, "Mixup semantics"):
+ * Rules (docs/architecture.md, "Mixup semantics"):
  * - π(i) = i means "unmixed"; the mixer then sets λᵢ = 1 so that what it reports is what happened.
  * - Ineligible samples (excluded classes) get π(i) = i and are never anyone's partner.
  * - A batch of one, or fewer than two eligible samples, is left unmixed, not an error.
