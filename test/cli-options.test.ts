@@ -11,6 +11,7 @@ import { runTrain } from '../src/run.js';
 import { Mixer } from '../src/mixup/mixer.js';
 import { OptionError, UsageError } from '../src/errors.js';
 import { FLAGS, helpOf } from '../src/options/flags.js';
+import { FeatureCache, makeHeader } from '../src/cache/index.js';
 
 let dir = '';
 let notACache = '';
@@ -182,5 +183,32 @@ describe('exit codes', () => {
     const r = await cli('inspect', notACache);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^mixhead: /);
+  });
+});
+
+describe('compare through the flag table', () => {
+  it('runs one head per setting from the sweep flags, and refuses to overwrite its runs without --overwrite', async () => {
+    const cache = path.join(dir, 'tiny');
+    const c = FeatureCache.create(cache, makeHeader({ backbone: { id: 't', weightsHash: 'h', cut: 'c', kind: 'graph' }, preprocess: { size: 8, range: [0, 1], fit: 'cover' }, featureShape: [1, 1, 4], dtype: 'float32', classes: ['a', 'b'], multiLabel: false }));
+    c.putMany(Array.from({ length: 12 }, (_, i) => ({ key: `k${i}`, id: `i${i}`, source: 's', labels: [i % 2 ? 'a' : 'b'], features: Float32Array.from({ length: 4 }, (_, j) => (j === i % 2 ? 1 : 0) + i / 100) })));
+    await c.close();
+    const out = path.join(dir, 'cmp');
+    const args = ['compare', '--cache', cache, '--valid-split', '0.5', '--out', out, '--alphas', '0,0.4', '--heads', 'linear', '--epochs', '1', '--batch-size', '4', '--json'];
+    let stdout = '';
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      stdout += String(chunk);
+      return true;
+    });
+    let code: number;
+    try {
+      code = await main(['node', 'mixhead', ...args]);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(code).toBe(0);
+    expect((JSON.parse(stdout) as { rows: { name: string }[] }).rows.map((r) => r.name)).toEqual(['linear-no-mixup', 'linear-features-a0.4']);
+    const again = await cli(...args);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/holds a run already/);
   });
 });
