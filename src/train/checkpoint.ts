@@ -19,6 +19,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../util/fs.js';
 import { isProcessAlive } from '../util/process.js';
+import '../util/tfjs-banner.js';
 
 export interface TensorSpec {
   name: string;
