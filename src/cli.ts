@@ -230,11 +230,12 @@ const COMMANDS: CommandSpec[] = [
       const { out, ...base } = await trainOptions(ctx);
       const sweep = (await ctx.values('compare')) as Partial<CompareArgs>;
       const info = await backend(ctx);
+      // New sweep options need no code here: a field in the compare schema, its default, a flag row.
       const r = await runCompare({
+        ...COMPARE_DEFAULTS,
+        heads: [base.head ?? 'linear'],
+        ...sweep,
         base,
-        alphas: sweep.alphas ?? COMPARE_DEFAULTS.alphas,
-        mixAts: sweep.mixAts ?? COMPARE_DEFAULTS.mixAts,
-        heads: sweep.heads ?? [base.head ?? 'linear'],
         out,
         log: ctx.json ? undefined : say,
       });

@@ -212,3 +212,16 @@ describe('compare through the flag table', () => {
     expect(again.stderr).toMatch(/holds a run already/);
   });
 });
+
+describe('field builders', () => {
+  it('orWords: a number in range or one of the words; each refusal says what is allowed', async () => {
+    const { z } = await import('zod');
+    const { ALLOWED, field, parseOptions } = await import('../src/options/fields.js');
+    const schema = z.object({ lr: field.orWords(field.positive(), ALLOWED.positive, ['auto'] as const) }).strict();
+    expect(parseOptions(schema, { lr: 'auto' })).toEqual({ lr: 'auto' });
+    expect(parseOptions(schema, { lr: 0.01 })).toEqual({ lr: 0.01 });
+    expect(() => parseOptions(schema, { lr: 0 })).toThrow(/^lr = 0: use a number > 0$/);
+    expect(() => parseOptions(schema, { lr: 'fast' })).toThrow(/^lr = "fast": use a number > 0, or auto$/);
+    expect(() => parseOptions(schema, { lr: 0.1, epoch: 3 })).toThrow(/^unknown option 'epoch'; valid options: lr$/);
+  });
+});

@@ -30,8 +30,8 @@ export const compareOptionsSchema = z
   .partial({ log: true })
   .strict();
 
+/** The sweep's defaults (`heads` defaults to the base's head, so it is not here). */
 export const COMPARE_DEFAULTS = {
   alphas: [0, 0.2, 0.4],
   mixAts: ['features'] as (typeof MIX_POINTS)[number][],
-  heads: 'the --head (linear)',
 };

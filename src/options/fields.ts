@@ -50,6 +50,15 @@ export const field = {
   bool: () => z.boolean({ invalid_type_error: ALLOWED.bool, required_error: ALLOWED.bool }),
   text: () => z.string({ invalid_type_error: ALLOWED.text, required_error: ALLOWED.text }).min(1, ALLOWED.text),
   fn: <F>() => z.custom<F>((v) => typeof v === 'function', ALLOWED.fn),
+  /**
+   * A field that also takes some words, e.g. `field.orWords(field.positive(), ALLOWED.positive, ['auto'])`
+   * for an lr that may be 'auto'. A value of the right type but out of range gets the field's own
+   * message; anything else gets `use a number > 0, or auto`.
+   */
+  orWords: <S extends z.ZodTypeAny, W extends readonly [string, ...string[]]>(schema: S, allowed: string, words: W) => {
+    const message = `${allowed}, or ${words.join(', ')}`;
+    return z.union([schema, z.enum(words as unknown as [W[number], ...W[number][]])], { errorMap: () => ({ message }) });
+  },
 };
 
 type Path = ReadonlyArray<string | number>;

@@ -24,8 +24,9 @@ export type Scope = 'train' | 'compare' | 'precompute' | 'eval' | 'predict' | 'c
 
 /**
  * How a flag's text becomes a value (the schema then checks it):
- * text: as given · path: as given, and it must exist · number: Number(text) · list: comma-separated
- * strings · numbers: comma-separated numbers · shard: `i/n` → {index, count} · switch: true when
+ * text: as given · path: as given, and it must exist · number: Number(text), or the text itself when
+ * it is a word (so a field may take `auto`; the schema refuses words it does not take) · list:
+ * comma-separated strings · numbers: comma-separated numbers · shard: `i/n` → {index, count} · switch: true when
  * given · negate (`--no-x`): false when given.
  */
 export type Parser = 'text' | 'path' | 'number' | 'list' | 'numbers' | 'shard' | 'switch' | 'negate';
@@ -170,8 +171,10 @@ function convert(row: FlagRow, raw: unknown): { value: unknown; items?: string[]
   const text = String(raw);
   const items = () => text.split(',').map((s) => s.trim()).filter(Boolean);
   switch (row.parse) {
-    case 'number':
-      return { value: text.trim() === '' ? NaN : Number(text) };
+    case 'number': {
+      const n = text.trim() === '' ? NaN : Number(text);
+      return { value: Number.isNaN(n) && /^[a-z][a-z-]*$/i.test(text.trim()) ? text.trim() : n };
+    }
     case 'list':
       return { value: items(), items: items() };
     case 'numbers':
