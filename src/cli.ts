@@ -77,8 +77,11 @@ function print(json: boolean, value: unknown, text: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
 }
 
-/** --config (checked), then the flags given over it; then the checks across fields and the paths. */
-async function trainOptions(ctx: Ctx): Promise<RunTrainArgs> {
+/**
+ * --config (checked), then the flags given over it; then the checks across fields and the paths.
+ * `needOut`: the command writes a run (train, compare); a command that only reads the cache passes false.
+ */
+async function trainOptions(ctx: Ctx, needOut = true): Promise<RunTrainArgs> {
   const cli = await ctx.values('cli');
   const flags = (await ctx.values('train')) as TrainConfig;
   const configFile = cli.config as string | undefined;
@@ -87,6 +90,7 @@ async function trainOptions(ctx: Ctx): Promise<RunTrainArgs> {
   if (fromFile.mixup || flags.mixup) merged.mixup = { ...fromFile.mixup, ...flags.mixup };
   parseOptions(trainConfigSchema, merged, {}, UsageError);
   if (!merged.cache) throw new UsageError('--cache is required (or "cache" in --config)');
+  if (needOut && !merged.out) throw new UsageError('--out is required (or "out" in --config)');
   const named = (key: 'cache' | 'valid') => (flags[key] !== undefined ? `--${key}` : `${configFile}: ${key}`);
   if (!flags.cache) await mustExist(named('cache'), merged.cache);
   if (merged.valid && !flags.valid) await mustExist(named('valid'), merged.valid);

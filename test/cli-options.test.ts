@@ -179,6 +179,14 @@ describe('exit codes', () => {
     expect(r.stderr).toContain(`${file}: cache ${path.join(dir, 'nowhere')}: no such file or directory`);
   });
 
+  it('train and compare need --out (or "out" in --config): exit 2', async () => {
+    for (const cmd of ['train', 'compare']) {
+      const r = await cli(cmd, '--cache', notACache);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe('mixhead: --out is required (or "out" in --config)\n');
+    }
+  });
+
   it('a job that fails past the checks exits 1', async () => {
     const r = await cli('inspect', notACache);
     expect(r.code).toBe(1);

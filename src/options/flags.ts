@@ -68,7 +68,7 @@ export const FLAGS: readonly FlagRow[] = [
   { flag: '--shard <i/n>', scope: 'precompute', path: 'shard', parse: 'shard', help: 'process shard i of n (0-based; e.g. $JOB_COMPLETION_INDEX/4)' },
 
   // train and compare (RunTrainArgs, src/train/options.ts; mixing: MixupArgs, src/mixup/options.ts)
-  { flag: '--out <dir>', scope: 'train', path: 'out', parse: 'text', required: true, help: 'output folder' },
+  { flag: '--out <dir>', scope: 'train', path: 'out', parse: 'text', help: 'output folder (required here or in --config)' },
   { flag: '--cache <dir>', scope: 'train', path: 'cache', parse: 'path', help: 'training feature cache (required here or in --config)' },
   { flag: '--valid <dir>', scope: 'train', path: 'valid', parse: 'path', help: 'validation cache' },
   { flag: '--valid-split <fraction>', scope: 'train', path: 'validSplit', parse: 'number', help: 'hold out this fraction of the training cache instead' },
