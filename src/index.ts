@@ -18,3 +18,9 @@ export { precompute, parseShard, type PrecomputeArgs, type PrecomputeResult } fr
 export { runTrain, runEval, runPredict, stratifiedSplit, type RunTrainArgs } from './run.js';
 export { runCompare, type CompareArgs } from './compare.js';
 export { parseTrainConfig, trainConfigSchema } from './config.js';
+export { OptionError, UsageError } from './errors.js';
+export { trainOptionsSchema, runTrainOptionsSchema, TRAIN_DEFAULTS, OPTIMIZERS, LABEL_MODES, SCHEDULES, type RunTrainArgs as RunTrainOptions } from './train/options.js';
+export { precomputeOptionsSchema, PRECOMPUTE_DEFAULTS } from './options/precompute.js';
+export { compareOptionsSchema, COMPARE_DEFAULTS } from './options/compare.js';
+export { evalOptionsSchema, predictOptionsSchema } from './options/model.js';
+export { writeFileAtomic } from './util/fs.js';

@@ -12,26 +12,19 @@ import type { Backbone } from './backbone/types.js';
 import { decodeImage } from './data/image.js';
 import { stratifiedIndices } from './data/split.js';
 import { cacheFeatureSet, subsetFeatureSet, type FeatureSet } from './train/features.js';
-import { evaluateSet, trainHead, type EpochRecord, type TrainArgs, type TrainResult } from './train/trainer.js';
+import { evaluateSet, trainHead, type EpochRecord, type TrainResult } from './train/trainer.js';
+import { claimRunFolder, runTrainOptionsSchema, type RunTrainArgs } from './train/options.js';
+import { parseOptions } from './options/fields.js';
+import { evalOptionsSchema, predictOptionsSchema } from './options/model.js';
 import { disposeHead } from './train/heads.js';
 import { exportModel, loadHead, readMeta, type ModelMeta } from './train/export.js';
 import { multiLabelMetrics, singleLabelMetrics, type Metrics } from './train/metrics.js';
-import { writeFileAtomic } from './backbone/io.js';
+import { writeFileAtomic } from './util/fs.js';
 import { currentBackend } from './backend.js';
 import { readTidy } from './tensors.js';
 
-export interface RunTrainArgs extends TrainArgs {
-  /** Training cache directory. */
-  cache: string;
-  /** Validation cache directory (same backbone and classes). */
-  valid?: string;
-  /** Fraction of the training cache held out for validation when no `valid` cache is given. */
-  validSplit?: number;
-  /** Output folder (head, combined model, meta.json, report.json, checkpoints). */
-  out: string;
-  /** Also export images → probabilities as one LayersModel (LayersModel backbones); default true. */
-  combined?: boolean;
-}
+// RunTrainArgs: its schema, runTrainOptionsSchema, is in ./train/options.ts.
+export type { RunTrainArgs };
 
 export interface RunTrainResult {
   out: string;
@@ -71,8 +64,10 @@ export function assertSameFeatures(a: CacheHeader, aDir: string, b: CacheHeader,
   if (diffs.length) throw new Error(`${bDir} does not match ${aDir}: ${diffs.join('; ')}`);
 }
 
-export async function runTrain(args: RunTrainArgs): Promise<RunTrainResult> {
+export async function runTrain(input: RunTrainArgs): Promise<RunTrainResult> {
   const t0 = performance.now();
+  const args = parseOptions(runTrainOptionsSchema, input) as RunTrainArgs;
+  await claimRunFolder(args);
   const reader = CacheReader.open(args.cache);
   let validReader: CacheReader | undefined;
   let ownBackbone: Backbone | undefined;
@@ -161,6 +156,7 @@ export interface RunEvalArgs {
 
 /** Metrics of a trained model on a cache; refuses a cache made with another backbone or classes. */
 export async function runEval(args: RunEvalArgs): Promise<{ metrics: Metrics; size: number }> {
+  parseOptions(evalOptionsSchema, args);
   const meta = await readMeta(args.model);
   const reader = CacheReader.open(args.cache);
   try {
@@ -213,6 +209,7 @@ export interface RunPredictArgs {
  * named in meta.json (checked against its weights hash) followed by the head.
  */
 export async function runPredict(args: RunPredictArgs): Promise<Prediction[]> {
+  parseOptions(predictOptionsSchema, args);
   const meta = await readMeta(args.model);
   const backbone = await loadBackbone({
     backbone: meta.backbone.id.replace(/^(layers|graph):/, ''),

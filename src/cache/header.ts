@@ -1,7 +1,7 @@
 /**
  * The feature cache header: everything that decides whether two sets of cached activations are
  * interchangeable. A cache is only ever extended, merged or trained on together with entries made
- * under an identical header (DESIGN.md, "Feature cache"); `createdAt` is the one field that may
+ * under an identical header (docs/architecture.md, "Feature cache"); `createdAt` is the one field that may
  * differ.
  */
 import type { PreprocessSpec } from '../backbone/types.js';

@@ -1,6 +1,6 @@
 /**
  * FeatureCache: one lmdb environment per cache directory, with four named sub-databases
- * (layout in docs/cache.md). lmdb gives the crash safety DESIGN.md asks for: each putMany is one
+ * (layout in docs/cache.md). lmdb gives the crash safety docs/architecture.md ("Feature cache") asks for: each putMany is one
  * write transaction, committed synchronously with the default sync settings (no noSync: at ~15
  * images/s a flush per batch is free), so after kill -9 the environment opens with whole batches
  * only; after a power loss lmdb-js's overlappingSync may lose the last commits, never part of one.

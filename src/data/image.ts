@@ -106,6 +106,9 @@ async function decodeReason(err: unknown, input: Buffer, maxPixels: number): Pro
   // libvips keeps one error buffer per process: under concurrent decodes its detail is sometimes lost
   // ("Unknown error"), so the reason names the format only and stays the same from run to run.
   if (format) return `truncated or corrupt ${format}`;
+  // sharp tries text that looks like XML as SVG; libvips' parser detail means nothing to a user.
+  if (/XML parse error|svgload/i.test(msg)) return 'not an image (text or a broken SVG)';
+  if (/glib:|vips/i.test(msg)) return 'not an image (unrecognised or corrupt file)';
   return `cannot decode (${msg})`;
 }
 

@@ -15,7 +15,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { composeModels, type Backbone } from '../backbone/index.js';
 import { LayersBackbone } from '../backbone/layers.js';
-import { diskLoadHandler, diskSaveHandler, writeFileAtomic } from '../backbone/io.js';
+import { diskLoadHandler, diskSaveHandler } from '../backbone/io.js';
+import { writeFileAtomic } from '../util/fs.js';
 import type { PreprocessSpec } from '../backbone/types.js';
 import type { Head, HeadType } from './heads.js';
 
