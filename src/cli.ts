@@ -136,7 +136,13 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .addHelpText('after', '\nExample:\n  mixhead cache merge cache/all cache/shard-0 cache/shard-1')
     .action(async (out, inputs, o) => {
-      const r = await mergeCaches(out, inputs);
+      const { Progress } = await import('./progress.js');
+      let bar: InstanceType<typeof Progress> | undefined;
+      const r = await mergeCaches(out, inputs, {
+        onNotice: (m) => process.stderr.write(`${m}\n`),
+        onProgress: o.json ? undefined : (done, total) => (bar ??= new Progress({ label: 'merge', total, unit: 'entries/s' })).update(done),
+      });
+      bar?.finish();
       print(!!o.json, r, () => JSON.stringify(r, null, 2));
     });
 
