@@ -114,6 +114,7 @@ export class CacheReader {
   readonly channels: number;
   private readonly rows: RowTable;
   private readonly scratch: Float32Array;
+  private uint8Values: Float64Array | undefined;
 
   private constructor(private readonly cache: FeatureCache) {
     this.header = cache.header;
@@ -237,6 +238,23 @@ export class CacheReader {
     const map = this.scratch;
     // Accumulate in float64 so the pooled mean does not depend on the order of 49 float32 adds.
     const acc = new Float64Array(C);
+    const codec = this.cache.codec;
+    if (codec.dtype === 'uint8') {
+      // Straight from the bytes through the decoded values (the same float32s decodeInto writes),
+      // without a pass through the scratch map: the pooling pass is bound by this loop.
+      const table = this.uint8Values ??= Float64Array.from(codec.decode(Uint8Array.from({ length: 256 }, (_, q) => q)));
+      for (let k = 0; k < indices.length; k++) {
+        const bytes = this.bytesOf(indices[k]!);
+        acc.fill(0);
+        for (let p = 0; p < cells; p++) {
+          const base = p * C;
+          for (let c = 0; c < C; c++) acc[c]! += table[bytes[base + c]!]!;
+        }
+        const o = k * C;
+        for (let c = 0; c < C; c++) out[o + c] = acc[c]! / cells;
+      }
+      return out;
+    }
     for (let k = 0; k < indices.length; k++) {
       this.cache.codec.decodeInto(this.bytesOf(indices[k]!), map, 0);
       acc.fill(0);

@@ -142,3 +142,28 @@ describe('streaming export and inspect', () => {
     for (const c of s.classes) expect(c.count).toBe(entries.filter((e) => e.labels.includes(c.name)).length);
   });
 });
+
+describe('pooling a uint8 cache', () => {
+  it('equals the float64 mean of the decoded maps exactly', async () => {
+    const dir = tempDir();
+    const h = testHeader({}, 'uint8');
+    const c = FeatureCache.create(dir, h);
+    c.putMany(makeEntries(prng(61), 9, F, h.classes));
+    await c.close();
+    const r = CacheReader.open(dir);
+    try {
+      const rows = [8, 0, 4];
+      const pooled = r.pooled(rows, new Float32Array(rows.length * 8));
+      const maps = r.readRows(rows, new Float32Array(rows.length * F));
+      for (let k = 0; k < rows.length; k++) {
+        for (let ch = 0; ch < 8; ch++) {
+          let s = 0;
+          for (let p = 0; p < 9; p++) s += maps[k * F + p * 8 + ch]!;
+          expect(pooled[k * 8 + ch]).toBe(Math.fround(s / 9));
+        }
+      }
+    } finally {
+      await r.close();
+    }
+  });
+});
