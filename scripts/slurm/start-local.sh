@@ -8,15 +8,22 @@
 #   sinfo; sbatch ...
 #   scripts/slurm/stop-local.sh "$MIXHEAD_SLURM_DIR"
 #
-# Needs Debian's slurm-wlm (22.05) and munge. Runs as root (slurmd starts jobs as their owner) or
-# as any user when that user owns everything (SlurmUser = SlurmdUser = the caller). Process
-# tracking is proctrack/linuxproc and task/none, so no cgroup setup is needed: a container is fine.
+# Needs Debian's slurm-wlm (22.05) and munge; run it as root (slurmd starts jobs as the user who
+# submitted them; tested as root only). Process tracking is proctrack/linuxproc and task/none, so
+# no cgroup setup is needed: a container is fine. If a daemon fails to start, the ones already
+# started are stopped again.
 # Ports: MIXHEAD_SLURM_PORT (slurmctld) and the next one (slurmd); default 16817.
 # Diagnostics go to stderr; stdout carries only the `export` lines.
 set -euo pipefail
 
 say() { printf 'start-local: %s\n' "$*" >&2; }
-die() { say "$*"; exit 1; }
+started=0
+die() {
+  say "$*"
+  # Leave nothing half-started behind.
+  if [[ $started == 1 ]]; then "$(dirname "$0")/stop-local.sh" "$dir" >/dev/null 2>&1 || true; fi
+  exit 1
+}
 
 for bin in munged slurmctld slurmd sinfo scontrol; do
   command -v "$bin" >/dev/null 2>&1 || die "$bin not found: install it (Debian: apt-get install -y slurm-wlm munge)"
@@ -46,6 +53,7 @@ if [[ ! -f "$dir/munge.key" ]]; then
 fi
 chmod 400 "$dir/munge.key"
 socket="$dir/munge.socket"
+started=1
 # --force: munged otherwise refuses to run as root or with a socket outside /run/munge.
 munged --force --key-file="$dir/munge.key" --socket="$socket" --pid-file="$dir/munged.pid" \
   --log-file="$dir/log/munged.log" --seed-file="$dir/munged.seed" \
@@ -103,6 +111,5 @@ for _ in $(seq 1 60); do
   fi
   sleep 1
 done
-say "node $host did not become idle within 60 s (state: ${state:-unknown}); logs:"
 tail -n 20 "$dir/log/slurmctld.log" "$dir/log/slurmd.log" >&2 || true
-exit 1
+die "node $host did not become idle within 60 s (state: ${state:-unknown}); logs above"
