@@ -17,6 +17,7 @@ import { listBackbones } from './backbone/index.js';
 import { precompute, type PrecomputeArgs } from './precompute.js';
 import { inspectCache } from './cache/inspect.js';
 import { mergeCaches } from './cache/merge.js';
+import { Progress } from './progress.js';
 import { exportCache } from './cache/export.js';
 import { runEval, runPredict, runTrain, type RunTrainArgs } from './run.js';
 import { runCompare, type CompareArgs } from './compare.js';
@@ -155,7 +156,12 @@ const COMMANDS: CommandSpec[] = [
     cli: ['json'],
     example: 'mixhead cache merge cache/all cache/shard-0 cache/shard-1',
     async run([out, inputs], ctx) {
-      const r = await mergeCaches(out as string, inputs as string[]);
+      let bar: Progress | undefined;
+      const r = await mergeCaches(out as string, inputs as string[], {
+        onNotice: (m) => process.stderr.write(`${m}\n`),
+        onProgress: ctx.json ? undefined : (done, total) => (bar ??= new Progress({ label: 'merge', total, unit: 'entries/s' })).update(done),
+      });
+      bar?.finish();
       print(ctx.json, r, () => JSON.stringify(r, null, 2));
     },
   },
