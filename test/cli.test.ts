@@ -49,6 +49,32 @@ describe('the mixhead command', () => {
     }
   });
 
+  it('names the optional backends that are not installed only under --verbose', async () => {
+    let nativePresent = true;
+    try {
+      await import('@tensorflow/tfjs-node' as string);
+    } catch {
+      nativePresent = false;
+    }
+    if (nativePresent) return;
+    // Automatic choice (no MIXHEAD_BACKEND): tfjs-node-gpu and tfjs-node are tried first. An empty
+    // folder passes the path rule, so the backend is chosen before eval fails on it.
+    const auto = async (...args: string[]) => {
+      const env = { ...process.env };
+      delete env.MIXHEAD_BACKEND;
+      return run(process.execPath, [CLI, ...args], { env }).then(
+        (r) => ({ code: 0, stderr: r.stderr }),
+        (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+      );
+    };
+    const quiet = await auto('eval', '--model', dir, '--cache', dir);
+    expect(quiet.code).toBe(1);
+    expect(quiet.stderr).toMatch(/backend: /);
+    expect(quiet.stderr).not.toMatch(/notice:/);
+    const loud = await auto('eval', '--model', dir, '--cache', dir, '--verbose');
+    expect(loud.stderr).toMatch(/^notice: @tensorflow\/tfjs-node not available/m);
+  });
+
   it('precompute → inspect → train → eval → predict on a handful of images', async () => {
     const train = path.join(dir, 'cache-train');
     const test = path.join(dir, 'cache-test');
