@@ -18,6 +18,7 @@ import { exportCache } from './cache/export.js';
 import { CACHE_DTYPES, type CacheDtype } from './cache/header.js';
 import { runEval, runPredict, runTrain, summary, type RunTrainArgs } from './run.js';
 import { runCompare } from './compare.js';
+import { addExportCommand } from './export-web.js';
 import { HEAD_TYPES } from './train/heads.js';
 import { MIX_POINTS, OPTIMIZERS, LABEL_MODES } from './train/trainer.js';
 import { SCHEDULES } from './train/schedule.js';
@@ -183,6 +184,8 @@ export function buildProgram(): Command {
       const r = await runEval({ model: o.model, cache: o.cache });
       print(!!o.json, r, () => `${r.size} samples: ${formatMetrics(r.metrics)}`);
     });
+
+  addExportCommand(program, print);
 
   program
     .command('predict')

@@ -15,6 +15,7 @@ import { cacheFeatureSet, subsetFeatureSet, type FeatureSet } from './train/feat
 import { evaluateSet, trainHead, type EpochRecord, type TrainArgs, type TrainResult } from './train/trainer.js';
 import { disposeHead } from './train/heads.js';
 import { exportModel, loadHead, readMeta, type ModelMeta } from './train/export.js';
+import { LEGACY_KERNEL } from './web/preprocess.js';
 import { multiLabelMetrics, singleLabelMetrics, type Metrics } from './train/metrics.js';
 import { writeFileAtomic } from './backbone/io.js';
 import { currentBackend } from './backend.js';
@@ -114,7 +115,8 @@ export async function runTrain(args: RunTrainArgs): Promise<RunTrainResult> {
         threshold: 0.5,
         featureShape: h.featureShape,
         backbone: h.backbone,
-        preprocess: h.preprocess,
+        // A header naming no kernel predates kernels: its features were resized with sharp's.
+        preprocess: { ...h.preprocess, kernel: h.preprocess.kernel ?? LEGACY_KERNEL },
         training: { options, bestEpoch: result.bestEpoch, metrics: summary(metrics) },
       },
       args.combined === false ? undefined : backbone,
