@@ -128,7 +128,7 @@ export function addExportCommand(program: Command, print: (json: boolean, value:
     .requiredOption('--web <dir>', 'folder to write (serve it with any static file server)')
     .option('--overwrite', 'replace the folder if it exists')
     .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  mixhead export --model runs/a --web web/a && npx http-server web/a')
+    .addHelpText('after', '\nExample:\n  mixhead export --model runs/a --web web/a && python3 -m http.server -d web/a 8000')
     .action(async (o) => {
       const r = await exportWeb({ model: o.model, out: o.web, overwrite: !!o.overwrite });
       print(!!o.json, r, () => `${r.files.length} files (${(r.bytes / 1e6).toFixed(1)} MB) in ${r.out}: serve that folder over HTTP and open index.html`);
