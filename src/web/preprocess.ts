@@ -15,8 +15,11 @@
  *   every source pixel contributes (an area-aware average, no aliasing on large photos).
  * - Pixels outside the image are left out and the remaining weights are renormalised to sum to 1
  *   (the border behaves like edge clamping).
- * - Separable: rows first (only the rows the vertical pass needs), then columns, in doubles; the
- *   result is rounded half up and clamped to 0…255.
+ * - Shrinking by a scale of 4 or more first averages k×k blocks, k = ⌊scale/2⌋ per axis (the
+ *   tent then spans 2–4 blocks; Pillow's `reducing_gap = 2`): far less arithmetic on large photos,
+ *   the same picture to within rounding.
+ * - Separable: rows first (only the rows and columns the output reads), then columns, in doubles;
+ *   the result is rounded half up and clamped to 0…255.
  * Fit: `cover` samples the centred size/s × size/s window of the image, s = max(size/w, size/h);
  * `contain` resizes the whole image to round(w·s) × round(h·s), s = min(size/w, size/h), placed at
  * (floor((size − w')/2), floor((size − h')/2)) on black; `fill` resizes the whole image to size×size.
@@ -122,8 +125,60 @@ function axisWeights(n: number, start: number, len: number, m: number): AxisWeig
 }
 
 /**
- * Resamples the window (x0, y0, ww, wh) of an RGB image to outW×outH with the triangle kernel and
- * writes it into `out` (stride `outStride` pixels) at (ox, oy).
+ * Means of kx×ky blocks (block (bx, by) covers source columns [bx·kx, min(W, (bx+1)·kx)) and rows
+ * likewise; blocks at the right and bottom edges may be partial), for block columns [cLo, cHi) and
+ * rows [rLo, rHi), as doubles. kx = ky = 1 is a plain copy.
+ */
+function blockMeans(rgb: Uint8Array, width: number, height: number, kx: number, ky: number, cLo: number, cHi: number, rLo: number, rHi: number): Float64Array {
+  const sw = cHi - cLo;
+  const sub = new Float64Array(sw * (rHi - rLo) * 3);
+  // Integer sums (at most 255·kx·ky): exact, and kept in small-integer arithmetic by the engine.
+  const sums = new Int32Array(sw * 3);
+  const xEnd = Math.min(width, cHi * kx);
+  for (let by = rLo, dst = 0; by < rHi; by++) {
+    const y0 = by * ky;
+    const y1 = Math.min(height, y0 + ky);
+    sums.fill(0);
+    for (let y = y0; y < y1; y++) {
+      const row = y * width * 3;
+      let t = 0;
+      let c = 0;
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      for (let s = row + cLo * kx * 3, end = row + xEnd * 3; s < end; s += 3) {
+        r += rgb[s];
+        g += rgb[s + 1];
+        b += rgb[s + 2];
+        if (++c === kx) {
+          sums[t] += r;
+          sums[t + 1] += g;
+          sums[t + 2] += b;
+          t += 3;
+          c = r = g = b = 0;
+        }
+      }
+      if (c) {
+        sums[t] += r;
+        sums[t + 1] += g;
+        sums[t + 2] += b;
+      }
+    }
+    for (let bx = cLo, t = 0; bx < cHi; bx++, t += 3, dst += 3) {
+      const n = (Math.min(width, (bx + 1) * kx) - bx * kx) * (y1 - y0);
+      sub[dst] = sums[t] / n;
+      sub[dst + 1] = sums[t + 1] / n;
+      sub[dst + 2] = sums[t + 2] / n;
+    }
+  }
+  return sub;
+}
+
+/**
+ * Resamples the window (x0, y0, w, h) of an RGB image to outW×outH and writes it into `out`
+ * (stride `outStride` pixels) at (ox, oy): block means by the whole factor k = max(1, ⌊scale/2⌋) per
+ * axis, then the triangle kernel on those means (remaining scale below 4, so the tent still covers
+ * every block). The same two steps as Pillow's resize with reducing_gap = 2.
  */
 function resampleInto(
   rgb: Uint8Array,
@@ -137,21 +192,28 @@ function resampleInto(
   ox: number,
   oy: number,
 ): void {
-  const hx = axisWeights(width, win.x0, win.w, outW);
-  const vy = axisWeights(height, win.y0, win.h, outH);
-  const rowLo = vy.first[0];
-  const rowHi = vy.first[outH - 1] + vy.count[outH - 1];
+  const kx = Math.max(1, Math.floor(win.w / outW / 2));
+  const ky = Math.max(1, Math.floor(win.h / outH / 2));
+  const hx = axisWeights(Math.ceil(width / kx), win.x0 / kx, win.w / kx, outW);
+  const vy = axisWeights(Math.ceil(height / ky), win.y0 / ky, win.h / ky, outH);
+  // Outputs read blocks in increasing order: the first and last outputs bound what is read.
+  const cLo = hx.first[0];
+  const cHi = hx.first[outW - 1] + hx.count[outW - 1];
+  const rLo = vy.first[0];
+  const rHi = vy.first[outH - 1] + vy.count[outH - 1];
+  const sub = blockMeans(rgb, width, height, kx, ky, cLo, cHi, rLo, rHi);
+  const sw = cHi - cLo;
   const hFirst = hx.first;
   const hCount = hx.count;
   const hW = hx.weights;
   const hTaps = hx.taps;
   const line = outW * 3;
-  // Horizontal pass over the rows the vertical pass reads.
-  const mid = new Float64Array((rowHi - rowLo) * line);
-  for (let y = rowLo, dst = 0; y < rowHi; y++) {
-    const src = y * width * 3;
+  // Horizontal pass.
+  const mid = new Float64Array((rHi - rLo) * line);
+  for (let y = 0, dst = 0; y < rHi - rLo; y++) {
+    const src = y * sw * 3;
     for (let i = 0; i < outW; i++, dst += 3) {
-      let s = src + hFirst[i] * 3;
+      let s = src + (hFirst[i] - cLo) * 3;
       let wi = i * hTaps;
       const end = wi + hCount[i];
       let r = 0;
@@ -159,9 +221,9 @@ function resampleInto(
       let b = 0;
       for (; wi < end; wi++, s += 3) {
         const w = hW[wi];
-        r += rgb[s] * w;
-        g += rgb[s + 1] * w;
-        b += rgb[s + 2] * w;
+        r += sub[s] * w;
+        g += sub[s + 1] * w;
+        b += sub[s + 2] * w;
       }
       mid[dst] = r;
       mid[dst + 1] = g;
@@ -178,7 +240,7 @@ function resampleInto(
     const w0 = j * vy.taps;
     for (let t = 0, k = vCount[j]; t < k; t++) {
       const w = vW[w0 + t];
-      const base = (vFirst[j] - rowLo + t) * line;
+      const base = (vFirst[j] - rLo + t) * line;
       for (let x = 0; x < line; x++) acc[x] += mid[base + x] * w;
     }
     const dst = ((oy + j) * outStride + ox) * 3;
