@@ -28,9 +28,13 @@ import { SCENE_CLASSES, scene, sceneJpeg } from './scenes.js';
 
 const CHROMIUM = process.env.MIXHEAD_CHROMIUM ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) {
-  process.stderr.write(`test/web/browser.test.ts: skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set MIXHEAD_CHROMIUM)\n`);
-}
+const missing = `no Chromium at ${CHROMIUM} (apt-get install chromium, or set MIXHEAD_CHROMIUM)`;
+if (!haveChromium) process.stderr.write(`test/web/browser.test.ts: skipped: ${missing}\n`);
+
+// .ci/run sets MIXHEAD_REQUIRE_CHROMIUM: there a missing browser fails rather than skips.
+it.runIf(!haveChromium && !!process.env.MIXHEAD_REQUIRE_CHROMIUM)('Chromium is installed (MIXHEAD_REQUIRE_CHROMIUM is set)', () => {
+  expect.fail(missing);
+});
 const LAUNCH_ARGS = [
   '--headless',
   '--no-sandbox',
