@@ -156,7 +156,8 @@ describe.skipIf(!haveChromium)('the exported web folder in headless Chromium', (
     page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${base}/index.html?backend=cpu`);
+    // TF.js's own choice of backend, as a user gets it (WebGL on SwiftShader here; cpu where there is none).
+    await page.goto(`${base}/index.html`);
     await page.waitForFunction(() => document.body.dataset.ready, undefined, { timeout: 30_000 });
     const ready = await page.evaluate(() => document.body.dataset.ready);
     if (ready !== 'yes') throw new Error(`the page did not load: ${await page.textContent('#status')} ${errors.join('; ')}`);
@@ -206,7 +207,8 @@ describe.skipIf(!haveChromium)('the exported web folder in headless Chromium', (
       expect(got.rgb.length).toBe(expected.length);
       expect(dp, report.at(-1)).toBeLessThanOrEqual(2e-3);
     }
-    process.stderr.write(`browser vs predict:\n  ${report.join('\n  ')}\n`);
+    const backend = await page.evaluate(() => (window as unknown as { mixhead: { tf: { getBackend(): string } } }).mixhead.tf.getBackend());
+    process.stderr.write(`browser (TF.js ${backend}) vs predict:\n  ${report.join('\n  ')}\n`);
     // The head must respond to the images, or agreement would prove nothing.
     expect(Math.max(...node.flat()) - Math.min(...node.flat())).toBeGreaterThan(0.15);
   });
