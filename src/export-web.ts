@@ -5,7 +5,8 @@
  *   browser.js, preprocess.js the browser module (ESM, TF.js only) and the shared preprocessing
  *   tfjs/tf.fesm.min.js       TF.js itself (no CDN needed), named by the page's import map
  *   model/                    the combined model (images → probabilities)
- *   meta.json                 classes and the whole preprocessing recipe
+ *   meta.json                 classes and the whole preprocessing recipe (without the training
+ *                             options, which name local paths)
  *
  * The folder is written beside its destination and renamed into place, so an interrupted export
  * leaves no half folder. See docs/architecture.md ("Preprocessing").
@@ -100,7 +101,9 @@ export async function exportWeb(args: ExportWebArgs): Promise<ExportWebResult> {
     }
     for (const m of MODULES) await copyJs(path.join(webDir, m), path.join(tmp, m));
     await fs.copyFile(tfjs, path.join(tmp, 'tfjs', 'tf.fesm.min.js'));
-    await fs.writeFile(path.join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
+    // Without `training`: its options name local paths, which a public page should not show.
+    const { training: _training, ...pub } = meta;
+    await fs.writeFile(path.join(tmp, 'meta.json'), JSON.stringify(pub, null, 2));
     await fs.writeFile(path.join(tmp, 'index.html'), page(`mixhead: ${meta.classes.slice(0, 4).join(', ')}${meta.classes.length > 4 ? ', …' : ''}`));
     if (existsSync(out)) await fs.rm(out, { recursive: true, force: true });
     await fs.rename(tmp, out);

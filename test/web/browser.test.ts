@@ -96,6 +96,7 @@ async function trainModel(backbone: Backbone, out: string): Promise<void> {
         featureShape: [7, 7, 1280],
         backbone: { id: backbone.id, weightsHash: backbone.weightsHash, cut: backbone.cut, kind: backbone.kind },
         preprocess: backbone.preprocess,
+        training: { options: { cache: '/home/someone/private/cache' } },
       },
       backbone,
     );
@@ -172,6 +173,9 @@ describe.skipIf(!haveChromium)('the exported web folder in headless Chromium', (
     const meta = JSON.parse(await readFile(path.join(dir, 'site', 'meta.json'), 'utf8'));
     expect(meta.preprocess).toEqual({ size: 224, range: [0, 1], fit: 'cover', kernel: 'triangle' });
     expect(meta.decode).toMatchObject({ orientation: 'exif', frames: 'first frame only', depth: 8 });
+    expect(meta.classes).toEqual(SCENE_CLASSES);
+    expect(JSON.parse(await readFile(path.join(dir, 'model', 'meta.json'), 'utf8'))).toHaveProperty('training');
+    expect(meta).not.toHaveProperty('training');
     for (const f of ['index.html', 'app.js', 'browser.js', 'preprocess.js', 'tfjs/tf.fesm.min.js', 'model/model.json', 'model/weights.bin']) {
       expect(existsSync(path.join(dir, 'site', f)), f).toBe(true);
     }
