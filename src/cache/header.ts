@@ -5,7 +5,7 @@
  * differ.
  */
 import type { PreprocessSpec } from '../backbone/types.js';
-import { DEFAULT_KERNEL, LEGACY_KERNEL } from '../web/preprocess.js';
+import { DEFAULT_KERNEL, LEGACY_KERNEL, RESIZE_KERNELS } from '../web/preprocess.js';
 
 export type CacheDtype = 'float32' | 'float16' | 'uint8';
 
@@ -106,6 +106,8 @@ export function validateHeader(h: CacheHeader): void {
     problems.push(`quantization is only meaningful for uint8, not ${h.dtype}`);
   }
   if (!Array.isArray(h.classes) || new Set(h.classes).size !== h.classes.length) problems.push('classes must be a list of distinct names');
+  const kernel = h.preprocess?.kernel;
+  if (kernel !== undefined && !RESIZE_KERNELS.includes(kernel)) problems.push(`preprocess.kernel must be one of ${RESIZE_KERNELS.join(', ')}, got ${JSON.stringify(kernel)}`);
   if (!h.backbone || typeof h.backbone.id !== 'string' || typeof h.backbone.weightsHash !== 'string') {
     problems.push('backbone must give id and weightsHash');
   }

@@ -22,7 +22,7 @@ import { LayersBackbone } from '../backbone/layers.js';
 import { diskLoadHandler, diskSaveHandler, writeFileAtomic } from '../backbone/io.js';
 import type { PreprocessSpec } from '../backbone/types.js';
 import type { Head, HeadType } from './heads.js';
-import { DECODE_RULES, DEFAULT_KERNEL, LEGACY_KERNEL, type ResizeKernel } from '../web/preprocess.js';
+import { DECODE_RULES, DEFAULT_KERNEL, LEGACY_KERNEL, RESIZE_KERNELS, type ResizeKernel } from '../web/preprocess.js';
 
 export const META_FILE = 'meta.json';
 
@@ -59,6 +59,9 @@ export async function readMeta(modelDir: string): Promise<ModelMeta> {
   if (meta.format !== 'mixhead-model') throw new Error(`${file}: not a mixhead model (format ${meta.format})`);
   // Written before kernels had names: made with sharp's.
   meta.preprocess = { ...meta.preprocess, kernel: meta.preprocess.kernel ?? LEGACY_KERNEL };
+  if (!RESIZE_KERNELS.includes(meta.preprocess.kernel)) {
+    throw new Error(`${file}: unknown resize kernel ${JSON.stringify(meta.preprocess.kernel)} (this mixhead knows ${RESIZE_KERNELS.join(', ')}): made by a newer version?`);
+  }
   return meta;
 }
 

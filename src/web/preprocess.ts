@@ -33,6 +33,7 @@ import type { PreprocessSpec } from '../backbone/types.js';
  * only (a browser cannot reproduce it). Caches and models that do not name a kernel were made with it.
  */
 export type ResizeKernel = 'triangle' | 'sharp-linear';
+export const RESIZE_KERNELS: readonly ResizeKernel[] = ['triangle', 'sharp-linear'];
 export const PORTABLE_KERNEL: ResizeKernel = 'triangle';
 /** What a spec held in memory means when it names no kernel. */
 export const DEFAULT_KERNEL: ResizeKernel = PORTABLE_KERNEL;

@@ -22,6 +22,8 @@ describe('the resize kernel is recorded', () => {
     const old = { ...now, preprocess: { size: 224, range: [0, 1] as [number, number], fit: 'cover' as const } };
     expect(compareHeaders(old, now)).toEqual(['resize kernel differs: sharp-linear vs triangle']);
     expect(compareHeaders(makeHeader({ ...init, preprocess: { ...init.preprocess, kernel: 'sharp-linear' } }), old)).toEqual([]);
+    const future = { ...init, preprocess: { ...init.preprocess, kernel: 'lanczos9' as 'triangle' } };
+    expect(() => makeHeader(future)).toThrow(/preprocess.kernel must be one of triangle, sharp-linear, got "lanczos9"/);
   });
 
   it('meta.json without a kernel reads as sharp-linear, and export --web refuses it with the way out', async () => {
@@ -33,5 +35,7 @@ describe('the resize kernel is recorded', () => {
     await expect(exportWeb({ model: dir, out: path.join(dir, 'web') })).rejects.toThrow(/'sharp-linear', which a browser cannot reproduce; re-run mixhead precompute and train/);
     await writeFile(path.join(dir, 'meta.json'), JSON.stringify({ ...meta, combined: false, preprocess: { ...init.preprocess, kernel: 'triangle' } }));
     await expect(exportWeb({ model: dir, out: path.join(dir, 'web') })).rejects.toThrow(/has no combined model/);
+    await writeFile(path.join(dir, 'meta.json'), JSON.stringify({ ...meta, preprocess: { ...init.preprocess, kernel: 'lanczos9' } }));
+    await expect(readMeta(dir)).rejects.toThrow(/unknown resize kernel "lanczos9"/);
   });
 });
