@@ -94,9 +94,11 @@ export async function runTrain(args: RunTrainArgs): Promise<RunTrainResult> {
     }
     let backbone: Backbone | undefined = args.backbone;
     const h = reader.header;
+    // A header naming no kernel predates kernels: its features were resized with sharp's.
+    const preprocess = { ...h.preprocess, kernel: h.preprocess.kernel ?? LEGACY_KERNEL };
     const needBackbone = args.mixAt === 'input' || (args.combined !== false && h.backbone.kind === 'layers');
     if (!backbone && needBackbone) {
-      backbone = ownBackbone = await loadBackbone({ backbone: h.backbone.id.replace(/^(layers|graph):/, ''), layer: h.backbone.kind === 'layers' ? h.backbone.cut : undefined, node: h.backbone.kind === 'graph' ? h.backbone.cut : undefined, preprocess: h.preprocess });
+      backbone = ownBackbone = await loadBackbone({ backbone: h.backbone.id.replace(/^(layers|graph):/, ''), layer: h.backbone.kind === 'layers' ? h.backbone.cut : undefined, node: h.backbone.kind === 'graph' ? h.backbone.cut : undefined, preprocess });
       if (backbone.weightsHash !== h.backbone.weightsHash) {
         throw new Error(`backbone ${h.backbone.id} now has other weights than when ${args.cache} was made (weights hash ${backbone.weightsHash.slice(0, 12)}… vs ${h.backbone.weightsHash.slice(0, 12)}…); re-run precompute`);
       }
@@ -115,8 +117,7 @@ export async function runTrain(args: RunTrainArgs): Promise<RunTrainResult> {
         threshold: 0.5,
         featureShape: h.featureShape,
         backbone: h.backbone,
-        // A header naming no kernel predates kernels: its features were resized with sharp's.
-        preprocess: { ...h.preprocess, kernel: h.preprocess.kernel ?? LEGACY_KERNEL },
+        preprocess,
         training: { options, bestEpoch: result.bestEpoch, metrics: summary(metrics) },
       },
       args.combined === false ? undefined : backbone,
