@@ -114,7 +114,8 @@ async function nodeProbabilities(model: string, files: string[]): Promise<number
   });
 }
 
-describe.skipIf(!haveChromium)('the exported web folder in headless Chromium', () => {
+// ~45 s alone on 2 cores; generous limits because npm test runs other files beside it.
+describe.skipIf(!haveChromium)('the exported web folder in headless Chromium', { timeout: 300_000 }, () => {
   beforeAll(async () => {
     // The page runs the compiled modules: a dist/ older than the sources would test old code.
     const web = webModuleDir();
@@ -159,10 +160,10 @@ describe.skipIf(!haveChromium)('the exported web folder in headless Chromium', (
     page.on('pageerror', (e) => errors.push(e.message));
     // TF.js's own choice of backend, as a user gets it (WebGL on SwiftShader here; cpu where there is none).
     await page.goto(`${base}/index.html`);
-    await page.waitForFunction(() => document.body.dataset.ready, undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => document.body.dataset.ready, undefined, { timeout: 120_000 });
     const ready = await page.evaluate(() => document.body.dataset.ready);
     if (ready !== 'yes') throw new Error(`the page did not load: ${await page.textContent('#status')} ${errors.join('; ')}`);
-  });
+  }, 300_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -236,7 +237,7 @@ describe.skipIf(!haveChromium)('the exported web folder in headless Chromium', (
     const k = IMAGES.findIndex((i) => i.name === 'rotated.jpg');
     const expected = SCENE_CLASSES[node[k].indexOf(Math.max(...node[k]))];
     await page.setInputFiles('#file', path.join(dir, 'rotated.jpg'));
-    await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('result')!.dataset.state ?? ''), undefined, { timeout: 20_000 });
+    await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('result')!.dataset.state ?? ''), undefined, { timeout: 120_000 });
     expect(await page.evaluate(() => document.getElementById('result')!.dataset.state)).toBe('done');
     expect(await page.evaluate(() => document.getElementById('result')!.dataset.top)).toBe(expected);
     expect(await page.textContent('#result li')).toMatch(new RegExp(`^${expected} \\d+\\.\\d%$`));
