@@ -19,6 +19,7 @@ import { inspectCache } from './cache/inspect.js';
 import { mergeCaches } from './cache/merge.js';
 import { Progress } from './progress.js';
 import { exportCache } from './cache/export.js';
+import { addExportCommand } from './export-web.js';
 import { runEval, runPredict, runTrain, type RunTrainArgs } from './run.js';
 import { runCompare, type CompareArgs } from './compare.js';
 import { loadConfig } from './config.js';
@@ -263,6 +264,8 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(`mixhead: ${str.replace(/^error: /, '')}`) });
   const parents = new Map<string, Command>([['', program]]);
   for (const spec of COMMANDS) defineCommand(program, parents, spec);
+  // `export --web` declares its three flags itself (src/export-web.ts).
+  addExportCommand(program, print);
   return program;
 }
 

@@ -18,6 +18,7 @@ import { parseOptions } from './options/fields.js';
 import { evalOptionsSchema, predictOptionsSchema } from './options/model.js';
 import { disposeHead } from './train/heads.js';
 import { exportModel, loadHead, readMeta, type ModelMeta } from './train/export.js';
+import { LEGACY_KERNEL } from './web/preprocess.js';
 import { multiLabelMetrics, singleLabelMetrics, type Metrics } from './train/metrics.js';
 import { writeFileAtomic } from './util/fs.js';
 import { currentBackend } from './backend.js';
@@ -88,9 +89,11 @@ export async function runTrain(input: RunTrainArgs): Promise<RunTrainResult> {
     }
     let backbone: Backbone | undefined = args.backbone;
     const h = reader.header;
+    // A header naming no kernel predates kernels: its features were resized with sharp's.
+    const preprocess = { ...h.preprocess, kernel: h.preprocess.kernel ?? LEGACY_KERNEL };
     const needBackbone = args.mixAt === 'input' || (args.combined !== false && h.backbone.kind === 'layers');
     if (!backbone && needBackbone) {
-      backbone = ownBackbone = await loadBackbone({ backbone: h.backbone.id.replace(/^(layers|graph):/, ''), layer: h.backbone.kind === 'layers' ? h.backbone.cut : undefined, node: h.backbone.kind === 'graph' ? h.backbone.cut : undefined, preprocess: h.preprocess });
+      backbone = ownBackbone = await loadBackbone({ backbone: h.backbone.id.replace(/^(layers|graph):/, ''), layer: h.backbone.kind === 'layers' ? h.backbone.cut : undefined, node: h.backbone.kind === 'graph' ? h.backbone.cut : undefined, preprocess });
       if (backbone.weightsHash !== h.backbone.weightsHash) {
         throw new Error(`backbone ${h.backbone.id} now has other weights than when ${args.cache} was made (weights hash ${backbone.weightsHash.slice(0, 12)}… vs ${h.backbone.weightsHash.slice(0, 12)}…); re-run precompute`);
       }
@@ -109,7 +112,7 @@ export async function runTrain(input: RunTrainArgs): Promise<RunTrainResult> {
         threshold: 0.5,
         featureShape: h.featureShape,
         backbone: h.backbone,
-        preprocess: h.preprocess,
+        preprocess,
         training: { options, bestEpoch: result.bestEpoch, metrics: summary(metrics) },
       },
       args.combined === false ? undefined : backbone,

@@ -62,6 +62,7 @@ export const FLAGS: readonly FlagRow[] = [
   { flag: '--model-url <url>', scope: 'precompute', path: 'backbone.modelUrl', parse: 'text', help: 'download URL for a MobileNet id (TF Hub links rot)' },
   { flag: '--size <px>', scope: 'precompute', path: 'size', parse: 'number', help: 'input size', default: "the backbone's" },
   { flag: '--fit <how>', scope: 'precompute', path: 'backbone.preprocess.fit', parse: 'text', help: 'bring images to size: crop the centre, letterbox, or stretch' },
+  { flag: '--kernel <k>', scope: 'precompute', path: 'backbone.preprocess.kernel', parse: 'text', help: 'resize kernel: triangle gives browsers the same pixels (export --web); sharp-linear is libvips\' (faster decode, Node only)', default: 'triangle' },
   { flag: '--dtype <type>', scope: 'precompute', path: 'dtype', parse: 'text', help: 'stored value type' },
   { flag: '--workers <n>', scope: 'precompute', path: 'workers', parse: 'number', help: 'worker threads' },
   { flag: '--batch-size <n>', scope: 'precompute', path: 'batchSize', parse: 'number', help: 'images per backbone call' },

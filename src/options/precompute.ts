@@ -7,6 +7,8 @@ import { field } from './fields.js';
 import type { LoadBackboneArgs } from '../backbone/index.js';
 
 export const FITS = ['cover', 'contain', 'fill'] as const;
+/** Resize kernels (src/web/preprocess.ts): keep in step with `RESIZE_KERNELS` there. */
+export const KERNELS = ['triangle', 'sharp-linear'] as const;
 /** Keep in step with `CacheDtype` in src/cache/header.ts. */
 export const DTYPES = ['float32', 'float16', 'uint8'] as const;
 
@@ -20,6 +22,7 @@ export const preprocessOverridesSchema = z
     mean: triple,
     std: triple,
     fit: field.oneOf(FITS),
+    kernel: field.oneOf(KERNELS),
   })
   .partial()
   .strict();
