@@ -31,21 +31,7 @@ import { decodeImage } from '../src/data/image.js';
 import { writeFashionSample } from '../src/data/fashion.js';
 import { Rng } from '../src/random.js';
 
-// TODO(lead): import from ./lib.ts
-export interface BenchRow {
-  workload: string;
-  metric: string;
-  unit: string;
-  mixhead: number;
-  reference?: number;
-  ratio?: number;
-  note?: string;
-}
-export interface BenchContext {
-  quick: boolean;
-  outDir: string;
-  python: string | null;
-}
+import type { BenchContext, BenchRow } from './lib.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const log = (line: string) => process.stderr.write(`[engine] ${line}\n`);
@@ -280,7 +266,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   await fs.mkdir(outDir, { recursive: true });
   const python = process.env.BENCH_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : null);
   const t = now();
-  const rows = await run({ quick, outDir, python });
+  const rows = await run({ quick, outDir, python, workDir: outDir, backend: 'wasm', details: {}, budgetMiB: 0, cgroup: false });
   const load = os.loadavg()[0];
   process.stdout.write(`| metric | mixhead | PyTorch | ratio | note |\n| --- | --- | --- | --- | --- |\n`);
   for (const r of rows) process.stdout.write(`| ${r.metric} | ${fmt(r.mixhead)} ${r.unit} | ${fmt(r.reference)} | ${r.ratio != null ? r.ratio.toFixed(2) + '×' : ''} | ${r.note ?? ''} |\n`);

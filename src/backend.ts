@@ -3,10 +3,14 @@
  *
  * The native packages are optionalDependencies: their install script downloads libtensorflow and
  * fails on a machine without internet, so they are often absent. `MIXHEAD_BACKEND` forces one
- * backend; a forced backend that cannot start is an error, an absent optional one is a notice.
+ * backend; a forced backend that cannot start is an error. An absent optional package is only
+ * mentioned with `verbose` (the CLI's --verbose): most users never installed one and need not hear
+ * about it; a native package that is installed but fails to start is always said.
  */
 import * as tf from '@tensorflow/tfjs';
 import { installFastTransposedMatMul } from './wasm-matmul.js';
+import './util/tfjs-banner.js';
+
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -27,7 +31,12 @@ export interface SelectBackendArgs {
   force?: string;
   /** Where notices go; defaults to nothing (they are returned in `notices`). */
   log?: (line: string) => void;
+  /** Also log the optional packages that are not installed (default: only backends that failed). */
+  verbose?: boolean;
 }
+
+/** Notices about optional packages that are simply not installed: logged only when verbose. */
+const absentNotices = new Set<string>();
 
 let selected: BackendInfo | undefined;
 let selectedFor: string | undefined;
@@ -47,7 +56,9 @@ async function tryTensorflow(notices: string[]): Promise<BackendInfo | undefined
     try {
       await import(pkg);
     } catch (err) {
-      notices.push(`${pkg} not available (${firstLine(err)})`);
+      const n = `${pkg} not available (${firstLine(err)})`;
+      absentNotices.add(n);
+      notices.push(n);
       continue;
     }
     if (await tf.setBackend('tensorflow')) {
@@ -129,7 +140,7 @@ export async function selectBackend(args: SelectBackendArgs = {}): Promise<Backe
     }
     if (!info) throw new Error(`no TF.js backend could start: ${notices.join('; ')}`);
   }
-  for (const n of info.notices) args.log?.(`notice: ${n}`);
+  for (const n of info.notices) if (args.verbose || !absentNotices.has(n)) args.log?.(`notice: ${n}`);
   selected = info;
   selectedFor = force;
   return info;

@@ -1,120 +1,139 @@
 #!/usr/bin/env node
 /**
- * The `mixhead` command: parse, validate, call the library, print. Every subcommand takes --json
- * for scripts; errors are one line on stderr (`mixhead: …`) with a documented exit code:
- *   0 success · 1 the job failed · 2 bad usage, flag or config value · 3 precompute cached nothing,
- *   or skipped files under --strict.
+ * The `mixhead` command: parse, validate, call the library, print. Flags come from one table
+ * (src/options/flags.ts) and are checked by the same schemas as config files and library calls.
+ * Every subcommand takes --json for scripts; errors are one line on stderr (`mixhead: …`) with a
+ * documented exit code:
+ *   0 success · 1 the job failed · 2 bad usage: a flag, argument or config value that is not
+ *   allowed, or a path named on the command line that does not exist · 3 precompute cached
+ *   nothing, or skipped files under --strict.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { promises as fs, realpathSync } from 'node:fs';
+import { Command } from 'commander';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { selectBackend, describeBackend, type BackendInfo } from './backend.js';
 import { listBackbones } from './backbone/index.js';
-import { precompute, parseShard } from './precompute.js';
+import { precompute, type PrecomputeArgs } from './precompute.js';
 import { inspectCache } from './cache/inspect.js';
 import { mergeCaches } from './cache/merge.js';
+import { Progress } from './progress.js';
 import { exportCache } from './cache/export.js';
-import { CACHE_DTYPES, type CacheDtype } from './cache/header.js';
-import { runEval, runPredict, runTrain, summary, type RunTrainArgs } from './run.js';
-import { runCompare } from './compare.js';
-import { HEAD_TYPES } from './train/heads.js';
-import { MIX_POINTS, OPTIMIZERS, LABEL_MODES } from './train/trainer.js';
-import { SCHEDULES } from './train/schedule.js';
-import { loadConfig, UsageError } from './config.js';
-import { OptionError } from './errors.js';
-import { ENGINES, resolveEngine, setDefaultEngine, type EngineChoice } from './engine/index.js';
+import { addExportCommand } from './export-web.js';
+import { runEval, runPredict, runTrain, type RunTrainArgs } from './run.js';
+import { runCompare, type CompareArgs } from './compare.js';
+import { loadConfig } from './config.js';
+import { OptionError, UsageError } from './errors.js';
+import { parseOptions } from './options/fields.js';
+import { addFlags, mustExist, rowsFor, scopeValues, type FlagRow, type Scope } from './options/flags.js';
+import { COMPARE_DEFAULTS } from './options/compare.js';
+import { trainConfigSchema, type TrainConfig } from './train/options.js';
 import { formatTrainTable, formatCompareTable, formatMetrics, formatInspect } from './format.js';
+import { parseEngine, resolveEngine, setDefaultEngine, type EngineChoice } from './engine/index.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, nothingCached: 3 } as const;
 
-function number(name: string, check: (v: number) => boolean, allowed: string) {
-  return (text: string): number => {
-    const v = Number(text);
-    if (!Number.isFinite(v) || !check(v)) throw new InvalidArgumentError(`${name} ${text}: ${allowed}`);
-    return v;
-  };
-}
-const positiveInt = (name: string) => number(name, (v) => Number.isInteger(v) && v >= 1, 'use a whole number ≥ 1');
-const nonNegative = (name: string) => number(name, (v) => v >= 0, 'use a number ≥ 0');
-const fraction = (name: string) => number(name, (v) => v > 0 && v < 1, 'use a number between 0 and 1');
-const probability = (name: string) => number(name, (v) => v >= 0 && v <= 1, 'use a number in [0, 1]');
-const list = (text: string) => text.split(',').map((s) => s.trim()).filter(Boolean);
+const say = (line: string) => process.stderr.write(`${line}\n`);
 
-async function backend(json: boolean): Promise<BackendInfo> {
-  const info = await selectBackend({ log: json ? undefined : (l) => process.stderr.write(`${l}\n`) });
-  if (!json) process.stderr.write(`${describeBackend(info)}\n`);
+/** The version in package.json (found upwards from this file: src/ when run from source, dist/src/ when built). */
+export function mixheadVersion(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++, dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'mixhead' && pkg.version) return pkg.version;
+  }
+  return 'unknown';
+}
+
+/** What every action gets: the flags as commander parsed them, and the rows they came from. */
+interface Ctx {
+  opts: Record<string, unknown>;
+  rows: FlagRow[];
+  json: boolean;
+  verbose: boolean;
+  values(scope: Scope): Promise<Record<string, unknown>>;
+}
+
+interface CommandSpec {
+  /** `train`, or `cache merge` for a subcommand of `cache`. */
+  name: string;
+  description: string;
+  /** Positional arguments: [commander syntax, description, whether each named path must exist]. */
+  args?: [string, string, boolean][];
+  /** Option scopes whose flags the command takes (src/options/flags.ts). */
+  scopes?: Scope[];
+  /** The command line's own flags it takes, by path (json, verbose, config…). */
+  cli?: string[];
+  example: string;
+  run(positional: unknown[], ctx: Ctx): Promise<void>;
+}
+
+async function backend(ctx: Ctx): Promise<BackendInfo> {
+  const info = await selectBackend({ log: ctx.json ? undefined : say, verbose: ctx.verbose });
+  if (!ctx.json) say(describeBackend(info));
   return info;
-}
-
-/** `--engine`: what runs the frozen backbone (docs/engine.md). Sets the process default. */
-function engineOption(): Option {
-  return new Option('--engine <name>', 'backbone engine: onnx (ONNX Runtime, default when it loads) or tfjs').choices(ENGINES as string[]).default('auto');
 }
 
 function print(json: boolean, value: unknown, text: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`);
 }
 
-export function buildProgram(): Command {
-  const program = new Command('mixhead')
-    .description('Head-only fine-tuning of image classifiers with feature-level (manifold) mixup, on TensorFlow.js')
-    .exitOverride()
-    .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ outputError: (str, write) => write(`mixhead: ${str.replace(/^error: /, '')}`) });
+/**
+ * --config (checked), then the flags given over it; then the checks across fields and the paths.
+ * `needOut`: the command writes a run (train, compare); a command that only reads the cache passes false.
+ */
+async function trainOptions(ctx: Ctx, needOut = true): Promise<RunTrainArgs> {
+  const cli = await ctx.values('cli');
+  const flags = (await ctx.values('train')) as TrainConfig;
+  const configFile = cli.config as string | undefined;
+  const fromFile = configFile ? await loadConfig(configFile) : {};
+  const merged: TrainConfig = { ...fromFile, ...flags };
+  if (fromFile.mixup || flags.mixup) merged.mixup = { ...fromFile.mixup, ...flags.mixup };
+  parseOptions(trainConfigSchema, merged, {}, UsageError);
+  if (!merged.cache) throw new UsageError('--cache is required (or "cache" in --config)');
+  if (needOut && !merged.out) throw new UsageError('--out is required (or "out" in --config)');
+  const named = (key: 'cache' | 'valid') => (flags[key] !== undefined ? `--${key}` : `${configFile}: ${key}`);
+  if (!flags.cache) await mustExist(named('cache'), merged.cache);
+  if (merged.valid && !flags.valid) await mustExist(named('valid'), merged.valid);
+  return merged as RunTrainArgs;
+}
 
-  program
-    .command('backbones')
-    .description('List the backbones, their feature shapes and whether each works offline')
-    .option('--models-dir <dir>', 'folder of downloaded models', process.env.MIXHEAD_MODELS_DIR ?? 'models')
-    .option('--json', 'machine-readable output')
-    .addOption(engineOption())
-    .addHelpText('after', '\nExample:\n  mixhead backbones --json')
-    .action(async (o) => {
-      const rows = await listBackbones(path.resolve(o.modelsDir));
-      const engine = await resolveEngine(o.engine as EngineChoice, o.json ? undefined : (l) => process.stderr.write(`${l}\n`));
-      if (!o.json) process.stderr.write(`engine: ${engine}${engine === 'onnx' ? ' (ONNX Runtime; a backbone with a layer the converter does not cover runs on TF.js)' : ' (TF.js)'}\n`);
-      print(!!o.json, o.json ? rows.map((r) => ({ ...r, engine })) : rows, () =>
+/** `--engine` (docs/engine.md), checked; undefined leaves the choice to MIXHEAD_ENGINE or auto. */
+async function engineFlag(ctx: Ctx): Promise<EngineChoice | undefined> {
+  const text = (await ctx.values('cli')).engine as string | undefined;
+  return text == null ? undefined : parseEngine(text);
+}
+
+const COMMANDS: CommandSpec[] = [
+  {
+    name: 'backbones',
+    description: 'List the backbones, their feature shapes and whether each works offline',
+    cli: ['modelsDir', 'json', 'engine'],
+    example: 'mixhead backbones --json',
+    async run(_, ctx) {
+      const cli = await ctx.values('cli');
+      const rows = await listBackbones(path.resolve((cli.modelsDir as string | undefined) ?? process.env.MIXHEAD_MODELS_DIR ?? 'models'));
+      const engine = await resolveEngine(await engineFlag(ctx), ctx.json ? undefined : say);
+      if (!ctx.json) say(`engine: ${engine}${engine === 'onnx' ? ' (ONNX Runtime; a backbone with a layer the converter does not cover runs on TF.js)' : ' (TF.js)'}`);
+      print(ctx.json, ctx.json ? rows.map((r) => ({ ...r, engine })) : rows, () =>
         rows.map((b) => `${b.id.padEnd(22)} ${(b.featureShape.length ? b.featureShape.join('×') : '?').padEnd(10)} ${b.offline ? 'offline  ' : 'download '} ${b.description}`).join('\n'),
       );
-    });
-
-  program
-    .command('precompute')
-    .description('Run the frozen backbone once over a dataset and cache its feature maps (resumable)')
-    .requiredOption('--data <path>', 'class-folder directory, labels CSV (path,labels) or IDX images file')
-    .requiredOption('--cache <dir>', 'cache directory (created or resumed)')
-    .option('--backbone <id|path|url>', 'backbone id, model folder/model.json, or URL', 'bundled-mobilenet-v2')
-    .option('--layer <name>', 'cut layer (LayersModel)')
-    .option('--node <name>', 'cut node (GraphModel)')
-    .option('--model-url <url>', 'download URL for a MobileNet id (TF Hub links rot)')
-    .option('--size <px>', 'input size (default: the backbone\'s)', positiveInt('--size'))
-    .addOption(new Option('--fit <how>', 'bring images to size: cover (crop the centre), contain (letterbox), fill (stretch)').choices(['cover', 'contain', 'fill']).default('cover'))
-    .addOption(new Option('--dtype <type>', 'stored value type').choices(CACHE_DTYPES as string[]).default('float16'))
-    .option('--workers <n>', 'worker threads (default: all cores)', positiveInt('--workers'))
-    .option('--batch-size <n>', 'images per backbone call', positiveInt('--batch-size'), 16)
-    .option('--shard <i/n>', 'process shard i of n (0-based; e.g. $JOB_COMPLETION_INDEX/4)')
-    .option('--strict', 'exit 3 when any file was skipped')
-    .option('--json', 'machine-readable summary on stdout')
-    .addOption(engineOption())
-    .addHelpText('after', '\nExample:\n  mixhead precompute --data photos/ --cache cache/photos --dtype uint8 --workers 2')
-    .action(async (o) => {
-      const shard = o.shard ? parseShardOrUsage(o.shard) : undefined;
-      const info = await backend(!!o.json);
-      const r = await precompute({
-        data: o.data,
-        cache: o.cache,
-        backbone: { backbone: o.backbone, layer: o.layer, node: o.node, modelUrl: o.modelUrl, preprocess: { fit: o.fit } },
-        size: o.size,
-        dtype: o.dtype as CacheDtype,
-        workers: o.workers,
-        batchSize: o.batchSize,
-        shard,
-        backend: info.name,
-        engine: o.engine as EngineChoice,
-        log: (l) => process.stderr.write(`${l}\n`),
-      });
-      print(!!o.json, r, () => {
+    },
+  },
+  {
+    name: 'precompute',
+    description: 'Run the frozen backbone once over a dataset and cache its feature maps (resumable)',
+    scopes: ['precompute'],
+    cli: ['strict', 'json', 'verbose', 'engine'],
+    example: 'mixhead precompute --data photos/ --cache cache/photos --dtype uint8 --workers 2',
+    async run(_, ctx) {
+      const args = (await ctx.values('precompute')) as unknown as PrecomputeArgs;
+      const engine = await engineFlag(ctx);
+      const info = await backend(ctx);
+      const r = await precompute({ ...args, backend: info.name, log: say, ...(engine ? { engine } : {}) });
+      print(ctx.json, r, () => {
         const lines = [
           `cache ${r.cache}: ${r.total} entries (${r.computed} computed, ${r.reused} already cached, ${r.removed} removed, ${r.skipped.length} skipped)`,
           `${r.imagesPerSecond.toFixed(1)} img/s on engine ${r.engine} (${r.runtime}); ${r.seconds.toFixed(1)} s`,
@@ -123,132 +142,171 @@ export function buildProgram(): Command {
         for (const s of r.skipped) lines.push(`skipped ${s.source}: ${s.reason}`);
         return lines.join('\n');
       });
-      if (r.total === 0 || (o.strict && r.skipped.length)) process.exitCode = EXIT.nothingCached;
-    });
-
-  program
-    .command('inspect')
-    .description('Describe a feature cache: count, shape, dtype, backbone, classes, skipped files')
-    .argument('<cache>', 'cache directory')
-    .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  mixhead inspect cache/photos')
-    .action(async (dir, o) => {
-      const s = await inspectCache(dir);
-      const skippedFiles = await skippedOf(dir);
-      print(!!o.json, { ...s, skippedFiles }, () => formatInspect(s, skippedFiles));
-    });
-
-  const cache = program.command('cache').description('Cache maintenance');
-  cache
-    .command('merge')
-    .description('Join shard caches with identical headers into one')
-    .argument('<out>', 'output cache directory')
-    .argument('<in...>', 'input shard caches')
-    .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  mixhead cache merge cache/all cache/shard-0 cache/shard-1')
-    .action(async (out, inputs, o) => {
-      const r = await mergeCaches(out, inputs);
-      print(!!o.json, r, () => JSON.stringify(r, null, 2));
-    });
-
-  cache
-    .command('export')
-    .description('Write a cache as features.npy + manifest.json for NumPy and other tools')
-    .argument('<cache>', 'cache directory')
-    .argument('<out>', 'output folder')
-    .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  mixhead cache export cache/photos exported/photos')
-    .action(async (dir, out, o) => {
-      const r = await exportCache(dir, out);
-      print(!!o.json, r, () => `${r.count} entries: ${r.featuresPath} and ${r.manifestPath}`);
-    });
-
-  addTrainOptions(
-    program.command('train').description('Train a classifier head on cached features with mixup').requiredOption('--out <dir>', 'output folder'),
-  )
-    .addHelpText('after', '\nExample:\n  mixhead train --cache cache/train --valid cache/test --out runs/a --head mlp --alpha 0.4 --epochs 30')
-    .action(async (o) => {
-      const args = await trainArgsFrom(o);
-      const info = await backend(!!o.json);
+      if (r.total === 0 || (ctx.opts.strict && r.skipped.length)) process.exitCode = EXIT.nothingCached;
+    },
+  },
+  {
+    name: 'inspect',
+    description: 'Describe a feature cache: count, shape, dtype, backbone, classes, skipped files',
+    args: [['<cache>', 'cache directory', true]],
+    cli: ['json'],
+    example: 'mixhead inspect cache/photos',
+    async run([dir], ctx) {
+      const s = await inspectCache(dir as string);
+      const skippedFiles = await skippedOf(dir as string);
+      print(ctx.json, { ...s, skippedFiles }, () => formatInspect(s, skippedFiles));
+    },
+  },
+  {
+    name: 'cache merge',
+    description: 'Join shard caches with identical headers into one',
+    args: [
+      ['<out>', 'output cache directory', false],
+      ['<in...>', 'input shard caches', true],
+    ],
+    cli: ['json'],
+    example: 'mixhead cache merge cache/all cache/shard-0 cache/shard-1',
+    async run([out, inputs], ctx) {
+      let bar: Progress | undefined;
+      const r = await mergeCaches(out as string, inputs as string[], {
+        onNotice: (m) => process.stderr.write(`${m}\n`),
+        onProgress: ctx.json ? undefined : (done, total) => (bar ??= new Progress({ label: 'merge', total, unit: 'entries/s' })).update(done),
+      });
+      bar?.finish();
+      print(ctx.json, r, () => JSON.stringify(r, null, 2));
+    },
+  },
+  {
+    name: 'cache export',
+    description: 'Write a cache as features.npy + manifest.json for NumPy and other tools',
+    args: [
+      ['<cache>', 'cache directory', true],
+      ['<out>', 'output folder', false],
+    ],
+    cli: ['json'],
+    example: 'mixhead cache export cache/photos exported/photos',
+    async run([dir, out], ctx) {
+      const r = await exportCache(dir as string, out as string);
+      print(ctx.json, r, () => `${r.count} entries: ${r.featuresPath} and ${r.manifestPath}`);
+    },
+  },
+  {
+    name: 'train',
+    description: 'Train a classifier head on cached features with mixup',
+    scopes: ['train'],
+    cli: ['config', 'json', 'verbose', 'engine'],
+    example: 'mixhead train --cache cache/train --valid cache/test --out runs/a --head mlp --alpha 0.4 --epochs 30',
+    async run(_, ctx) {
+      const args = await trainOptions(ctx);
       // The engine of the input mix point's backbone (mixedInputFeatures).
-      setDefaultEngine(o.engine as EngineChoice);
+      setDefaultEngine(await engineFlag(ctx));
+      const info = await backend(ctx);
       const r = await runTrain({
         ...args,
-        log: (l) => process.stderr.write(`${l}\n`),
-        onEpoch: o.json ? undefined : (e) => process.stderr.write(`${formatTrainTable([e], e.epoch === 1)}\n`),
+        log: say,
+        onEpoch: ctx.json ? undefined : (e) => say(formatTrainTable([e], e.epoch === 1)),
       });
       const { renderTrainReport } = await import('./report/index.js');
       const html = await renderTrainReport(r.report, r.out);
-      print(!!o.json, { out: r.out, backend: info.name, bestEpoch: r.result.bestEpoch, metrics: r.metrics, report: html }, () =>
+      print(ctx.json, { out: r.out, backend: info.name, bestEpoch: r.result.bestEpoch, metrics: r.metrics, report: html }, () =>
         [`best epoch ${r.result.bestEpoch}: ${formatMetrics(r.metrics)}`, `model: ${r.out}`, `report: ${html}`].join('\n'),
       );
-    });
-
-  program
-    .command('eval')
-    .description('Evaluate a trained model on a cache (refused if made with another backbone)')
-    .requiredOption('--model <dir>', 'folder written by mixhead train')
-    .requiredOption('--cache <dir>', 'feature cache to evaluate on')
-    .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  mixhead eval --model runs/a --cache cache/test')
-    .action(async (o) => {
-      await backend(!!o.json);
-      const r = await runEval({ model: o.model, cache: o.cache });
-      print(!!o.json, r, () => `${r.size} samples: ${formatMetrics(r.metrics)}`);
-    });
-
-  program
-    .command('predict')
-    .description('Predict labels of image files with a trained model')
-    .requiredOption('--model <dir>', 'folder written by mixhead train')
-    .argument('<images...>', 'image files')
-    .option('--top <k>', 'labels to show per image', positiveInt('--top'), 5)
-    .option('--json', 'machine-readable output')
-    .addOption(engineOption())
-    .addHelpText('after', '\nExample:\n  mixhead predict --model runs/a shoe.jpg bag.png --top 3')
-    .action(async (images, o) => {
-      await backend(!!o.json);
-      const r = await runPredict({ model: o.model, images, top: o.top, engine: o.engine as EngineChoice, log: o.json ? undefined : (l) => process.stderr.write(`${l}\n`) });
-      print(!!o.json, r, () =>
+    },
+  },
+  {
+    name: 'eval',
+    description: 'Evaluate a trained model on a cache (refused if made with another backbone)',
+    scopes: ['eval'],
+    cli: ['json', 'verbose'],
+    example: 'mixhead eval --model runs/a --cache cache/test',
+    async run(_, ctx) {
+      const args = (await ctx.values('eval')) as { model: string; cache: string };
+      await backend(ctx);
+      const r = await runEval(args);
+      print(ctx.json, r, () => `${r.size} samples: ${formatMetrics(r.metrics)}`);
+    },
+  },
+  {
+    name: 'predict',
+    description: 'Predict labels of image files with a trained model',
+    args: [['<images...>', 'image files', true]],
+    scopes: ['predict'],
+    cli: ['json', 'verbose', 'engine'],
+    example: 'mixhead predict --model runs/a shoe.jpg bag.png --top 3',
+    async run([images], ctx) {
+      const args = (await ctx.values('predict')) as { model: string; top?: number };
+      const engine = await engineFlag(ctx);
+      await backend(ctx);
+      const r = await runPredict({ ...args, images: images as string[], engine, log: ctx.json ? undefined : say });
+      print(ctx.json, r, () =>
         r.map((p) => (p.error ? `${p.file}: skipped (${p.error})` : `${p.file}: ${p.top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ')}`)).join('\n'),
       );
       if (r.every((p) => p.error)) process.exitCode = EXIT.failed;
-    });
-
-  addTrainOptions(
-    program
-      .command('compare')
-      .description('Train one head per α / mix point / head on the same cache and tabulate validation metrics')
-      .requiredOption('--out <dir>', 'output folder (one subfolder per setting, report.html)')
-      .option('--alphas <list>', 'α values to compare', '0,0.2,0.4')
-      .option('--mix-ats <list>', 'mix points to compare', 'features')
-      .option('--heads <list>', 'heads to compare (default: --head)'),
-  )
-    .addHelpText('after', '\nExample:\n  mixhead compare --cache cache/train --valid cache/test --alphas 0,0.2,0.4 --mix-ats features,hidden --out runs/cmp')
-    .action(async (o) => {
-      const base = await trainArgsFrom(o);
-      // Lists are checked before any work starts; a bad entry is a usage error naming it.
-      const alphas = list(o.alphas).map((t) => {
-        const v = Number(t);
-        if (!(Number.isFinite(v) && v >= 0)) throw new UsageError(`--alphas ${t}: use numbers ≥ 0`);
-        return v;
-      });
-      const mixAts = list(o.mixAts).map((m) => oneOf('--mix-ats', m, MIX_POINTS));
-      const heads = (o.heads ? list(o.heads) : [base.head ?? 'linear']).map((h) => oneOf('--heads', h, HEAD_TYPES));
-      const info = await backend(!!o.json);
-      setDefaultEngine(o.engine as EngineChoice);
+    },
+  },
+  {
+    name: 'compare',
+    description: 'Train one head per α / mix point / head on the same cache and tabulate validation metrics',
+    scopes: ['train', 'compare'],
+    cli: ['config', 'json', 'verbose', 'engine'],
+    example: 'mixhead compare --cache cache/train --valid cache/test --alphas 0,0.2,0.4 --mix-ats features,hidden --out runs/cmp',
+    async run(_, ctx) {
+      const { out, ...base } = await trainOptions(ctx);
+      const sweep = (await ctx.values('compare')) as Partial<CompareArgs>;
+      setDefaultEngine(await engineFlag(ctx));
+      const info = await backend(ctx);
+      // New sweep options need no code here: a field in the compare schema, its default, a flag row.
       const r = await runCompare({
+        ...COMPARE_DEFAULTS,
+        heads: [base.head ?? 'linear'],
+        ...sweep,
         base,
-        alphas,
-        mixAts,
-        heads,
-        out: o.out,
-        log: o.json ? undefined : (l) => process.stderr.write(`${l}\n`),
+        out,
+        log: ctx.json ? undefined : say,
       });
-      print(!!o.json, { ...r, backend: info.name }, () => `${formatCompareTable(r.rows)}\nreport: ${r.report}`);
-    });
+      print(ctx.json, { ...r, backend: info.name }, () => `${formatCompareTable(r.rows)}\nreport: ${r.report}`);
+    },
+  },
+];
 
+export function buildProgram(): Command {
+  const program = new Command('mixhead')
+    .description('Head-only fine-tuning of image classifiers with feature-level (manifold) mixup, on TensorFlow.js')
+    .version(mixheadVersion(), '-V, --version', 'print the version')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(`mixhead: ${str.replace(/^error: /, '')}`) });
+  const parents = new Map<string, Command>([['', program]]);
+  for (const spec of COMMANDS) defineCommand(program, parents, spec);
+  // `export --web` declares its three flags itself (src/export-web.ts).
+  addExportCommand(program, print);
   return program;
+}
+
+function defineCommand(program: Command, parents: Map<string, Command>, spec: CommandSpec): void {
+  const words = spec.name.split(' ');
+  const parentName = words.slice(0, -1).join(' ');
+  let parent = parents.get(parentName);
+  if (!parent) {
+    parent = program.command(parentName).description('Cache maintenance');
+    parents.set(parentName, parent);
+  }
+  const cmd = parent.command(words[words.length - 1]).description(spec.description);
+  for (const [syntax, description] of spec.args ?? []) cmd.argument(syntax, description);
+  const rows = rowsFor(spec.scopes ?? [], spec.cli ?? []);
+  addFlags(cmd, rows);
+  cmd.addHelpText('after', `\nExample:\n  ${spec.example}`);
+  cmd.action(async () => {
+    const opts = cmd.opts() as Record<string, unknown>;
+    const positional = cmd.processedArgs as unknown[];
+    // The one rule for paths: a missing one is a usage error (exit 2), before any work starts.
+    for (const [i, [, , mustBeThere]] of (spec.args ?? []).entries()) {
+      if (!mustBeThere) continue;
+      const v = positional[i];
+      for (const p of Array.isArray(v) ? v : [v]) await mustExist('', String(p));
+    }
+    await spec.run(positional, { opts, rows, json: !!opts.json, verbose: !!opts.verbose, values: (scope) => scopeValues(scope, rows, opts) });
+  });
 }
 
 async function skippedOf(dir: string) {
@@ -261,108 +319,6 @@ async function skippedOf(dir: string) {
   }
 }
 
-function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`${flag} ${value}: use one of ${allowed.join(', ')}`);
-  return value as T;
-}
-
-function parseShardOrUsage(text: string) {
-  try {
-    return parseShard(text);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
-function addTrainOptions(cmd: Command): Command {
-  return cmd
-    .addOption(engineOption())
-    .option('--config <file>', 'JSON file with any of these options (flags override it)')
-    .option('--cache <dir>', 'training feature cache')
-    .option('--valid <dir>', 'validation cache')
-    .option('--valid-split <fraction>', 'hold out this fraction of the training cache instead', fraction('--valid-split'))
-    .addOption(new Option('--head <type>', 'head architecture').choices([...HEAD_TYPES]))
-    .option('--hidden <n>', 'hidden width (mlp) or channels (conv)', positiveInt('--hidden'))
-    .option('--dropout <p>', 'dropout before the last layer', number('--dropout', (v) => v >= 0 && v < 1, 'use a number in [0, 1)'))
-    .addOption(new Option('--mix-at <point>', 'where to mix').choices([...MIX_POINTS]))
-    .option('--alpha <a>', 'mixup α (λ ~ Beta(α, α)); 0 turns mixup off', nonNegative('--alpha'))
-    .option('--cutmix-alpha <a>', 'CutMix α on the feature maps; 0 = off', nonNegative('--cutmix-alpha'))
-    .option('--switch-prob <p>', 'with both on: chance of CutMix per batch', probability('--switch-prob'))
-    .option('--mix-prob <p>', 'chance that a batch is mixed at all', probability('--mix-prob'))
-    .addOption(new Option('--lambda <mode>', 'one λ per sample or per batch').choices(['sample', 'batch']))
-    .option('--no-dominant', 'do not force λ ≥ 0.5')
-    .addOption(new Option('--pairing <how>', 'partner choice').choices(['permutation', 'flip']))
-    .addOption(new Option('--pairs <which>', 'allowed partners').choices(['any', 'differentClass']))
-    .option('--exclude-classes <list>', 'classes never mixed nor used as partners (comma-separated)')
-    .option('--off-after-epoch <n>', 'stop mixing after this epoch', positiveInt('--off-after-epoch'))
-    .option('--label-smoothing <eps>', 'label smoothing ε', probability('--label-smoothing'))
-    .addOption(new Option('--labels <mode>', 'stack (mix the loss) or blend (mix the targets)').choices([...LABEL_MODES]))
-    .option('--epochs <n>', 'epochs', positiveInt('--epochs'))
-    .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'))
-    .option('--lr <rate>', 'peak learning rate', number('--lr', (v) => v > 0, 'use a number > 0'))
-    .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZERS]))
-    .option('--weight-decay <wd>', 'decoupled weight decay', nonNegative('--weight-decay'))
-    .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices([...SCHEDULES]))
-    .option('--warmup <epochs>', 'warm-up epochs', nonNegative('--warmup'))
-    .option('--patience <n>', 'early stopping: epochs without improvement', positiveInt('--patience'))
-    .option('--seed <n>', 'seed of every random choice', number('--seed', (v) => Number.isInteger(v) && v >= 0, 'use a whole number ≥ 0'))
-    .option('--resume', 'continue from <out>/checkpoints/last')
-    .option('--no-combined', 'skip the combined backbone+head model')
-    .option('--json', 'machine-readable output');
-}
-
-/** Merges --config (validated) with the flags given; flags win. */
-async function trainArgsFrom(o: Record<string, unknown>): Promise<RunTrainArgs> {
-  const fromFile = o.config ? await loadConfig(String(o.config)) : {};
-  const flags: Partial<RunTrainArgs> = {
-    cache: o.cache as string | undefined,
-    valid: o.valid as string | undefined,
-    validSplit: o.validSplit as number | undefined,
-    out: o.out as string,
-    head: o.head as RunTrainArgs['head'],
-    hidden: o.hidden as number | undefined,
-    dropout: o.dropout as number | undefined,
-    mixAt: o.mixAt as RunTrainArgs['mixAt'],
-    labels: o.labels as RunTrainArgs['labels'],
-    epochs: o.epochs as number | undefined,
-    batchSize: o.batchSize as number | undefined,
-    lr: o.lr as number | undefined,
-    optimizer: o.optimizer as RunTrainArgs['optimizer'],
-    weightDecay: o.weightDecay as number | undefined,
-    schedule: o.schedule as RunTrainArgs['schedule'],
-    warmupEpochs: o.warmup as number | undefined,
-    patience: o.patience as number | undefined,
-    seed: o.seed as number | undefined,
-    resume: o.resume as boolean | undefined,
-    combined: o.combined === false ? false : undefined,
-  };
-  const mixFlags = {
-    alpha: o.alpha as number | undefined,
-    cutmixAlpha: o.cutmixAlpha as number | undefined,
-    switchProb: o.switchProb as number | undefined,
-    prob: o.mixProb as number | undefined,
-    lambda: o.lambda as 'sample' | 'batch' | undefined,
-    dominant: o.dominant === false ? false : undefined,
-    pairing: o.pairing as 'permutation' | 'flip' | undefined,
-    pairs: o.pairs as 'any' | 'differentClass' | undefined,
-    excludeClasses: o.excludeClasses ? list(String(o.excludeClasses)) : undefined,
-    offAfterEpoch: o.offAfterEpoch as number | undefined,
-    labelSmoothing: o.labelSmoothing as number | undefined,
-  };
-  const defined = <T extends object>(x: T) => Object.fromEntries(Object.entries(x).filter(([, v]) => v !== undefined)) as Partial<T>;
-  const merged: RunTrainArgs = {
-    ...fromFile,
-    ...defined(flags),
-    mixup: { ...fromFile.mixup, ...defined(mixFlags) },
-  } as RunTrainArgs;
-  if (!merged.cache) throw new UsageError('--cache is required (or "cache" in --config)');
-  if (merged.valid && merged.validSplit) throw new UsageError('give --valid or --valid-split, not both');
-  await fs.access(merged.cache).catch(() => {
-    throw new UsageError(`--cache ${merged.cache}: no such directory`);
-  });
-  return merged;
-}
-
 export async function main(argv = process.argv): Promise<number> {
   const program = buildProgram();
   try {
@@ -372,14 +328,11 @@ export async function main(argv = process.argv): Promise<number> {
     const e = err as Error & { code?: string; exitCode?: number };
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
     // lmdb and Node errors carry numeric or non-commander codes: only commander's own are usage errors.
-    if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
-      return EXIT.usage; // commander has printed it
-
-    }
-    const usage = e instanceof OptionError;
-    process.stderr.write(`mixhead: ${e.message}\n`);
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) return EXIT.usage; // commander has printed it
+    // One line per problem, each marked as ours.
+    process.stderr.write(`${e.message.split('\n').map((l) => `mixhead: ${l}`).join('\n')}\n`);
     if (process.env.MIXHEAD_DEBUG) process.stderr.write(`${e.stack}\n`);
-    return usage ? EXIT.usage : EXIT.failed;
+    return e instanceof OptionError ? EXIT.usage : EXIT.failed;
   }
 }
 
@@ -392,8 +345,7 @@ function isMain(): boolean {
     return false;
   }
 }
-const invoked = isMain();
-if (invoked) {
+if (isMain()) {
   main().then(
     (code) => process.exit(code),
     (err) => {

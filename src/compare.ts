@@ -9,8 +9,10 @@ import { runTrain, type RunTrainArgs, type TrainReport } from './run.js';
 import { headlineMetric } from './train/metrics.js';
 import type { HeadType } from './train/heads.js';
 import type { MixPoint } from './train/trainer.js';
-import { writeFileAtomic } from './backbone/io.js';
+import { writeFileAtomic } from './util/fs.js';
 import type { CompareRow } from './format.js';
+import { parseOptions } from './options/fields.js';
+import { compareOptionsSchema } from './options/compare.js';
 
 export interface CompareArgs {
   /** Options shared by every run (cache, validation, epochs, …). */
@@ -35,7 +37,7 @@ export interface CompareResult {
 }
 
 export async function runCompare(args: CompareArgs): Promise<CompareResult> {
-  if (!args.alphas.length || !args.mixAts.length || !args.heads.length) throw new Error('compare needs at least one α, one mix point and one head');
+  parseOptions(compareOptionsSchema, args);
   await fs.mkdir(args.out, { recursive: true });
   const rows: CompareRow[] = [];
   const runs: CompareReport['runs'] = [];

@@ -6,3 +6,8 @@
 export class OptionError extends Error {
   override name = 'OptionError';
 }
+
+/** A mistake in how the command was called: a bad flag, config file or path (exit code 2). */
+export class UsageError extends OptionError {
+  override name = 'UsageError';
+}

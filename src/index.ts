@@ -16,7 +16,15 @@ export { trainHead, evaluateSet, predictSet, resolveTrainArgs, TrainingDivergedE
 export { memoryFeatureSet, cacheFeatureSet, subsetFeatureSet, type FeatureSet } from './train/features.js';
 export { singleLabelMetrics, multiLabelMetrics, averagePrecision, type Metrics } from './train/metrics.js';
 export { exportModel, readMeta, loadHead, type ModelMeta } from './train/export.js';
+export { exportWeb, type ExportWebArgs, type ExportWebResult } from './export-web.js';
+export { resizeToSquare, toRgb, DECODE_RULES, type ResizeKernel, type Pixels } from './web/preprocess.js';
 export { precompute, parseShard, type PrecomputeArgs, type PrecomputeResult } from './precompute.js';
 export { runTrain, runEval, runPredict, stratifiedSplit, type RunTrainArgs } from './run.js';
 export { runCompare, type CompareArgs } from './compare.js';
 export { parseTrainConfig, trainConfigSchema } from './config.js';
+export { OptionError, UsageError } from './errors.js';
+export { trainOptionsSchema, runTrainOptionsSchema, TRAIN_DEFAULTS, OPTIMIZERS, LABEL_MODES, SCHEDULES, type RunTrainArgs as RunTrainOptions } from './train/options.js';
+export { precomputeOptionsSchema, PRECOMPUTE_DEFAULTS } from './options/precompute.js';
+export { compareOptionsSchema, COMPARE_DEFAULTS } from './options/compare.js';
+export { evalOptionsSchema, predictOptionsSchema } from './options/model.js';
+export { writeFileAtomic } from './util/fs.js';

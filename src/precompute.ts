@@ -17,45 +17,23 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { startExtractor, type Extractor, type ExtractorInfo } from './engine/extractor.js';
-import type { EngineChoice, EngineName } from './engine/index.js';
-import type { LoadBackboneArgs } from './backbone/index.js';
+import type { EngineName } from './engine/index.js';
 import type { PreprocessSpec } from './backbone/types.js';
 import { loadDataset } from './data/index.js';
 import { decodeImage, readErrorReason } from './data/image.js';
 import type { DataItem, Dataset, RawImage } from './data/types.js';
-import { FeatureCache, makeHeader, type CacheDtype, type CacheHeader, type SkippedItem } from './cache/index.js';
+import { FeatureCache, makeHeader, type CacheHeader, type SkippedItem } from './cache/index.js';
 import { Progress } from './progress.js';
+import { parseOptions } from './options/fields.js';
+import { PRECOMPUTE_DEFAULTS, precomputeOptionsSchema, type PrecomputeArgs } from './options/precompute.js';
 
 export interface Shard {
   index: number;
   count: number;
 }
 
-export interface PrecomputeArgs {
-  /** Class-folder directory, labels CSV, or IDX images file. */
-  data: string;
-  /** Cache directory (created when missing). */
-  cache: string;
-  /** Backbone id or model location, cut layer/node, URL override (as `loadBackbone`). */
-  backbone?: LoadBackboneArgs;
-  /** Input size override (default: the backbone's). */
-  size?: number;
-  /** Storage type of the maps; default float16. */
-  dtype?: CacheDtype;
-  /** Worker threads; default: all cores. */
-  workers?: number;
-  /** Images per backbone call; default 16. */
-  batchSize?: number;
-  shard?: Shard;
-  /** TF.js backend of the workers (default: automatic, or MIXHEAD_BACKEND). */
-  backend?: string;
-  /** Engine of the backbone: onnx (default when onnxruntime-node loads) or tfjs. */
-  engine?: EngineChoice;
-  /** Progress output; default on stderr. */
-  progress?: boolean;
-  /** Log lines (notices); default none. */
-  log?: (line: string) => void;
-}
+// PrecomputeArgs: its schema, precomputeOptionsSchema, is in ./options/precompute.ts.
+export type { PrecomputeArgs };
 
 export interface PrecomputeResult {
   cache: string;
@@ -320,7 +298,7 @@ function openCache(args: PrecomputeArgs, dataset: Dataset, info: ExtractorInfo):
     backbone: { id: info.id, weightsHash: info.weightsHash, cut: info.cut, kind: info.kind },
     preprocess: info.preprocess,
     featureShape: info.featureShape,
-    dtype: args.dtype ?? 'float16',
+    dtype: args.dtype ?? PRECOMPUTE_DEFAULTS.dtype,
     classes: dataset.classes,
     multiLabel: dataset.multiLabel,
     engine: info.engine,
@@ -329,12 +307,12 @@ function openCache(args: PrecomputeArgs, dataset: Dataset, info: ExtractorInfo):
   return FeatureCache.create(args.cache, header, { onNotice: args.log });
 }
 
-export async function precompute(args: PrecomputeArgs): Promise<PrecomputeResult> {
+export async function precompute(input: PrecomputeArgs): Promise<PrecomputeResult> {
   const t0 = performance.now();
+  const args = parseOptions(precomputeOptionsSchema, input) as PrecomputeArgs;
   const dataset: Dataset = await loadDataset(args.data);
   const items = dataset.items.filter((it) => inShard(it.id, args.shard));
-  const batchSize = args.batchSize ?? 16;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a whole number ≥ 1; got ${batchSize}`);
+  const batchSize = args.batchSize ?? PRECOMPUTE_DEFAULTS.batchSize;
   const extractor = await startExtractor({
     backbone: { ...args.backbone, preprocess: { ...args.backbone?.preprocess, ...(args.size ? { size: args.size } : {}) } },
     workers: args.workers,

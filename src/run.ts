@@ -12,27 +12,21 @@ import type { Backbone } from './backbone/types.js';
 import { decodeImage } from './data/image.js';
 import { stratifiedIndices } from './data/split.js';
 import { cacheFeatureSet, subsetFeatureSet, type FeatureSet } from './train/features.js';
-import { evaluateSet, trainHead, type EpochRecord, type TrainArgs, type TrainResult } from './train/trainer.js';
+import { evaluateSet, trainHead, type EpochRecord, type TrainResult } from './train/trainer.js';
+import { claimRunFolder, runTrainOptionsSchema, type RunTrainArgs } from './train/options.js';
+import { parseOptions } from './options/fields.js';
+import { evalOptionsSchema, predictOptionsSchema } from './options/model.js';
 import { disposeHead } from './train/heads.js';
 import { exportModel, loadHead, readMeta, type ModelMeta } from './train/export.js';
+import { LEGACY_KERNEL } from './web/preprocess.js';
 import { multiLabelMetrics, singleLabelMetrics, type Metrics } from './train/metrics.js';
-import { writeFileAtomic } from './backbone/io.js';
+import { writeFileAtomic } from './util/fs.js';
 import { currentBackend } from './backend.js';
 import { readTidy } from './tensors.js';
 import { extractFeatures, sessionOf, useEngine, type EngineChoice } from './engine/index.js';
 
-export interface RunTrainArgs extends TrainArgs {
-  /** Training cache directory. */
-  cache: string;
-  /** Validation cache directory (same backbone and classes). */
-  valid?: string;
-  /** Fraction of the training cache held out for validation when no `valid` cache is given. */
-  validSplit?: number;
-  /** Output folder (head, combined model, meta.json, report.json, checkpoints). */
-  out: string;
-  /** Also export images → probabilities as one LayersModel (LayersModel backbones); default true. */
-  combined?: boolean;
-}
+// RunTrainArgs: its schema, runTrainOptionsSchema, is in ./train/options.ts.
+export type { RunTrainArgs };
 
 export interface RunTrainResult {
   out: string;
@@ -72,8 +66,10 @@ export function assertSameFeatures(a: CacheHeader, aDir: string, b: CacheHeader,
   if (diffs.length) throw new Error(`${bDir} does not match ${aDir}: ${diffs.join('; ')}`);
 }
 
-export async function runTrain(args: RunTrainArgs): Promise<RunTrainResult> {
+export async function runTrain(input: RunTrainArgs): Promise<RunTrainResult> {
   const t0 = performance.now();
+  const args = parseOptions(runTrainOptionsSchema, input) as RunTrainArgs;
+  await claimRunFolder(args);
   const reader = CacheReader.open(args.cache);
   let validReader: CacheReader | undefined;
   let ownBackbone: Backbone | undefined;
@@ -94,9 +90,11 @@ export async function runTrain(args: RunTrainArgs): Promise<RunTrainResult> {
     }
     let backbone: Backbone | undefined = args.backbone;
     const h = reader.header;
+    // A header naming no kernel predates kernels: its features were resized with sharp's.
+    const preprocess = { ...h.preprocess, kernel: h.preprocess.kernel ?? LEGACY_KERNEL };
     const needBackbone = args.mixAt === 'input' || (args.combined !== false && h.backbone.kind === 'layers');
     if (!backbone && needBackbone) {
-      backbone = ownBackbone = await loadBackbone({ backbone: h.backbone.id.replace(/^(layers|graph):/, ''), layer: h.backbone.kind === 'layers' ? h.backbone.cut : undefined, node: h.backbone.kind === 'graph' ? h.backbone.cut : undefined, preprocess: h.preprocess });
+      backbone = ownBackbone = await loadBackbone({ backbone: h.backbone.id.replace(/^(layers|graph):/, ''), layer: h.backbone.kind === 'layers' ? h.backbone.cut : undefined, node: h.backbone.kind === 'graph' ? h.backbone.cut : undefined, preprocess });
       if (backbone.weightsHash !== h.backbone.weightsHash) {
         throw new Error(`backbone ${h.backbone.id} now has other weights than when ${args.cache} was made (weights hash ${backbone.weightsHash.slice(0, 12)}… vs ${h.backbone.weightsHash.slice(0, 12)}…); re-run precompute`);
       }
@@ -115,7 +113,7 @@ export async function runTrain(args: RunTrainArgs): Promise<RunTrainResult> {
         threshold: 0.5,
         featureShape: h.featureShape,
         backbone: h.backbone,
-        preprocess: h.preprocess,
+        preprocess,
         training: { options, bestEpoch: result.bestEpoch, metrics: summary(metrics) },
       },
       args.combined === false ? undefined : backbone,
@@ -162,6 +160,7 @@ export interface RunEvalArgs {
 
 /** Metrics of a trained model on a cache; refuses a cache made with another backbone or classes. */
 export async function runEval(args: RunEvalArgs): Promise<{ metrics: Metrics; size: number }> {
+  parseOptions(evalOptionsSchema, args);
   const meta = await readMeta(args.model);
   const reader = CacheReader.open(args.cache);
   try {
@@ -218,6 +217,7 @@ export interface RunPredictArgs {
  * named in meta.json (checked against its weights hash) followed by the head.
  */
 export async function runPredict(args: RunPredictArgs): Promise<Prediction[]> {
+  parseOptions(predictOptionsSchema, args);
   const meta = await readMeta(args.model);
   const backbone = await loadBackbone({
     backbone: meta.backbone.id.replace(/^(layers|graph):/, ''),

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import './util/tfjs-banner.js';
 
 /**
  * Runs `fn` inside `tf.tidy` and copies its result to the host.

@@ -1,8 +1,38 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, describeBackend } from '../src/backend.js';
 
 describe('selectBackend', () => {
+  // First in the file: the cpu backend must not have written a tensor yet, or there is no banner to mute.
+  it('the cpu backend does not print TF.js\'s "running in Node.js" banner', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      await selectBackend({ force: 'cpu' });
+      tf.tidy(() => tf.add(tf.tensor([1, 2]), 1).dataSync());
+      const said = [...warn.mock.calls, ...log.mock.calls].flat().join('\n');
+      expect(said).not.toMatch(/looks like you are running TensorFlow\.js in Node/);
+    } finally {
+      warn.mockRestore();
+      log.mockRestore();
+    }
+  });
+
+  it('names missing optional packages only when verbose', async () => {
+    const lines = async (verbose: boolean) => {
+      await selectBackend({ force: 'cpu' }); // a different request, so the next one selects afresh
+      const out: string[] = [];
+      const info = await selectBackend({ force: '', verbose, log: (l) => out.push(l) });
+      return { out, info };
+    };
+    const quiet = await lines(false);
+    const loud = await lines(true);
+    const absent = quiet.info.notices.filter((n) => / not available /.test(n));
+    expect(quiet.out.filter((l) => / not available /.test(l))).toEqual([]);
+    expect(loud.out).toEqual(loud.info.notices.map((n) => `notice: ${n}`));
+    if (absent.length) expect(loud.out.length).toBeGreaterThan(0);
+  });
+
   it('falls back past a missing tfjs-node to wasm, with a notice per skipped package', async () => {
     const info = await selectBackend({ force: '' });
     // tfjs-node(-gpu) cannot be installed offline; when it is absent the choice must be wasm.

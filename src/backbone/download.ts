@@ -12,7 +12,8 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { MODEL_JSON, expectedWeightBytes, writeFileAtomic } from './io.js';
+import { MODEL_JSON, expectedWeightBytes } from './io.js';
+import { writeFileAtomic } from '../util/fs.js';
 
 export const DOWNLOAD_RECORD = 'download.json';
 

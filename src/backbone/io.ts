@@ -11,22 +11,14 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../util/fs.js';
 
 export const MODEL_JSON = 'model.json';
 const WEIGHTS_FILE = 'weights.bin';
 
-/** Writes `data` to `file` atomically: a temporary sibling, fsync, rename. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  const handle = await fs.open(tmp, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(tmp, file);
-}
+// writeFileAtomic moved to src/util/fs.ts; re-exported for branches that still import it from here.
+// TODO(lead): drop once every importer uses ../util/fs.js.
+export { writeFileAtomic };
 
 function toArrayBuffer(data: tf.io.WeightData | undefined): ArrayBuffer {
   if (data == null) return new ArrayBuffer(0);

@@ -1,14 +1,20 @@
 /**
  * A pool of worker threads, one backbone each, for parallel feature extraction. The wasm backend
  * never uses more than one thread in Node, so throughput on N cores comes from N workers.
+ *
+ * Scheduling, queueing and worker lifetimes are piscina's: a thread that dies (process.exit, an
+ * uncaught exception, out of memory) fails only the batch it was running and is replaced by a fresh
+ * one. The batch is then retried on another thread, once; a batch that kills its thread twice fails
+ * the run with one line. (tinypool 2.2 was tried first: with worker threads it leaves the task of a
+ * thread that calls process.exit pending forever.)
  */
-import { Worker } from 'node:worker_threads';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import os from 'node:os';
+import { Piscina } from 'piscina';
 import type { LoadBackboneArgs } from './index.js';
-import type { WorkerReply } from './extract-worker.js';
+import type { BackboneInfoReply, ExtractTask, TaskFailure, WorkerArgs } from './extract-worker.js';
 import type { PreprocessSpec } from './types.js';
 
 export interface ExtractorPoolArgs {
@@ -29,119 +35,112 @@ export interface PoolBackboneInfo {
   backend: string;
 }
 
-interface Slot {
-  worker: Worker;
-  busy: boolean;
-}
+/** Attempts per batch: the first, plus one retry on a fresh thread after its worker died. */
+const ATTEMPTS = 2;
 
 /**
- * Starts the worker script beside this file: `.js` when built; under tsx or vitest the source is
- * `.ts`, which a worker thread cannot load by itself, so a two-line bootstrap loads it through tsx.
+ * The worker module beside this file: `.js` when built; under tsx or vitest the source is `.ts`,
+ * which a worker thread cannot load by itself, so a small .mjs entry loads it through tsx.
  */
-function spawnWorker(workerData: unknown): Worker {
+function workerEntry(): { filename: string; extra: Record<string, string> } {
   const here = fileURLToPath(import.meta.url);
-  if (path.extname(here) !== '.ts') return new Worker(path.join(path.dirname(here), 'extract-worker.js'), { workerData });
-  const script = pathToFileURL(path.join(path.dirname(here), 'extract-worker.ts')).href;
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => m.tsImport(${JSON.stringify(script)}, ${JSON.stringify(script)}))`;
-  return new Worker(boot, { eval: true, workerData });
+  const dir = path.dirname(here);
+  if (path.extname(here) !== '.ts') return { filename: path.join(dir, 'extract-worker.js'), extra: {} };
+  const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  const script = pathToFileURL(path.join(dir, 'extract-worker.ts')).href;
+  return { filename: path.join(dir, 'extract-worker-tsx.mjs'), extra: { tsxApi, script } };
+}
+
+function isFailure(x: unknown): x is TaskFailure {
+  return typeof x === 'object' && x !== null && typeof (x as TaskFailure).failed === 'string';
 }
 
 export class ExtractorPool {
   readonly info: PoolBackboneInfo;
   /** Images run through the backbone so far (tests assert a resumed run does no extra work). */
   imagesExtracted = 0;
-  private readonly slots: Slot[];
-  private readonly waiting: (() => void)[] = [];
-  private job = 0;
+  /** Worker threads that died while running a batch (each one replaced, its batch retried). */
+  workerDeaths = 0;
+  private readonly pool: Piscina;
+  private readonly threads: number;
 
-  private constructor(info: PoolBackboneInfo, slots: Slot[]) {
+  private constructor(info: PoolBackboneInfo, pool: Piscina, threads: number) {
     this.info = info;
-    this.slots = slots;
+    this.pool = pool;
+    this.threads = threads;
+    // A thread that dies between batches is replaced by piscina; without a listener its 'error'
+    // event would crash this process.
+    pool.on('error', () => {
+      this.workerDeaths++;
+    });
   }
 
   static async start(args: ExtractorPoolArgs): Promise<ExtractorPool> {
     const n = Math.max(1, args.workers ?? os.availableParallelism?.() ?? os.cpus().length);
-    const workers = Array.from({ length: n }, () => spawnWorker({ backbone: args.backbone, backend: args.backend }));
-    let infos: PoolBackboneInfo[];
+    const entry = workerEntry();
+    const workerData: WorkerArgs & Record<string, unknown> = { backbone: args.backbone, backend: args.backend, ...entry.extra };
+    // The crash test hook counts tasks over all threads in one shared word (extract-worker.ts).
+    if (process.env.MIXHEAD_TEST_WORKER_CRASH) workerData.crashCounter = new Int32Array(new SharedArrayBuffer(4));
+    const pool = new Piscina({
+      filename: entry.filename,
+      minThreads: n,
+      maxThreads: n,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Infinity,
+      // Idle threads wait on their message port, not in Atomics.wait, so timers in them still run.
+      atomics: 'disabled',
+      workerData,
+    });
+    const earlyErrors: Error[] = [];
+    const onEarlyError = (err: Error) => earlyErrors.push(err);
+    pool.on('error', onEarlyError);
     try {
-      infos = await Promise.all(
-        workers.map(
-          (w) =>
-            new Promise<PoolBackboneInfo>((resolve, reject) => {
-              w.once('message', (m: WorkerReply) => {
-                if (m.type === 'ready') {
-                  const { type: _t, ...info } = m;
-                  resolve(info);
-                } else if (m.type === 'failed') reject(new Error(m.message));
-              });
-              w.once('error', reject);
-              w.once('exit', (code) => reject(new Error(`extraction worker exited with code ${code} before it was ready`)));
-            }),
-        ),
-      );
+      // One info task per thread: each loads its backbone now, so a bad backbone fails here.
+      const replies = await Promise.all(Array.from({ length: n }, () => pool.run({ type: 'info' } satisfies ExtractTask)));
+      const failed = replies.find(isFailure);
+      if (failed) throw new Error(failed.failed);
+      pool.off('error', onEarlyError);
+      if (earlyErrors.length) throw earlyErrors[0];
+      return new ExtractorPool(replies[0] as BackboneInfoReply, pool, n);
     } catch (err) {
-      await Promise.all(workers.map((w) => w.terminate()));
-      throw err;
+      await pool.destroy();
+      throw err instanceof Error && /^worker exited with code/.test(err.message)
+        ? new Error(`extraction worker ${err.message.replace(/^worker /, '')} before it was ready`)
+        : err;
     }
-    return new ExtractorPool(infos[0], workers.map((worker) => ({ worker, busy: false })));
   }
 
   get size(): number {
-    return this.slots.length;
-  }
-
-  private async acquire(): Promise<Slot> {
-    for (;;) {
-      const free = this.slots.find((s) => !s.busy);
-      if (free) {
-        free.busy = true;
-        return free;
-      }
-      await new Promise<void>((r) => this.waiting.push(r));
-    }
-  }
-
-  private release(slot: Slot): void {
-    slot.busy = false;
-    this.waiting.shift()?.();
+    return this.threads;
   }
 
   /**
-   * Runs `count` preprocessed images (count×size×size×3 floats; the buffer is transferred to the
-   * worker and unusable afterwards) and resolves with count×(feature size) floats.
+   * Runs `count` preprocessed images (count×size×size×3 floats, copied to the worker: `pixels`
+   * stays the caller's) and resolves with count×(feature size) floats. If the worker thread dies
+   * meanwhile, the batch runs again on its replacement; a second death fails with one line.
    */
   async extract(pixels: Float32Array, count: number): Promise<Float32Array> {
-    const slot = await this.acquire();
-    const job = ++this.job;
-    try {
-      return await new Promise<Float32Array>((resolve, reject) => {
-        const onMessage = (m: WorkerReply) => {
-          if ((m.type === 'features' || m.type === 'error') && m.job === job) {
-            cleanup();
-            if (m.type === 'features') resolve(m.features);
-            else reject(new Error(`feature extraction failed: ${m.message}`));
-          }
-        };
-        const onExit = (code: number) => {
-          cleanup();
-          reject(new Error(`extraction worker exited with code ${code}`));
-        };
-        const cleanup = () => {
-          slot.worker.off('message', onMessage);
-          slot.worker.off('exit', onExit);
-        };
-        slot.worker.on('message', onMessage);
-        slot.worker.on('exit', onExit);
-        slot.worker.postMessage({ type: 'extract', job, pixels, count }, [pixels.buffer as ArrayBuffer]);
-      });
-    } finally {
+    for (let attempt = 1; ; attempt++) {
+      let reply: unknown;
+      try {
+        reply = await this.pool.run({ type: 'extract', pixels, count } satisfies ExtractTask);
+      } catch (err) {
+        // Only a dead thread rejects: the handler turns its own errors into a TaskFailure.
+        this.workerDeaths++;
+        if (attempt >= ATTEMPTS) {
+          throw new Error(
+            `feature extraction failed: the worker thread died ${attempt} times on the same batch of ${count} images (last: ${(err as Error).message}); nothing from that batch was written`,
+          );
+        }
+        continue;
+      }
+      if (isFailure(reply)) throw new Error(`feature extraction failed: ${reply.failed}`);
       this.imagesExtracted += count;
-      this.release(slot);
+      return reply as Float32Array;
     }
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    await this.pool.destroy();
   }
 }

@@ -18,6 +18,11 @@ export interface PreprocessSpec {
    * centre; `contain` letterboxes on black; `fill` stretches.
    */
   fit: 'cover' | 'contain' | 'fill';
+  /**
+   * Resize kernel (src/web/preprocess.ts): `triangle` (the default in memory; the same code runs in
+   * browsers) or `sharp-linear` (libvips', what caches and models that name no kernel were made with).
+   */
+  kernel?: 'triangle' | 'sharp-linear';
 }
 
 /** A frozen feature extractor cut at one layer or node. */

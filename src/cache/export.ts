@@ -6,10 +6,10 @@
  * Files are written under temporary names and renamed, so a crash never leaves a half export that
  * looks whole.
  */
-import { closeSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CacheDtype } from './header.js';
-import { FeatureCache } from './store.js';
+import { FeatureCache, parseEntryMeta } from './store.js';
 
 const NPY_DESCR: Record<CacheDtype, string> = { float32: '<f4', float16: '<f2', uint8: '|u1' };
 
@@ -35,30 +35,78 @@ export interface ExportResult {
   manifestPath: string;
 }
 
+/** Gathers small writes into ~1 MiB ones. */
+class WriteBuffer {
+  private readonly buf = Buffer.alloc(1 << 20);
+  private used = 0;
+  constructor(private readonly fd: number) {}
+
+  write(bytes: Uint8Array): void {
+    if (bytes.length > this.buf.length - this.used) this.flush();
+    if (bytes.length >= this.buf.length) {
+      writeSync(this.fd, bytes);
+      return;
+    }
+    this.buf.set(bytes, this.used);
+    this.used += bytes.length;
+  }
+
+  flush(): void {
+    let done = 0;
+    while (done < this.used) done += writeSync(this.fd, this.buf, done, this.used - done);
+    this.used = 0;
+  }
+}
+
+/**
+ * Streams the cache out in one pass in key order: the features file and the manifest are written
+ * entry by entry, so memory stays flat however large the cache (docs/scale.md).
+ */
 export async function exportCache(dir: string, outDir: string): Promise<ExportResult> {
   const cache = FeatureCache.open(dir, { readonly: true });
   try {
     mkdirSync(outDir, { recursive: true });
-    const metas = cache.metas();
     const featuresPath = join(outDir, 'features.npy');
     const manifestPath = join(outDir, 'manifest.json');
-    const tmp = `${featuresPath}.${process.pid}.tmp`;
-    const fd = openSync(tmp, 'w');
+    const tmpFeatures = `${featuresPath}.${process.pid}.tmp`;
+    const tmpManifest = `${manifestPath}.${process.pid}.tmp`;
+    // The count goes in the NPY header, before the rows; the rows that follow must match it.
+    const count = cache.count;
+    const fd = openSync(tmpFeatures, 'w');
+    const md = openSync(tmpManifest, 'w');
+    let written = 0;
     try {
-      writeSync(fd, npyHeader(cache.header.dtype, [metas.length, ...cache.header.featureShape]));
-      for (const m of metas) {
-        const raw = cache.rawFeatures(Buffer.from(m.key, 'utf8'));
-        if (!raw) throw new Error(`entry ${m.id} vanished during export`);
-        writeSync(fd, raw);
+      const features = new WriteBuffer(fd);
+      const manifest = new WriteBuffer(md);
+      features.write(npyHeader(cache.header.dtype, [count, ...cache.header.featureShape]));
+      manifest.write(Buffer.from(`{"header":${JSON.stringify(cache.header)},"rows":[`));
+      for (const { key, meta } of cache.entryRange()) {
+        const m = parseEntryMeta(meta);
+        const raw = cache.rawFeatures(key);
+        if (!raw) throw new Error(`${dir}: entry ${m.id} vanished during export; rerun it`);
+        if (written === count) throw new Error(`${dir}: the cache grew during export (a writer is running); rerun it when the writer is done`);
+        features.write(raw);
+        const row = JSON.stringify({ key: key.toString('utf8'), id: m.id, source: m.source, labels: m.labels });
+        manifest.write(Buffer.from(written === 0 ? row : `,${row}`));
+        written++;
       }
-    } finally {
+      manifest.write(Buffer.from(']}'));
+      features.flush();
+      manifest.flush();
+      if (written !== count) throw new Error(`${dir}: ${written} entries read but the cache counted ${count} (a writer changed it during export); rerun it`);
+    } catch (err) {
+      // No half export that looks whole: the temporaries go.
       closeSync(fd);
+      closeSync(md);
+      rmSync(tmpFeatures, { force: true });
+      rmSync(tmpManifest, { force: true });
+      throw err;
     }
-    const manifest = { header: cache.header, rows: metas.map((m) => ({ key: m.key, id: m.id, source: m.source, labels: m.labels })) };
-    writeFileSync(`${manifestPath}.tmp`, JSON.stringify(manifest));
-    renameSync(tmp, featuresPath);
-    renameSync(`${manifestPath}.tmp`, manifestPath);
-    return { dir: outDir, count: metas.length, featuresPath, manifestPath };
+    closeSync(fd);
+    closeSync(md);
+    renameSync(tmpFeatures, featuresPath);
+    renameSync(tmpManifest, manifestPath);
+    return { dir: outDir, count, featuresPath, manifestPath };
   } finally {
     await cache.close();
   }

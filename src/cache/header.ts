@@ -1,10 +1,11 @@
 /**
  * The feature cache header: everything that decides whether two sets of cached activations are
  * interchangeable. A cache is only ever extended, merged or trained on together with entries made
- * under an identical header (DESIGN.md, "Feature cache"); `createdAt` is the one field that may
+ * under an identical header (docs/architecture.md, "Feature cache"); `createdAt` is the one field that may
  * differ.
  */
 import type { PreprocessSpec } from '../backbone/types.js';
+import { DEFAULT_KERNEL, LEGACY_KERNEL, RESIZE_KERNELS } from '../web/preprocess.js';
 
 export type CacheDtype = 'float32' | 'float16' | 'uint8';
 
@@ -79,7 +80,8 @@ export function makeHeader(init: CacheHeaderInit): CacheHeader {
     format: 'mixhead-cache',
     version: 1,
     backbone: { ...init.backbone },
-    preprocess: { ...init.preprocess },
+    // A spec naming no kernel means the current default in memory; on disk it means the legacy one.
+    preprocess: { ...init.preprocess, kernel: init.preprocess.kernel ?? DEFAULT_KERNEL },
     featureShape: [...init.featureShape],
     dtype: init.dtype,
     classes: [...init.classes],
@@ -110,6 +112,8 @@ export function validateHeader(h: CacheHeader): void {
     problems.push(`quantization is only meaningful for uint8, not ${h.dtype}`);
   }
   if (!Array.isArray(h.classes) || new Set(h.classes).size !== h.classes.length) problems.push('classes must be a list of distinct names');
+  const kernel = h.preprocess?.kernel;
+  if (kernel !== undefined && !RESIZE_KERNELS.includes(kernel)) problems.push(`preprocess.kernel must be one of ${RESIZE_KERNELS.join(', ')}, got ${JSON.stringify(kernel)}`);
   if (!h.backbone || typeof h.backbone.id !== 'string' || typeof h.backbone.weightsHash !== 'string') {
     problems.push('backbone must give id and weightsHash');
   }
@@ -147,6 +151,9 @@ export function compareHeaders(a: CacheHeader, b: CacheHeader): string[] {
   if (json(pa.mean) !== json(pb.mean)) d.push(`normalization mean differs: ${json(pa.mean)} vs ${json(pb.mean)}`);
   if (json(pa.std) !== json(pb.std)) d.push(`normalization std differs: ${json(pa.std)} vs ${json(pb.std)}`);
   if (pa.fit !== pb.fit) d.push(`resize fit differs: ${pa.fit} vs ${pb.fit}`);
+  const ka = pa.kernel ?? LEGACY_KERNEL;
+  const kb = pb.kernel ?? LEGACY_KERNEL;
+  if (ka !== kb) d.push(`resize kernel differs: ${ka} vs ${kb}`);
   if (shape(a.featureShape) !== shape(b.featureShape)) {
     d.push(`feature shape differs: ${shape(a.featureShape)} vs ${shape(b.featureShape)}`);
   }

@@ -3,7 +3,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QuantizationStats } from './codec.js';
 import type { CacheDtype, Quantization } from './header.js';
-import { FeatureCache } from './store.js';
+import { FeatureCache, parseEntryMeta } from './store.js';
 
 export interface CacheSummary {
   dir: string;
@@ -36,7 +36,9 @@ export async function inspectCache(dir: string): Promise<CacheSummary> {
     const counts = new Map(h.classes.map((c) => [c, 0]));
     let unlabeled = 0;
     let count = 0;
-    for (const m of cache.metas()) {
+    // One entry at a time: memory stays flat however large the cache (docs/scale.md).
+    for (const { meta } of cache.entryRange()) {
+      const m = parseEntryMeta(meta);
       count++;
       if (m.labels.length === 0) unlabeled++;
       for (const l of m.labels) counts.set(l, (counts.get(l) ?? 0) + 1);

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { isProcessAlive } from '../util/process.js';
 
 export const LOCK_FILE = 'writer.lock';
 
@@ -40,15 +41,6 @@ export class CacheLockedError extends Error {
 const heldHere = new Map<string, string>(); // token → lock path
 let exitHookInstalled = false;
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
-  }
-}
-
 function readLock(path: string): LockInfo | undefined {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
@@ -63,7 +55,7 @@ function isStale(info: LockInfo): boolean {
   if (info.host !== hostname()) return false; // cannot check another machine's pids: assume alive
   if (info.pid <= 0) return true;
   if (info.pid === process.pid) return !heldHere.has(info.token);
-  return !pidAlive(info.pid);
+  return !isProcessAlive(info.pid);
 }
 
 export interface AcquireOptions {

@@ -2,9 +2,10 @@
  * CacheReader: the trainer's random-access view of a feature cache. Row i is the i-th entry in key
  * order at open time (a snapshot: a writer appending meanwhile does not shift rows). Features are
  * decoded straight from lmdb's memory map into caller buffers; nothing is loaded whole unless
- * loadAll() is asked for.
+ * loadAll() is asked for. Per-row metadata lives in a few flat arrays (RowTable below), so a reader
+ * over 10⁶ entries is a handful of objects, not millions (docs/scale.md, "Readers at scale").
  */
-import { FeatureCache, type EntryMeta } from './store.js';
+import { FeatureCache, parseEntryMeta } from './store.js';
 import type { CacheHeader } from './header.js';
 
 export interface Batch {
@@ -27,6 +28,83 @@ export interface BatchOptions {
   dropLast?: boolean;
 }
 
+/** A growable byte buffer: strings appended as UTF-8, read back by offset. */
+class ByteColumn {
+  private buf = Buffer.alloc(1 << 16);
+  private length = 0;
+  private offsets = new Float64Array(1 << 10);
+  private count = 0;
+
+  push(bytes: Uint8Array): void {
+    if (this.length + bytes.length > this.buf.length) {
+      const bigger = Buffer.alloc(Math.max(this.buf.length * 2, this.length + bytes.length));
+      this.buf.copy(bigger, 0, 0, this.length);
+      this.buf = bigger;
+    }
+    if (this.count + 2 > this.offsets.length) {
+      const more = new Float64Array(this.offsets.length * 2);
+      more.set(this.offsets);
+      this.offsets = more;
+    }
+    this.buf.set(bytes, this.length);
+    this.length += bytes.length;
+    this.offsets[++this.count] = this.length;
+  }
+
+  pushString(s: string): void {
+    this.push(Buffer.from(s, 'utf8'));
+  }
+
+  /** Trims the spare capacity; call once, after the last push. */
+  seal(): { bytes: Buffer; offsets: Float64Array } {
+    return { bytes: Buffer.from(this.buf.subarray(0, this.length)), offsets: this.offsets.slice(0, this.count + 1) };
+  }
+}
+
+/**
+ * The rows of a cache in a few flat arrays (docs/scale.md, "Readers at scale"): keys, ids and
+ * sources as UTF-8 bytes with offsets, labels as class indices with offsets. About 200 bytes per
+ * entry for precompute's keys and paths, in a handful of objects whatever the size, where one
+ * string or Buffer per field and entry costs several times that and gives the GC millions of
+ * objects to trace.
+ */
+interface RowTable {
+  keys: { bytes: Buffer; offsets: Float64Array };
+  ids: { bytes: Buffer; offsets: Float64Array };
+  sources: { bytes: Buffer; offsets: Float64Array };
+  /** Class indices of row i: labelData[labelOffsets[i] … labelOffsets[i + 1]). */
+  labelOffsets: Int32Array;
+  labelData: Int32Array;
+}
+
+function readRowTable(cache: FeatureCache, dir: string): RowTable {
+  const classIndex = new Map(cache.header.classes.map((c, i) => [c, i]));
+  const keys = new ByteColumn();
+  const ids = new ByteColumn();
+  const sources = new ByteColumn();
+  const labelOffsets: number[] = [0];
+  let labelData = new Int32Array(1 << 10);
+  let nLabels = 0;
+  for (const { key, meta } of cache.entryRange()) {
+    const m = parseEntryMeta(meta);
+    keys.push(key);
+    ids.pushString(m.id);
+    sources.pushString(m.source);
+    for (const l of m.labels) {
+      const c = classIndex.get(l);
+      if (c === undefined) throw new Error(`cache ${dir}: entry ${m.id} has label '${l}', which is not in its classes (${cache.header.classes.join(', ')})`);
+      if (nLabels === labelData.length) {
+        const more = new Int32Array(labelData.length * 2);
+        more.set(labelData);
+        labelData = more;
+      }
+      labelData[nLabels++] = c;
+    }
+    labelOffsets.push(nLabels);
+  }
+  return { keys: keys.seal(), ids: ids.seal(), sources: sources.seal(), labelOffsets: Int32Array.from(labelOffsets), labelData: labelData.slice(0, nLabels) };
+}
+
 export class CacheReader {
   readonly header: CacheHeader;
   readonly size: number;
@@ -34,26 +112,16 @@ export class CacheReader {
   readonly featureSize: number;
   /** Channels: last axis of featureShape; pooled rows have this length. */
   readonly channels: number;
-  readonly keys: readonly string[];
-  readonly ids: readonly string[];
-  readonly sources: readonly string[];
-  private readonly labels: readonly string[][];
-  private readonly keyBufs: Buffer[];
-  private readonly classIndex: Map<string, number>;
+  private readonly rows: RowTable;
   private readonly scratch: Float32Array;
+  private uint8Values: Float64Array | undefined;
 
   private constructor(private readonly cache: FeatureCache) {
     this.header = cache.header;
     this.featureSize = cache.featureSize;
     this.channels = this.header.featureShape[this.header.featureShape.length - 1]!;
-    const metas: (EntryMeta & { key: string })[] = cache.metas();
-    this.size = metas.length;
-    this.keys = metas.map((m) => m.key);
-    this.ids = metas.map((m) => m.id);
-    this.sources = metas.map((m) => m.source);
-    this.labels = metas.map((m) => m.labels);
-    this.keyBufs = metas.map((m) => Buffer.from(m.key, 'utf8'));
-    this.classIndex = new Map(this.header.classes.map((c, i) => [c, i]));
+    this.rows = readRowTable(cache, cache.dir);
+    this.size = this.rows.labelOffsets.length - 1;
     this.scratch = new Float32Array(this.featureSize);
   }
 
@@ -66,14 +134,76 @@ export class CacheReader {
     return this.cache.dir;
   }
 
-  labelsOf(i: number): string[] {
+  /** Key of row i (the i-th key in bytewise order). */
+  keyOf(i: number): string {
+    return this.keyBytes(i).toString('utf8');
+  }
+
+  /** Sample id of row i. */
+  idOf(i: number): string {
     this.checkRow(i);
-    return this.labels[i]!;
+    const { bytes, offsets } = this.rows.ids;
+    return bytes.toString('utf8', offsets[i], offsets[i + 1]);
+  }
+
+  /** Where row i's image came from. */
+  sourceOf(i: number): string {
+    this.checkRow(i);
+    const { bytes, offsets } = this.rows.sources;
+    return bytes.toString('utf8', offsets[i], offsets[i + 1]);
+  }
+
+  /**
+   * Every key as a string array, built on each call: for small caches and tests; at scale use keyOf(i).
+   * @deprecated use keyOf(i)
+   */
+  get keys(): string[] {
+    return Array.from({ length: this.size }, (_, i) => this.keyOf(i));
+  }
+
+  /** @deprecated use idOf(i); builds an array of every id on each call. */
+  get ids(): string[] {
+    return Array.from({ length: this.size }, (_, i) => this.idOf(i));
+  }
+
+  /** @deprecated use sourceOf(i); builds an array of every source on each call. */
+  get sources(): string[] {
+    return Array.from({ length: this.size }, (_, i) => this.sourceOf(i));
+  }
+
+  labelsOf(i: number): string[] {
+    return this.classIndicesOf(i).map((c) => this.header.classes[c]!);
   }
 
   /** Label positions in header.classes (targets for the loss). */
   classIndicesOf(i: number): number[] {
-    return this.labelsOf(i).map((l) => this.classIndex.get(l)!);
+    this.checkRow(i);
+    const { labelOffsets, labelData } = this.rows;
+    return Array.from(labelData.subarray(labelOffsets[i]!, labelOffsets[i + 1]!));
+  }
+
+  /** First label's class index per row, −1 for an unlabeled row (one Int32Array, no per-row objects). */
+  firstLabels(): Int32Array {
+    const { labelOffsets, labelData } = this.rows;
+    const out = new Int32Array(this.size);
+    for (let i = 0; i < this.size; i++) out[i] = labelOffsets[i + 1]! > labelOffsets[i]! ? labelData[labelOffsets[i]!]! : -1;
+    return out;
+  }
+
+  /** size × classes multi-hot targets. */
+  multiHot(): Float32Array {
+    const k = this.header.classes.length;
+    const { labelOffsets, labelData } = this.rows;
+    const out = new Float32Array(this.size * k);
+    for (let i = 0; i < this.size; i++) for (let j = labelOffsets[i]!; j < labelOffsets[i + 1]!; j++) out[i * k + labelData[j]!] = 1;
+    return out;
+  }
+
+  /** Row i's key bytes: a view into the row table, no copy. */
+  private keyBytes(i: number): Buffer {
+    this.checkRow(i);
+    const { bytes, offsets } = this.rows.keys;
+    return bytes.subarray(offsets[i], offsets[i + 1]);
   }
 
   private checkRow(i: number): void {
@@ -82,8 +212,8 @@ export class CacheReader {
 
   private bytesOf(i: number): Uint8Array {
     this.checkRow(i);
-    const b = this.cache.rawFeatures(this.keyBufs[i]!);
-    if (!b) throw new Error(`cache ${this.dir}: entry ${this.ids[i]} (key ${this.keys[i]}) vanished; it changed while being read: reopen it`);
+    const b = this.cache.rawFeatures(this.keyBytes(i));
+    if (!b) throw new Error(`cache ${this.dir}: entry ${this.idOf(i)} (key ${this.keyOf(i)}) vanished; it changed while being read: reopen it`);
     return b;
   }
 
@@ -108,6 +238,23 @@ export class CacheReader {
     const map = this.scratch;
     // Accumulate in float64 so the pooled mean does not depend on the order of 49 float32 adds.
     const acc = new Float64Array(C);
+    const codec = this.cache.codec;
+    if (codec.dtype === 'uint8') {
+      // Straight from the bytes through the decoded values (the same float32s decodeInto writes),
+      // without a pass through the scratch map: the pooling pass is bound by this loop.
+      const table = this.uint8Values ??= Float64Array.from(codec.decode(Uint8Array.from({ length: 256 }, (_, q) => q)));
+      for (let k = 0; k < indices.length; k++) {
+        const bytes = this.bytesOf(indices[k]!);
+        acc.fill(0);
+        for (let p = 0; p < cells; p++) {
+          const base = p * C;
+          for (let c = 0; c < C; c++) acc[c]! += table[bytes[base + c]!]!;
+        }
+        const o = k * C;
+        for (let c = 0; c < C; c++) out[o + c] = acc[c]! / cells;
+      }
+      return out;
+    }
     for (let k = 0; k < indices.length; k++) {
       this.cache.codec.decodeInto(this.bytesOf(indices[k]!), map, 0);
       acc.fill(0);
@@ -139,8 +286,7 @@ export class CacheReader {
     const startPrefetch = (b: number): void => {
       if (b >= nBatches || pending.has(b)) return;
       const rows = slice(b);
-      for (const r of rows) this.checkRow(r);
-      pending.set(b, this.cache.prefetch(Array.from(rows, (r) => this.keyBufs[r]!)));
+      pending.set(b, this.cache.prefetch(Array.from(rows, (r) => this.keyBytes(r))));
     };
     for (let b = 0; b < Math.min(nBatches, prefetch); b++) startPrefetch(b);
     for (let b = 0; b < nBatches; b++) {

@@ -1,6 +1,6 @@
 /**
  * FeatureCache: one lmdb environment per cache directory, with four named sub-databases
- * (layout in docs/cache.md). lmdb gives the crash safety DESIGN.md asks for: each putMany is one
+ * (layout in docs/cache.md). lmdb gives the crash safety docs/architecture.md ("Feature cache") asks for: each putMany is one
  * write transaction, committed synchronously with the default sync settings (no noSync: at ~15
  * images/s a flush per batch is free), so after kill -9 the environment opens with whole batches
  * only; after a power loss lmdb-js's overlappingSync may lose the last commits, never part of one.
@@ -60,6 +60,11 @@ const MAX_KEY_BYTES = 511;
 const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
 const toJsonBytes = (v: unknown): Buffer => utf8(JSON.stringify(v));
 const fromJsonBytes = <T>(b: Uint8Array): T => JSON.parse(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')) as T;
+
+/** An entry's metadata from the JSON bytes the `entries` sub-database holds. */
+export function parseEntryMeta(bytes: Uint8Array): EntryMeta {
+  return fromJsonBytes<EntryMeta>(bytes);
+}
 
 function checkKey(what: string, s: string): Buffer {
   if (typeof s !== 'string' || s.length === 0) throw new Error(`${what} must be a non-empty string`);
@@ -245,10 +250,27 @@ export class FeatureCache {
   /** All entries' metadata in key order, without features. */
   metas(): (EntryMeta & { key: string })[] {
     const out: (EntryMeta & { key: string })[] = [];
-    for (const { key, value } of this.entriesDb.getRange()) {
-      out.push({ key: Buffer.from(key).toString('utf8'), ...fromJsonBytes<EntryMeta>(value) });
-    }
+    for (const { key, meta } of this.entryRange()) out.push({ key: key.toString('utf8'), ...parseEntryMeta(meta) });
     return out;
+  }
+
+  /**
+   * Every entry's key and metadata JSON bytes in key order, one at a time (a cursor: memory stays
+   * flat however large the cache). Parse the bytes with `parseEntryMeta`.
+   */
+  *entryRange(): Generator<{ key: Buffer; meta: Buffer }> {
+    for (const { key, value } of this.entriesDb.getRange()) yield { key: key as Buffer, meta: value };
+  }
+
+  /** Every id → key mapping in id order (bytewise), one at a time. */
+  *idRange(): Generator<{ id: Buffer; key: Buffer }> {
+    for (const { key, value } of this.idsDb.getRange()) yield { id: key as Buffer, key: value };
+  }
+
+  /** The key the id's entry is stored under, if any. */
+  keyOfId(id: string): string | undefined {
+    const b = this.idsDb.getBinary(utf8(id));
+    return b ? Buffer.from(b).toString('utf8') : undefined;
   }
 
   /** id → {key, source}: what precompute compares against the dataset to find work left. */

@@ -10,11 +10,11 @@
  *   (`toColourspace('srgb')` + `raw({depth: 'uchar'})`; sharp applies an embedded profile, or its
  *   built-in CMYK profile, on the way).
  * - Animated GIF/WebP: the first frame only (`pages: 1`).
- * - Resize kernel: sharp's `linear` (a triangle filter, i.e. bilinear), the nearest sharp has to the
- *   bilinear resize nsfwjs feeds its MobileNetV2. Unlike `tf.image.resizeBilinear`, sharp widens the
- *   filter when shrinking, so a large photo is averaged rather than point-sampled (less aliasing).
- *   `cover` (default) scales the shorter side to `size` and crops the centre; `contain` letterboxes
- *   on black; `fill` stretches.
+ * - Resize kernel: `triangle` (src/web/preprocess.ts), a tent filter widened to the scale when
+ *   shrinking (a large photo is averaged rather than point-sampled), run in plain JS on sharp's
+ *   full-resolution decode, so the browser module reproduces it exactly. `cover` (default) samples
+ *   the centred square, `contain` letterboxes on black, `fill` stretches. Specs naming
+ *   `sharp-linear` (caches and models made before) keep libvips' linear reduce with shrink-on-load.
  * - Raw pixels (IDX) go through the very same sharp pipeline, so a PNG and its raw pixels give the
  *   same floats (tested byte for byte).
  * - Decompression bombs: images above `maxPixels` (default 100 megapixels) are refused by sharp's
@@ -29,6 +29,9 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { PreprocessSpec } from '../backbone/types.js';
 import type { DataItem, RawImage } from './types.js';
+import { DEFAULT_KERNEL, normalize, resizeToSquare } from '../web/preprocess.js';
+
+export { normalize };
 
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 
@@ -107,6 +110,9 @@ async function decodeReason(err: unknown, input: Buffer, maxPixels: number): Pro
   // libvips keeps one error buffer per process: under concurrent decodes its detail is sometimes lost
   // ("Unknown error"), so the reason names the format only and stays the same from run to run.
   if (format) return `truncated or corrupt ${format}`;
+  // sharp tries text that looks like XML as SVG; libvips' parser detail means nothing to a user.
+  if (/XML parse error|svgload/i.test(msg)) return 'not an image (text or a broken SVG)';
+  if (/glib:|vips/i.test(msg)) return 'not an image (unrecognised or corrupt file)';
   return `cannot decode (${msg})`;
 }
 
@@ -143,23 +149,11 @@ export async function decodeToRgb(source: string | Buffer | RawImage, spec: Prep
     img = sharp(input, { limitInputPixels: maxPixels, failOn: 'error', animated: false, pages: 1 });
   }
   try {
-    const { data, info } = await img
-      .rotate()
-      .flatten({ background: { r: 0, g: 0, b: 0 } })
-      .toColourspace('srgb')
-      .resize(spec.size, spec.size, {
-        fit: spec.fit === 'fill' ? 'fill' : spec.fit === 'contain' ? 'contain' : 'cover',
-        position: 'centre',
-        kernel: 'linear',
-        background: { r: 0, g: 0, b: 0, alpha: 1 },
-      })
-      .removeAlpha()
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || data.length !== spec.size * spec.size * 3) {
-      throw new Error(`unexpected decoded shape ${info.width}×${info.height}×${info.channels}`);
-    }
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if ((spec.kernel ?? DEFAULT_KERNEL) === 'sharp-linear') return await sharpLinearResize(img, spec);
+    // Full-resolution decode (no JPEG shrink-on-load: a browser cannot reproduce it), then the
+    // portable kernel, which src/web/browser.ts runs on the browser's decode of the same file.
+    const { data, info } = await img.rotate().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    return resizeToSquare({ data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: info.channels }, spec);
   } catch (err) {
     if (err instanceof ImageDecodeError) throw err;
     const reason = input ? await decodeReason(err, input, maxPixels) : `cannot decode (${String((err as Error).message).split('\n')[0]})`;
@@ -167,20 +161,25 @@ export async function decodeToRgb(source: string | Buffer | RawImage, spec: Prep
   }
 }
 
-/**
- * 8-bit RGB → the backbone's floats, the one place this formula lives:
- *   x = lo + (hi − lo)·p/255, then x ← (x − mean[c]) / std[c] when the spec has them (c = i mod 3).
- */
-export function normalize(rgb: Uint8Array, spec: PreprocessSpec, out = new Float32Array(rgb.length)): Float32Array {
-  const [lo, hi] = spec.range;
-  const scale = (hi - lo) / 255;
-  const mean = spec.mean ?? [0, 0, 0];
-  const std = spec.std ?? [1, 1, 1];
-  for (let i = 0; i < rgb.length; i++) {
-    const c = i % 3;
-    out[i] = (lo + rgb[i] * scale - mean[c]) / std[c];
+/** libvips' linear reduce (after shrink-on-load), for caches and models made before `triangle`. */
+async function sharpLinearResize(img: ReturnType<typeof sharp>, spec: PreprocessSpec): Promise<Uint8Array> {
+  const { data, info } = await img
+    .rotate()
+    .flatten({ background: { r: 0, g: 0, b: 0 } })
+    .toColourspace('srgb')
+    .resize(spec.size, spec.size, {
+      fit: spec.fit === 'fill' ? 'fill' : spec.fit === 'contain' ? 'contain' : 'cover',
+      position: 'centre',
+      kernel: 'linear',
+      background: { r: 0, g: 0, b: 0, alpha: 1 },
+    })
+    .removeAlpha()
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3 || data.length !== spec.size * spec.size * 3) {
+    throw new Error(`unexpected decoded shape ${info.width}×${info.height}×${info.channels}`);
   }
-  return out;
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /** decodeToRgb then normalize. */

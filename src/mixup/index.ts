@@ -30,4 +30,13 @@ export {
   type PlanOptions,
   type ResolvedMixupArgs,
 } from './mixer.js';
+export {
+  mixupOptionsSchema,
+  alphaScheduleSpecSchema,
+  MIXUP_DEFAULTS,
+  LAMBDA_MODES,
+  PAIRINGS,
+  PAIRS_POLICIES,
+  ALPHA_SCHEDULE_TYPES,
+} from './options.js';
 export { Rng } from '../random.js';

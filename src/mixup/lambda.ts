@@ -9,9 +9,9 @@
  *   its label then stays the larger share of the target.
  */
 import type { Rng } from '../random.js';
+import { LAMBDA_MODES, type LambdaMode } from './options.js';
 
-/** 'sample': one λ per sample (fastai, timm's elem mode); 'batch': one λ shared by the batch (the paper). */
-export type LambdaMode = 'sample' | 'batch';
+export type { LambdaMode };
 
 export interface LambdaOptions {
   /** Beta(α, α) concentration; α ≤ 0 gives λ = 1 (no mixing). */
@@ -27,8 +27,8 @@ export function sampleLambda(rng: Rng, n: number, options: LambdaOptions): Float
   const { alpha, mode, dominant } = options;
   if (!Number.isInteger(n) || n < 0) throw new Error(`sampleLambda: n must be an integer ≥ 0, got ${n}`);
   if (Number.isNaN(alpha) || alpha === Infinity) throw new Error(`alpha must be a finite number, got ${alpha}`);
-  if (mode !== 'sample' && mode !== 'batch') {
-    throw new Error(`lambda mode must be one of 'sample', 'batch'; got ${String(mode)}`);
+  if (!LAMBDA_MODES.includes(mode)) {
+    throw new Error(`lambda mode must be one of ${LAMBDA_MODES.map((m) => `'${m}'`).join(', ')}; got ${String(mode)}`);
   }
   const lam = new Float32Array(n).fill(1);
   if (alpha <= 0 || n === 0) return lam;

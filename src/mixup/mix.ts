@@ -4,9 +4,10 @@
  *
  *   x̃ᵢ = λᵢ·xᵢ + (1 − λᵢ)·x_π(i)
  *
- * Two forms of the same map: `mixRows` on host typed arrays (fast, no tensors; DESIGN.md measured a
- * TF.js `gather` of a 64×7×7×1280 batch at 205 ms on wasm), and `mixingMatrix`, the B×B matrix M with
- * X̃ = M·X, for mixing inside a model with one MatMul (wasm has a MatMul gradient, not a gather one).
+ * Two forms of the same map: `mixRows` on host typed arrays (fast, no tensors; docs/architecture.md,
+ * "Mixup semantics", records a TF.js `gather` of a 64×7×7×1280 batch at 205 ms on wasm), and
+ * `mixingMatrix`, the B×B matrix M with X̃ = M·X, for mixing inside a model with one MatMul (wasm
+ * has a MatMul gradient, not a gather one).
  */
 
 export type FloatArray = Float32Array | Float64Array;

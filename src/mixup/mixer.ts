@@ -6,11 +6,11 @@
  * applied to hidden activations), CutMix (Yun et al., ICCV 2019).
  *
  * Shape (after timm's `Mixup` and fastai's `MixUp`/`CutMix`): every knob is an explicit, documented,
- * validated field of `MixupArgs`; the arithmetic lives in the pure helpers of this folder; the
+ * validated field of `MixupArgs` (one schema, in options.ts); the arithmetic lives in the pure helpers of this folder; the
  * trainer calls `plan` once per batch and applies the plan where it mixes (host rows, or a B×B
  * matrix for a MatMul inside the model). Evaluation and prediction never call it.
  *
- * Per batch (DESIGN.md, "Mixup semantics"):
+ * Per batch (docs/architecture.md, "Mixup semantics"):
  *   1. Off (mode 'none', λ = 1) when epoch ≥ offAfterEpoch, or α(epoch) = 0 and CutMix cannot run.
  *   2. With probability 1 − prob the batch is left unmixed.
  *   3. CutMix needs spatial dims and cutmixAlpha > 0; if mixup (α(epoch) > 0) is possible too,
@@ -25,64 +25,26 @@
  */
 import { OptionError } from '../errors.js';
 import { Rng } from '../random.js';
+import { defined, parseOptions } from '../options/fields.js';
 import { applyCutmix, correctedLambda, cutmixBox, type CutmixBox } from './cutmix.js';
-import { sampleLambda, type LambdaMode } from './lambda.js';
+import { sampleLambda } from './lambda.js';
 import { blendTargets, smoothTargets } from './labels.js';
 import { mixingMatrix, mixRows, type FloatArray } from './mix.js';
-import { pairPartners, type Pairing, type PairsPolicy } from './pairing.js';
+import { pairPartners } from './pairing.js';
+import {
+  MIXUP_DEFAULTS,
+  mixupOptionsSchema,
+  type AlphaSchedule,
+  type AlphaScheduleSpec,
+  type LambdaMode,
+  type MixupArgs,
+  type Pairing,
+  type PairsPolicy,
+} from './options.js';
 
-/**
- * α as a function of the epoch. A function is called with the (0-based, possibly fractional) epoch
- * and must return a finite α ≥ 0. The object form, with t = min(epoch/epochs, 1):
- *   constant: α = from
- *   linear:   α = from + (to − from)·t
- *   cosine:   α = from + (to − from)·(1 − cos(π·t))/2
- * (so α = `to` from `epochs` on). A schedule replaces `alpha` (the mixup α); `cutmixAlpha` is fixed.
- */
-export type AlphaSchedule = ((epoch: number) => number) | AlphaScheduleSpec;
-
-export interface AlphaScheduleSpec {
-  type: 'constant' | 'linear' | 'cosine';
-  /** α at epoch 0 (and always, for 'constant'). */
-  from: number;
-  /** α from `epochs` on; required for 'linear' and 'cosine'. */
-  to?: number;
-  /** Length of the ramp in epochs (> 0); required for 'linear' and 'cosine'. */
-  epochs?: number;
-}
+export type { AlphaSchedule, AlphaScheduleSpec, MixupArgs };
 
 export type MixMode = 'none' | 'mixup' | 'cutmix';
-
-export interface MixupArgs {
-  /** Beta(α, α) concentration of mixup's λ; 0 turns mixup off. Default 0.4. */
-  alpha?: number;
-  /** Beta(α, α) concentration of CutMix's λ on feature maps; 0 (default) turns CutMix off. */
-  cutmixAlpha?: number;
-  /** When both mixup and CutMix can run, the chance a batch uses CutMix. Default 0.5. */
-  switchProb?: number;
-  /** Chance that a batch is mixed at all. Default 1. */
-  prob?: number;
-  /** 'sample' (default): one λ per sample; 'batch': one λ for the batch. CutMix is always per batch. */
-  lambda?: LambdaMode;
-  /** λ ← max(λ, 1 − λ) for mixup, so each sample stays the larger part of its mix (fastai). Default true. */
-  dominant?: boolean;
-  /** 'permutation' (default): partners from a random permutation; 'flip': the reversed batch. */
-  pairing?: Pairing;
-  /** 'any' (default), or 'differentClass': pair with another class wherever the batch has one. */
-  pairs?: PairsPolicy;
-  /** Classes (names, or indices into `classes`) whose samples are never mixed nor used as partners. */
-  excludeClasses?: ReadonlyArray<string | number>;
-  /** Label smoothing ε ∈ [0, 1): y = (1 − ε)·onehot + ε/K, applied before blending. Default 0. */
-  labelSmoothing?: number;
-  /** Mixing stops from this (0-based) epoch on: epochs 0 … offAfterEpoch − 1 are mixed. Default: never stops. */
-  offAfterEpoch?: number;
-  /** α per epoch, replacing `alpha` (see `AlphaSchedule`). Default: none (α constant). */
-  alphaSchedule?: AlphaSchedule;
-  /** CutMix: use λ = 1 − box area/(H·W) rather than the drawn λ (timm's correct_lam). Default true. */
-  correctLambda?: boolean;
-  /** Seed of all mix randomness (a safe integer). Default 0. */
-  seed?: number;
-}
 
 /** `MixupArgs` with defaults filled in and excluded classes resolved to sorted indices. */
 export interface ResolvedMixupArgs {
@@ -144,73 +106,9 @@ export interface LambdaHistory {
 
 const HISTOGRAM_BINS = 20;
 
-const DEFAULTS: Omit<ResolvedMixupArgs, 'excludeClasses'> = {
-  alpha: 0.4,
-  cutmixAlpha: 0,
-  switchProb: 0.5,
-  prob: 1,
-  lambda: 'sample',
-  dominant: true,
-  pairing: 'permutation',
-  pairs: 'any',
-  labelSmoothing: 0,
-  offAfterEpoch: undefined,
-  alphaSchedule: undefined,
-  correctLambda: true,
-  seed: 0,
-};
-
-const ARG_NAMES: ReadonlyArray<keyof MixupArgs> = [
-  'alpha', 'cutmixAlpha', 'switchProb', 'prob', 'lambda', 'dominant', 'pairing', 'pairs',
-  'excludeClasses', 'labelSmoothing', 'offAfterEpoch', 'alphaSchedule', 'correctLambda', 'seed',
-];
-
-function oneOf<T extends string>(name: string, value: unknown, options: readonly T[]): T {
-  if (typeof value !== 'string' || !(options as readonly string[]).includes(value)) {
-    throw new OptionError(`${name} must be one of ${options.map((o) => `'${o}'`).join(', ')}; got ${JSON.stringify(value)}`);
-  }
-  return value as T;
-}
-
-function nonNegative(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new OptionError(`${name} must be a finite number ≥ 0, got ${String(value)}`);
-  }
-  return value;
-}
-
-function probability(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
-    throw new OptionError(`${name} must be a probability in [0, 1], got ${String(value)}`);
-  }
-  return value;
-}
-
-function bool(name: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new OptionError(`${name} must be true or false, got ${String(value)}`);
-  return value;
-}
-
 function listClasses(classes: readonly string[]): string {
   const shown = classes.slice(0, 20).map((c) => JSON.stringify(c)).join(', ');
   return classes.length > 20 ? `${shown}, … (${classes.length} in all)` : shown;
-}
-
-function validateSchedule(s: unknown): AlphaSchedule {
-  if (typeof s === 'function') return s as (epoch: number) => number;
-  if (s == null || typeof s !== 'object') {
-    throw new OptionError(`alphaSchedule must be a function (epoch) => alpha or {type, from, to, epochs}, got ${String(s)}`);
-  }
-  const spec = s as AlphaScheduleSpec;
-  const type = oneOf('alphaSchedule.type', spec.type, ['constant', 'linear', 'cosine'] as const);
-  nonNegative('alphaSchedule.from', spec.from);
-  if (type !== 'constant') {
-    nonNegative('alphaSchedule.to', spec.to);
-    if (typeof spec.epochs !== 'number' || !Number.isFinite(spec.epochs) || spec.epochs <= 0) {
-      throw new OptionError(`alphaSchedule.epochs must be a finite number > 0 for '${type}', got ${String(spec.epochs)}`);
-    }
-  }
-  return { ...spec };
 }
 
 /** α at an epoch under a schedule (see `AlphaSchedule`). */
@@ -232,60 +130,33 @@ export function alphaAt(schedule: AlphaSchedule, epoch: number): number {
   return a;
 }
 
-/** Fills defaults and checks every field; errors name the field and what would be valid. */
+/**
+ * Fills defaults and checks every field with `mixupOptionsSchema` (errors name the field, the value
+ * and what is allowed), then resolves excluded classes, which only the class list can check.
+ */
 export function resolveMixupArgs(args: MixupArgs, classes: readonly string[]): ResolvedMixupArgs {
   if (args == null || typeof args !== 'object') throw new OptionError('mixup args must be an object');
-  for (const key of Object.keys(args)) {
-    if (!(ARG_NAMES as readonly string[]).includes(key)) {
-      throw new OptionError(`unknown mixup option '${key}'; valid options: ${ARG_NAMES.join(', ')}`);
-    }
-  }
+  const a = { ...MIXUP_DEFAULTS, ...defined(parseOptions(mixupOptionsSchema, args)) };
   if (!Array.isArray(classes) || classes.length === 0 || classes.some((c) => typeof c !== 'string')) {
     throw new OptionError('classes must be a non-empty array of class names');
   }
   if (new Set(classes).size !== classes.length) throw new OptionError('classes must be distinct');
-  const a = { ...DEFAULTS, ...Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined)) };
-
   const excluded = new Set<number>();
-  const ex: unknown = args.excludeClasses ?? [];
-  if (!Array.isArray(ex)) throw new OptionError(`excludeClasses must be an array of class names or indices, got ${String(ex)}`);
-  for (const c of ex as unknown[]) {
+  for (const c of args.excludeClasses ?? []) {
     if (typeof c === 'number') {
-      if (!Number.isInteger(c) || c < 0 || c >= classes.length) {
-        throw new OptionError(`excludeClasses: index ${c} is not a class index in [0, ${classes.length})`);
-      }
+      if (c >= classes.length) throw new OptionError(`excludeClasses: index ${c} is not a class index in [0, ${classes.length})`);
       excluded.add(c);
-    } else if (typeof c === 'string') {
+    } else {
       const k = classes.indexOf(c);
       if (k < 0) throw new OptionError(`excludeClasses: unknown class ${JSON.stringify(c)}; classes are ${listClasses(classes)}`);
       excluded.add(k);
-    } else {
-      throw new OptionError(`excludeClasses entries must be class names or indices, got ${String(c)}`);
     }
   }
-
-  const ls = a.labelSmoothing;
-  if (typeof ls !== 'number' || !(ls >= 0 && ls < 1)) {
-    throw new OptionError(`labelSmoothing must be in [0, 1), got ${String(ls)}`);
-  }
-  if (a.offAfterEpoch !== undefined) nonNegative('offAfterEpoch', a.offAfterEpoch);
-  if (!Number.isSafeInteger(a.seed)) throw new OptionError(`seed must be a safe integer, got ${String(a.seed)}`);
-
+  const schedule = a.alphaSchedule;
   return {
-    alpha: nonNegative('alpha', a.alpha),
-    cutmixAlpha: nonNegative('cutmixAlpha', a.cutmixAlpha),
-    switchProb: probability('switchProb', a.switchProb),
-    prob: probability('prob', a.prob),
-    lambda: oneOf('lambda', a.lambda, ['sample', 'batch'] as const),
-    dominant: bool('dominant', a.dominant),
-    pairing: oneOf('pairing', a.pairing, ['permutation', 'flip'] as const),
-    pairs: oneOf('pairs', a.pairs, ['any', 'differentClass'] as const),
+    ...a,
     excludeClasses: [...excluded].sort((x, y) => x - y),
-    labelSmoothing: ls,
-    offAfterEpoch: a.offAfterEpoch,
-    alphaSchedule: a.alphaSchedule === undefined ? undefined : validateSchedule(a.alphaSchedule),
-    correctLambda: bool('correctLambda', a.correctLambda),
-    seed: a.seed,
+    alphaSchedule: schedule === undefined || typeof schedule === 'function' ? schedule : { ...schedule },
   };
 }
 

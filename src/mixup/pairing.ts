@@ -3,7 +3,7 @@
  * manifold mixup (Verma et al., 2019) and CutMix (Yun et al., 2019), which all combine sample i with
  * one other sample π(i) of the same batch.
  *
- * Rules (DESIGN.md, "Mixup semantics"):
+ * Rules (docs/architecture.md, "Mixup semantics"):
  * - π(i) = i means "unmixed"; the mixer then sets λᵢ = 1 so that what it reports is what happened.
  * - Ineligible samples (excluded classes) get π(i) = i and are never anyone's partner.
  * - A batch of one, or fewer than two eligible samples, is left unmixed, not an error.
@@ -23,9 +23,9 @@
  *   while another class is present among the eligible samples.
  */
 import type { Rng } from '../random.js';
+import { PAIRINGS, PAIRS_POLICIES, type Pairing, type PairsPolicy } from './options.js';
 
-export type Pairing = 'permutation' | 'flip';
-export type PairsPolicy = 'any' | 'differentClass';
+export type { Pairing, PairsPolicy };
 
 export interface PairingOptions {
   /** How partners are drawn. */
@@ -43,12 +43,9 @@ export interface PairingOptions {
  */
 export function pairPartners(rng: Rng, labelsOrSize: Int32Array | number, options: PairingOptions): Int32Array {
   const { pairing, pairs, eligible } = options;
-  if (pairing !== 'permutation' && pairing !== 'flip') {
-    throw new Error(`pairing must be one of 'permutation', 'flip'; got ${String(pairing)}`);
-  }
-  if (pairs !== 'any' && pairs !== 'differentClass') {
-    throw new Error(`pairs must be one of 'any', 'differentClass'; got ${String(pairs)}`);
-  }
+  const quoted = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
+  if (!PAIRINGS.includes(pairing)) throw new Error(`pairing must be one of ${quoted(PAIRINGS)}; got ${String(pairing)}`);
+  if (!PAIRS_POLICIES.includes(pairs)) throw new Error(`pairs must be one of ${quoted(PAIRS_POLICIES)}; got ${String(pairs)}`);
   const labels = typeof labelsOrSize === 'number' ? null : labelsOrSize;
   const n = labels ? labels.length : (labelsOrSize as number);
   if (!Number.isInteger(n) || n < 0) throw new Error(`pairPartners: batch size must be an integer ≥ 0, got ${n}`);

@@ -9,7 +9,7 @@ import type { TrainReport } from '../run.js';
 import type { CompareReport } from '../compare.js';
 import { confusionMatrix, escapeXml, histogram, lineChart, type Series } from './svg.js';
 import { formatMetrics } from '../format.js';
-import { writeFileAtomic } from '../backbone/io.js';
+import { writeFileAtomic } from '../util/fs.js';
 
 export const WHY_MIXED_LOSS_IS_HIGHER =
   'The mixed training loss is measured on mixed samples with blended targets: a target such as ' +

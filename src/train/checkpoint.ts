@@ -17,7 +17,9 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../backbone/io.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { isProcessAlive } from '../util/process.js';
+import '../util/tfjs-banner.js';
 
 export interface TensorSpec {
   name: string;
@@ -86,16 +88,6 @@ export async function saveCheckpoint<S>(
 
 const exists = (p: string) => fs.access(p).then(() => true, () => false);
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Puts a crash's leftovers right: `name.old` back as `name` when `name` is gone; dead writers' temporaries removed. */
 async function repair(dir: string, name: string): Promise<void> {
   const final = path.join(dir, name);
@@ -105,7 +97,7 @@ async function repair(dir: string, name: string): Promise<void> {
   for (const entry of await fs.readdir(dir).catch(() => [] as string[])) {
     if (!entry.startsWith(prefix)) continue;
     const pid = Number(entry.slice(prefix.length));
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid)) await fs.rm(path.join(dir, entry), { recursive: true, force: true });
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !isProcessAlive(pid)) await fs.rm(path.join(dir, entry), { recursive: true, force: true });
   }
 }
 

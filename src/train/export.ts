@@ -5,6 +5,10 @@
  *   <out>/combined/model.json (+ weights.bin)  images → probabilities (LayersModel backbones only)
  *   <out>/meta.json                            labels, backbone id and weights hash, cut, preprocessing
  *
+ * meta.json's `preprocess` is the whole recipe from file to input floats: size, fit, range,
+ * mean/std, the resize `kernel`, and `decode` (orientation, alpha, colour space, frames), so a
+ * client in another language or a browser (src/web/) can reproduce it.
+ *
  * Both models load with plain `tf.loadLayersModel` (over HTTP in a browser, or with tfjs-node's
  * file:// or our disk handler in Node). The combined model is the frozen backbone up to the cut
  * followed by the head's layers: the intercepting layer is the identity at inference and is left out.
@@ -15,9 +19,11 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { composeModels, type Backbone } from '../backbone/index.js';
 import { LayersBackbone } from '../backbone/layers.js';
-import { diskLoadHandler, diskSaveHandler, writeFileAtomic } from '../backbone/io.js';
+import { diskLoadHandler, diskSaveHandler } from '../backbone/io.js';
+import { writeFileAtomic } from '../util/fs.js';
 import type { PreprocessSpec } from '../backbone/types.js';
 import type { Head, HeadType } from './heads.js';
+import { DECODE_RULES, DEFAULT_KERNEL, LEGACY_KERNEL, RESIZE_KERNELS, type ResizeKernel } from '../web/preprocess.js';
 
 export const META_FILE = 'meta.json';
 
@@ -31,7 +37,10 @@ export interface ModelMeta {
   head: HeadType;
   featureShape: number[];
   backbone: { id: string; weightsHash: string; cut: string; kind: 'layers' | 'graph' };
-  preprocess: PreprocessSpec;
+  /** How images become input floats; `kernel` is always present (src/web/preprocess.ts). */
+  preprocess: PreprocessSpec & { kernel: ResizeKernel };
+  /** How files become pixels before `preprocess` (the same for every model). */
+  decode?: typeof DECODE_RULES;
   /** Whether `combined/` exists. */
   combined: boolean;
   createdAt: string;
@@ -49,6 +58,11 @@ export async function readMeta(modelDir: string): Promise<ModelMeta> {
     throw new Error(`${file}: ${code === 'ENOENT' ? 'not found: is this a folder written by mixhead train?' : `unreadable (${(err as Error).message})`}`);
   }
   if (meta.format !== 'mixhead-model') throw new Error(`${file}: not a mixhead model (format ${meta.format})`);
+  // Written before kernels had names: made with sharp's.
+  meta.preprocess = { ...meta.preprocess, kernel: meta.preprocess.kernel ?? LEGACY_KERNEL };
+  if (!RESIZE_KERNELS.includes(meta.preprocess.kernel)) {
+    throw new Error(`${file}: unknown resize kernel ${JSON.stringify(meta.preprocess.kernel)} (this mixhead knows ${RESIZE_KERNELS.join(', ')}): made by a newer version?`);
+  }
   return meta;
 }
 
@@ -56,7 +70,7 @@ export async function readMeta(modelDir: string): Promise<ModelMeta> {
 export async function exportModel(
   out: string,
   head: Head,
-  meta: Omit<ModelMeta, 'format' | 'version' | 'combined' | 'createdAt' | 'head'>,
+  meta: Omit<ModelMeta, 'format' | 'version' | 'combined' | 'createdAt' | 'head' | 'preprocess' | 'decode'> & { preprocess: PreprocessSpec },
   backbone?: Backbone,
 ): Promise<ModelMeta> {
   await fs.mkdir(out, { recursive: true });
@@ -70,7 +84,9 @@ export async function exportModel(
     await model.save(diskSaveHandler(path.join(out, 'combined')));
     combined = true;
   }
-  const full: ModelMeta = { format: 'mixhead-model', version: 1, head: head.type, combined, createdAt: new Date().toISOString(), ...meta };
+  // A spec in memory naming no kernel means the default (runTrain names the legacy one for old caches).
+  const preprocess = { ...meta.preprocess, kernel: meta.preprocess.kernel ?? DEFAULT_KERNEL };
+  const full: ModelMeta = { format: 'mixhead-model', version: 1, head: head.type, combined, createdAt: new Date().toISOString(), ...meta, preprocess, decode: DECODE_RULES };
   await writeFileAtomic(path.join(out, META_FILE), JSON.stringify(full, null, 2));
   return full;
 }

@@ -105,18 +105,51 @@ export function subsetFeatureSet(set: FeatureSet, indices: Int32Array): FeatureS
   };
 }
 
+/** Default memory for the pooled vectors of a cache: 1 GiB (209,715 entries of 1,280 channels). */
+export const DEFAULT_POOLED_BUDGET_BYTES = 2 ** 30;
+
+/** The pooled-vector budget: `MIXHEAD_POOLED_BUDGET_MB` when set, else the default. */
+function pooledBudget(given: number | undefined): number {
+  if (given != null) return given;
+  const env = process.env.MIXHEAD_POOLED_BUDGET_MB;
+  if (env != null && env !== '') {
+    const mb = Number(env);
+    if (!(Number.isFinite(mb) && mb >= 0)) throw new Error(`MIXHEAD_POOLED_BUDGET_MB=${env}: use a number of MiB ≥ 0`);
+    return mb * 2 ** 20;
+  }
+  return DEFAULT_POOLED_BUDGET_BYTES;
+}
+
+export interface CacheFeatureSetArgs {
+  /**
+   * false: pool every batch from the cache, never keep pooled vectors. Default: keep them in
+   * memory when they fit `pooledBudgetBytes`, else pool every batch from the cache.
+   */
+  pooled?: boolean;
+  /**
+   * Most bytes the pooled vectors (size × C float32) may take in memory; above it, pooled rows are
+   * computed per batch from the memory-mapped maps (bounded memory, slower epochs). Default 1 GiB,
+   * or MIXHEAD_POOLED_BUDGET_MB.
+   */
+  pooledBudgetBytes?: number;
+}
+
 /**
  * A FeatureSet over a feature cache. Maps are read from the memory-mapped cache per batch (nothing
- * whole in memory); pooled vectors, H·W times smaller, are computed once, when first asked for.
+ * whole in memory). Pooled vectors, H·W times smaller, are computed once, when first asked for, and
+ * kept when they fit the budget; labels and targets are flat typed arrays. Memory is therefore
+ * bounded by the budget plus about (K·4 + 4) bytes per entry for targets and labels, and the
+ * reader's row table (docs/scale.md, "Readers at scale").
  */
-export function cacheFeatureSet(reader: CacheReader, args: { pooled?: boolean } = {}): FeatureSet {
+export function cacheFeatureSet(reader: CacheReader, args: CacheFeatureSetArgs = {}): FeatureSet {
   const header = reader.header;
   if (header.featureShape.length !== 3) {
     throw new Error(`cache ${reader.dir}: heads train on H×W×C maps; this cache holds [${header.featureShape}]`);
   }
-  const labels = Array.from({ length: reader.size }, (_, i) => reader.labelsOf(i));
-  const { labelIndex, targets } = encodeLabels(labels, header.classes);
+  const labelIndex = reader.firstLabels();
+  const targets = reader.multiHot();
   const c = reader.channels;
+  const keepPooled = args.pooled !== false && reader.size * c * 4 <= pooledBudget(args.pooledBudgetBytes);
   // Pooled on first use: a head that reads full maps (conv, CutMix, eval) never pays for it.
   let pooled: Float32Array | undefined;
   return {
@@ -128,10 +161,10 @@ export function cacheFeatureSet(reader: CacheReader, args: { pooled?: boolean } 
     targets,
     readRows: (idx, out) => void reader.readRows(idx, out),
     readPooled: (idx, out) => {
-      if (args.pooled === false) return void reader.pooled(idx, out);
-      pooled ??= reader.loadAll({ pooled: true });
+      if (!keepPooled) return void reader.pooled(idx, out);
+      pooled ??= reader.loadAll({ pooled: true, maxBytes: Infinity });
       for (let j = 0; j < idx.length; j++) out.set(pooled.subarray(idx[j] * c, (idx[j] + 1) * c), j * c);
     },
-    item: (i) => ({ id: reader.ids[i], source: reader.sources[i], labels: labels[i] }),
+    item: (i) => ({ id: reader.idOf(i), source: reader.sourceOf(i), labels: reader.labelsOf(i) }),
   };
 }

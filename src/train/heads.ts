@@ -20,8 +20,9 @@ import * as tf from '@tensorflow/tfjs';
 import { FeatureTap } from '../backbone/tap.js';
 import { OptionError } from '../errors.js';
 
-export const HEAD_TYPES = ['linear', 'mlp', 'conv'] as const;
-export type HeadType = (typeof HEAD_TYPES)[number];
+import { HEAD_TYPES, type HeadType } from './options.js';
+
+export { HEAD_TYPES, type HeadType };
 
 export interface HeadArgs {
   type: HeadType;

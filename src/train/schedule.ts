@@ -6,8 +6,9 @@
  * - `onecycle`: rises from lr/25 to lr over the warm-up (default 30% of steps), then anneals with a
  *   cosine to lr/1e4 (Smith & Topin, 2018; the PyTorch defaults of div_factor and final_div_factor).
  */
-export const SCHEDULES = ['constant', 'cosine', 'onecycle'] as const;
-export type ScheduleName = (typeof SCHEDULES)[number];
+import { SCHEDULES, type ScheduleName } from './options.js';
+
+export { SCHEDULES, type ScheduleName };
 
 export function learningRateAt(name: ScheduleName, lr: number, step: number, total: number, warmup: number): number {
   const cos = (from: number, to: number, t: number) => to + (from - to) * 0.5 * (1 + Math.cos(Math.PI * Math.min(Math.max(t, 0), 1)));

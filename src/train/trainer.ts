@@ -3,7 +3,7 @@
  * asks the mixer (src/mixup) for the arithmetic, as timm's training script and fastai's callbacks
  * divide the work.
  *
- * Mix points (DESIGN.md, "Mix point"):
+ * Mix points (docs/architecture.md, "Mixup semantics"):
  * - `features`: mix the cached maps (or their pooled vectors, which is the same thing for heads that
  *   start with average pooling) on the host, before the head.
  * - `hidden`: manifold mixup (Verma et al., 2019): per batch, pick one of the head's taps (the
@@ -17,75 +17,17 @@ import path from 'node:path';
 import { Rng } from '../random.js';
 import { Mixer, mixingMatrix, smoothTargets, type LambdaHistory, type MixupArgs, type MixPlan } from '../mixup/index.js';
 import type { Backbone } from '../backbone/types.js';
-import { buildHead, disposeHead, type Head, type HeadType } from './heads.js';
-import { learningRateAt, SCHEDULES, type ScheduleName } from './schedule.js';
+import { buildHead, disposeHead, type Head } from './heads.js';
+import { learningRateAt } from './schedule.js';
+import { TRAIN_DEFAULTS, trainOptionsSchema, type OptimizerName, type TrainArgs } from './options.js';
+import { parseOptions } from '../options/fields.js';
 import { headlineMetric, multiLabelMetrics, singleLabelMetrics, type Metrics } from './metrics.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { poolRow, subsetFeatureSet, type FeatureSet } from './features.js';
 import { readTidy } from '../tensors.js';
-import { OptionError } from '../errors.js';
 
-export const MIX_POINTS = ['features', 'hidden', 'input'] as const;
-export type MixPoint = (typeof MIX_POINTS)[number];
-export const OPTIMIZERS = ['adam', 'adamw', 'sgd'] as const;
-export type OptimizerName = (typeof OPTIMIZERS)[number];
-export const LABEL_MODES = ['auto', 'stack', 'blend'] as const;
-export type LabelMode = (typeof LABEL_MODES)[number];
-
-export interface TrainArgs {
-  /** Head architecture; default `linear`. */
-  head?: HeadType;
-  /** Hidden width of `mlp` / channels of `conv`. */
-  hidden?: number;
-  /** Dropout before the last dense layer (head default when unset). */
-  dropout?: number;
-  /** Where to mix; default `features`. */
-  mixAt?: MixPoint;
-  /** Mixing options (α, CutMix, policies); α defaults to 0.4. */
-  mixup?: Partial<MixupArgs>;
-  /**
-   * `stack` mixes the loss of integer targets, `blend` mixes soft targets; `auto` (default) picks
-   * stack for single-label and blend for multi-label data, as fastai decides from the loss.
-   */
-  labels?: LabelMode;
-  epochs?: number;
-  batchSize?: number;
-  /** Peak learning rate; default 1e-3 (adam/adamw), 1e-2 (sgd). */
-  lr?: number;
-  optimizer?: OptimizerName;
-  /** SGD momentum; default 0.9. */
-  momentum?: number;
-  /** Decoupled weight decay (Loshchilov & Hutter); default 0.01 for adamw, else 0. */
-  weightDecay?: number;
-  schedule?: ScheduleName;
-  /** Warm-up length in epochs (fractional allowed); default 0 (one-cycle: 30% of the steps). */
-  warmupEpochs?: number;
-  /**
-   * The clean training loss is measured each epoch on at most this many training samples (a fixed
-   * seeded subset; default 2,048), so that on large sets it costs a bounded share of the epoch.
-   */
-  cleanSample?: number;
-  /** Stop after this many epochs without a better validation metric; default: never. */
-  patience?: number;
-  seed?: number;
-  /** Output folder for checkpoints; none when unset. */
-  out?: string;
-  /** Continue from `out/checkpoints/last` when present. */
-  resume?: boolean;
-  /**
-   * Feed pooled vectors to heads that start with average pooling (default true; exact, since mixing
-   * commutes with the pooling). Off, the head pools full maps itself (tests compare the two).
-   */
-  poolFirst?: boolean;
-  /** Needed for `mixAt: 'input'`: the backbone whose features the sets hold. */
-  backbone?: Backbone;
-  /** Notices (e.g. resume found no checkpoint); default: none. */
-  log?: (line: string) => void;
-  /** Per-epoch callback (progress lines, reports). */
-  onEpoch?: (record: EpochRecord) => void;
-  /** Per-batch callback: batches done in this epoch and their total. */
-  onBatch?: (done: number, total: number) => void;
-}
+// The options (their schema, enum arrays and defaults) live in ./options.ts; re-exported here.
+export { MIX_POINTS, OPTIMIZERS, LABEL_MODES, type MixPoint, type OptimizerName, type LabelMode, type TrainArgs } from './options.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -126,42 +68,29 @@ export class TrainingDivergedError extends Error {}
 
 const LAMBDA_BINS = 20;
 
-/** Validates the arguments; errors name the field, the value and what is allowed. */
+/**
+ * Checks the arguments with `trainOptionsSchema` (errors name the field, the value and what is
+ * allowed) and fills the defaults of ./options.ts. Keys it does not know are left to the caller
+ * (runTrain passes its own through).
+ */
 export function resolveTrainArgs(args: TrainArgs) {
-  const optimizer = args.optimizer ?? 'adam';
-  const r = {
-    head: args.head ?? 'linear',
-    mixAt: args.mixAt ?? 'features',
-    labels: args.labels ?? 'auto',
-    epochs: args.epochs ?? 20,
-    batchSize: args.batchSize ?? 64,
+  const o = parseOptions(trainOptionsSchema.passthrough(), args);
+  const d = TRAIN_DEFAULTS;
+  const optimizer = o.optimizer ?? d.optimizer;
+  return {
+    head: o.head ?? d.head,
+    mixAt: o.mixAt ?? d.mixAt,
+    labels: o.labels ?? d.labels,
+    epochs: o.epochs ?? d.epochs,
+    batchSize: o.batchSize ?? d.batchSize,
     optimizer,
-    lr: args.lr ?? (optimizer === 'sgd' ? 1e-2 : 1e-3),
-    momentum: args.momentum ?? 0.9,
-    weightDecay: args.weightDecay ?? (optimizer === 'adamw' ? 0.01 : 0),
-    schedule: args.schedule ?? 'cosine',
-    warmupEpochs: args.warmupEpochs ?? 0,
-    seed: args.seed ?? 0,
+    lr: o.lr ?? d.lr(optimizer),
+    momentum: o.momentum ?? d.momentum,
+    weightDecay: o.weightDecay ?? d.weightDecay(optimizer),
+    schedule: o.schedule ?? d.schedule,
+    warmupEpochs: o.warmupEpochs ?? d.warmupEpochs,
+    seed: o.seed ?? d.seed,
   };
-  const oneOf = (field: string, value: string, allowed: readonly string[]) => {
-    if (!allowed.includes(value)) throw new OptionError(`${field}: "${value}" is not allowed; use one of ${allowed.join(', ')}`);
-  };
-  oneOf('mixAt', r.mixAt, MIX_POINTS);
-  oneOf('labels', r.labels, LABEL_MODES);
-  oneOf('optimizer', r.optimizer, OPTIMIZERS);
-  oneOf('schedule', r.schedule, SCHEDULES);
-  const positiveInt = (field: string, v: number) => {
-    if (!Number.isInteger(v) || v < 1) throw new OptionError(`${field}: ${v} is not allowed; use a whole number ≥ 1`);
-  };
-  positiveInt('epochs', r.epochs);
-  positiveInt('batchSize', r.batchSize);
-  if (!(r.lr > 0 && Number.isFinite(r.lr))) throw new OptionError(`lr: ${r.lr} is not allowed; use a number > 0`);
-  if (!(r.momentum >= 0 && r.momentum < 1)) throw new OptionError(`momentum: ${r.momentum} is not allowed; use a number in [0, 1)`);
-  if (!(r.weightDecay >= 0)) throw new OptionError(`weightDecay: ${r.weightDecay} is not allowed; use a number ≥ 0`);
-  if (!(r.warmupEpochs >= 0)) throw new OptionError(`warmupEpochs: ${r.warmupEpochs} is not allowed; use a number ≥ 0`);
-  if (args.patience != null) positiveInt('patience', args.patience);
-  if (args.cleanSample != null) positiveInt('cleanSample', args.cleanSample);
-  return r;
 }
 
 function makeOptimizer(name: OptimizerName, lr: number, momentum: number): tf.Optimizer {

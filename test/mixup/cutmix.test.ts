@@ -1,4 +1,4 @@
-// CutMix on feature maps (DESIGN.md, "CutMix on feature maps"): a whole-cell box of about (1 − λ) of
+// CutMix on feature maps (docs/architecture.md, "Mixup semantics": CutMix on feature maps): a whole-cell box of about (1 − λ) of
 // the grid, pasted from the partner, with λ corrected to the true pasted area.
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/random.js';

@@ -1,4 +1,4 @@
-// Targets under mixup: stack vs blend, label smoothing, reference losses (DESIGN.md, "Labels").
+// Targets under mixup: stack vs blend, label smoothing, reference losses (docs/architecture.md, "Mixup semantics": Labels).
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/random.js';
 import {

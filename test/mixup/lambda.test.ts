@@ -1,4 +1,4 @@
-// What λ must satisfy (DESIGN.md, "Mixup semantics"): λ ~ Beta(α, α) in [0, 1], mean 1/2, variance
+// What λ must satisfy (docs/architecture.md, "Mixup semantics"): λ ~ Beta(α, α) in [0, 1], mean 1/2, variance
 // 1/(4(2α + 1)); α ≤ 0 → 1; dominant → max(λ, 1 − λ); 'batch' → one λ for all.
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/random.js';

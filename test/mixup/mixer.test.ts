@@ -1,4 +1,4 @@
-// The per-batch mix policy (DESIGN.md, "Policies"): seeds, prob, offAfterEpoch, switchProb,
+// The per-batch mix policy (docs/architecture.md, "Mixup semantics"): seeds, prob, offAfterEpoch, switchProb,
 // exclusions, schedules, validation, and the λ record.
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/random.js';
@@ -221,23 +221,23 @@ describe('Mixer: λ history', () => {
 
 describe('Mixer: validation', () => {
   const bad: Array<[MixupArgs, RegExp]> = [
-    [{ alpha: -1 }, /alpha must be a finite number ≥ 0, got -1/],
-    [{ cutmixAlpha: Number.NaN }, /cutmixAlpha must be/],
-    [{ switchProb: 2 }, /switchProb must be a probability in \[0, 1\], got 2/],
-    [{ prob: -0.1 }, /prob must be a probability/],
-    [{ lambda: 'element' as never }, /lambda must be one of 'sample', 'batch'; got "element"/],
-    [{ dominant: 'yes' as never }, /dominant must be true or false/],
-    [{ pairing: 'roll' as never }, /pairing must be one of 'permutation', 'flip'/],
-    [{ pairs: 'same' as never }, /pairs must be one of 'any', 'differentClass'/],
+    [{ alpha: -1 }, /^alpha = -1: use a number ≥ 0$/],
+    [{ cutmixAlpha: Number.NaN }, /cutmixAlpha = NaN: use a number ≥ 0/],
+    [{ switchProb: 2 }, /switchProb = 2: use a number in \[0, 1\]/],
+    [{ prob: -0.1 }, /^prob = -0.1: use a number in \[0, 1\]/],
+    [{ lambda: 'element' as never }, /lambda = "element": use one of sample, batch/],
+    [{ dominant: 'yes' as never }, /dominant = "yes": use true or false/],
+    [{ pairing: 'roll' as never }, /pairing = "roll": use one of permutation, flip/],
+    [{ pairs: 'same' as never }, /pairs = "same": use one of any, differentClass/],
     [{ excludeClasses: ['horse'] }, /unknown class "horse"; classes are "cat", "dog"/],
     [{ excludeClasses: [5] }, /index 5 is not a class index in \[0, 5\)/],
-    [{ labelSmoothing: 1 }, /labelSmoothing must be in \[0, 1\), got 1/],
-    [{ offAfterEpoch: -2 }, /offAfterEpoch must be/],
-    [{ alphaSchedule: { type: 'step' as never, from: 1 } }, /alphaSchedule.type must be one of 'constant', 'linear', 'cosine'/],
-    [{ alphaSchedule: { type: 'linear', from: 1, to: 0 } }, /alphaSchedule.epochs must be/],
-    [{ correctLambda: 1 as never }, /correctLambda must be true or false/],
-    [{ seed: 0.5 }, /seed must be a safe integer/],
-    [{ cutMixAlpha: 1 } as never, /unknown mixup option 'cutMixAlpha'; valid options: alpha, cutmixAlpha/],
+    [{ labelSmoothing: 1 }, /labelSmoothing = 1: use a number in \[0, 1\)/],
+    [{ offAfterEpoch: -2 }, /offAfterEpoch = -2: use a whole number ≥ 0/],
+    [{ alphaSchedule: { type: 'step' as never, from: 1 } }, /alphaSchedule.type = "step": use one of constant, linear, cosine/],
+    [{ alphaSchedule: { type: 'linear', from: 1, to: 0 } }, /alphaSchedule.epochs .*use a number > 0; 'linear' needs it/],
+    [{ correctLambda: 1 as never }, /correctLambda = 1: use true or false/],
+    [{ seed: 0.5 }, /seed = 0.5: use a whole number/],
+    [{ cutMixAlpha: 1 } as never, /unknown option 'cutMixAlpha'; valid options: alpha, cutmixAlpha/],
   ];
   for (const [args, message] of bad) {
     it(`rejects ${JSON.stringify(args) ?? String(args)}`, () => {

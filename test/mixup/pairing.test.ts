@@ -1,4 +1,4 @@
-// Who mixes with whom (DESIGN.md, "Pairing" and "Policies").
+// Who mixes with whom (docs/architecture.md, "Mixup semantics": Pairing and Policies).
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/random.js';
 import { pairPartners, type Pairing, type PairsPolicy } from '../../src/mixup/pairing.js';

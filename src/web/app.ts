@@ -1,0 +1,56 @@
+/**
+ * The page `mixhead export --web` writes: drop (or pick) an image, see the model's top classes.
+ * `?backend=cpu` (or wasm/webgl) picks the TF.js backend; `window.mixhead` exposes the loaded model
+ * and `classify(blob)` for scripts and tests.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { classify, loadModel } from './browser.js';
+
+const status = document.getElementById('status') as HTMLElement;
+const result = document.getElementById('result') as HTMLElement;
+const drop = document.getElementById('drop') as HTMLElement;
+const input = document.getElementById('file') as HTMLInputElement;
+const preview = document.getElementById('preview') as HTMLImageElement;
+
+try {
+  const wanted = new URLSearchParams(location.search).get('backend');
+  if (wanted && !(await tf.setBackend(wanted))) throw new Error(`TF.js backend '${wanted}' is not available here`);
+  await tf.ready();
+  const { model, meta } = await loadModel('.');
+  const run = (blob: Blob) => classify(model, meta, blob);
+  Object.assign(window, { mixhead: { tf, model, meta, classify: run } });
+  status.textContent = `${meta.classes.length} classes, TF.js ${tf.getBackend()} backend: drop an image`;
+
+  const show = async (file: File) => {
+    preview.src = URL.createObjectURL(file);
+    result.dataset.state = 'busy';
+    result.textContent = 'classifying…';
+    try {
+      const top = (await run(file)).slice(0, 5);
+      result.replaceChildren(
+        ...top.map((t) => Object.assign(document.createElement('li'), { textContent: `${t.label} ${(100 * t.probability).toFixed(1)}%` })),
+      );
+      result.dataset.top = top[0]?.label ?? '';
+      result.dataset.state = 'done';
+    } catch (err) {
+      result.textContent = `${file.name}: ${(err as Error).message}`;
+      result.dataset.state = 'error';
+    }
+  };
+  input.addEventListener('change', () => input.files?.[0] && void show(input.files[0]));
+  drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    drop.classList.add('over');
+  });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    const file = e.dataTransfer?.files[0];
+    if (file) void show(file);
+  });
+  document.body.dataset.ready = 'yes';
+} catch (err) {
+  status.textContent = `could not load the model: ${(err as Error).message}`;
+  document.body.dataset.ready = 'error';
+}
