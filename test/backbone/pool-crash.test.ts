@@ -110,7 +110,7 @@ describe('precompute when a worker thread dies', () => {
   it('deaths that persist: one-line failure, only whole entries kept, and a rerun completes the rest', async () => {
     withCrash('exit-from:3');
     const cache = path.join(root, 'persistent');
-    const err = await precompute({ data, cache, workers: 1, batchSize: 2, backend: 'wasm', progress: false }).then(
+    const err = await precompute({ data, cache, workers: 1, batchSize: 2, backend: 'wasm', engine: 'tfjs', progress: false }).then(
       () => undefined,
       (e: Error) => e,
     );
@@ -119,7 +119,7 @@ describe('precompute when a worker thread dies', () => {
     const kept = wholeEntries(cache);
     expect(kept).toBe(4); // batches 1 and 2
     withCrash(undefined);
-    const r = await precompute({ data, cache, workers: 1, batchSize: 2, backend: 'wasm', progress: false });
+    const r = await precompute({ data, cache, workers: 1, batchSize: 2, backend: 'wasm', engine: 'tfjs', progress: false });
     expect(r.reused).toBe(kept);
     expect(r.computed).toBe(10 - kept);
     expect(wholeEntries(cache)).toBe(10);
