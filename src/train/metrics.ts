@@ -1,8 +1,13 @@
 /**
- * Evaluation metrics, computed on the host from probabilities (float64 sums).
- * Single-label: loss (softmax CE), accuracy, top-5, per-class accuracy, confusion matrix.
- * Multi-label: loss (sigmoid BCE), micro/macro F1 at a threshold, mAP (mean over classes of
- * average precision, the area under the precision–recall step curve).
+ * Evaluation metrics, computed on the host from probabilities (float64 sums), with scikit-learn's
+ * definitions, which is what users check them against (test/train/metrics-sklearn.test.ts compares
+ * with values from scripts/sklearn-reference.py):
+ * Single-label: loss (softmax CE), accuracy (argmax, lowest index among ties), top-5
+ * (`top_k_accuracy_score`: among tied scores the higher class index ranks first), per-class
+ * accuracy, confusion matrix.
+ * Multi-label: loss (sigmoid BCE), micro/macro F1 at a threshold (`f1_score`, zero_division = 0,
+ * macro over all labels), mAP (mean over all classes of `average_precision_score`: tied scores are
+ * one threshold; a class with no positive has AP 0).
  */
 
 export interface SingleLabelMetrics {
@@ -22,6 +27,8 @@ export interface MultiLabelMetrics {
   macroF1: number;
   mAP: number;
   threshold: number;
+  /** Classes with no positive in the targets: their AP and F1 count as 0 (scikit-learn warns). */
+  noPositive: number[];
 }
 
 export type Metrics = SingleLabelMetrics | MultiLabelMetrics;
@@ -42,10 +49,11 @@ export function singleLabelMetrics(probs: Float32Array, labels: Int32Array, clas
     const y = labels[i];
     loss -= Math.log(Math.max(row[y], EPS));
     let best = 0;
+    // Classes ranked above y: higher scores, and equal scores of a higher index (sklearn's order).
     let higher = 0;
     for (let j = 0; j < k; j++) {
       if (row[j] > row[best]) best = j;
-      if (row[j] > row[y]) higher++;
+      if (row[j] > row[y] || (row[j] === row[y] && j > y)) higher++;
     }
     confusion[y][best]++;
     if (best === y) top1++;
@@ -58,18 +66,32 @@ export function singleLabelMetrics(probs: Float32Array, labels: Int32Array, clas
   return { kind: 'single', loss: n ? loss / n : NaN, accuracy: n ? top1 / n : NaN, top5: n ? top5 / n : NaN, perClass, confusion };
 }
 
-/** Average precision of one class: mean of precision at each positive, ranked by score (ties by order). */
+/**
+ * Average precision of one class: AP = Σₜ (Rₜ − Rₜ₋₁)·Pₜ over the distinct scores t, highest first
+ * (all samples tied at a score enter together, as one threshold). 0 when the class has no positive.
+ */
 export function averagePrecision(scores: ArrayLike<number>, positive: ArrayLike<number>): number {
-  const idx = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
-  let hits = 0;
+  const n = scores.length;
+  const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
+  let total = 0;
+  for (let i = 0; i < n; i++) if (positive[i] > 0.5) total++;
+  if (total === 0) return 0;
+  let tp = 0;
+  let seen = 0;
   let sum = 0;
-  idx.forEach((i, rank) => {
-    if (positive[i] > 0.5) {
-      hits++;
-      sum += hits / (rank + 1);
-    }
-  });
-  return hits ? sum / hits : NaN;
+  for (let r = 0; r < n; ) {
+    const s = scores[idx[r]];
+    let groupTp = 0;
+    for (; r < n && scores[idx[r]] === s; r++, seen++) if (positive[idx[r]] > 0.5) groupTp++;
+    tp += groupTp;
+    if (groupTp > 0) sum += (groupTp / total) * (tp / seen);
+  }
+  return sum;
+}
+
+/** F1 = 2·tp / (2·tp + fp + fn), and 0 when there is nothing to count (zero_division = 0). */
+function f1(tp: number, fp: number, fn: number): number {
+  return 2 * tp + fp + fn > 0 ? (2 * tp) / (2 * tp + fp + fn) : 0;
 }
 
 /** probs and targets: N×K row-major; targets are 0/1. */
@@ -89,9 +111,8 @@ export function multiLabelMetrics(probs: Float32Array, targets: Float32Array, k:
     else if (pred) fp[c]++;
     else if (t > 0.5) fn[c]++;
   }
-  const f1 = (a: number, b: number, c: number) => (2 * a + b + c > 0 ? (2 * a) / (2 * a + b + c) : NaN);
   const sum = (v: number[]) => v.reduce((a, b) => a + b, 0);
-  const perClassF1 = tp.map((_, c) => f1(tp[c], fp[c], fn[c])).filter((v) => !Number.isNaN(v));
+  const perClassF1 = tp.map((_, c) => f1(tp[c], fp[c], fn[c]));
   const aps: number[] = [];
   for (let c = 0; c < k; c++) {
     const s = new Float64Array(n);
@@ -100,16 +121,16 @@ export function multiLabelMetrics(probs: Float32Array, targets: Float32Array, k:
       s[i] = probs[i * k + c];
       t[i] = targets[i * k + c];
     }
-    const ap = averagePrecision(s, t);
-    if (!Number.isNaN(ap)) aps.push(ap);
+    aps.push(averagePrecision(s, t));
   }
   return {
     kind: 'multi',
     loss: n ? loss / (n * k) : NaN,
     microF1: f1(sum(tp), sum(fp), sum(fn)),
-    macroF1: perClassF1.length ? sum(perClassF1) / perClassF1.length : NaN,
-    mAP: aps.length ? sum(aps) / aps.length : NaN,
+    macroF1: k ? sum(perClassF1) / k : NaN,
+    mAP: k ? sum(aps) / k : NaN,
     threshold,
+    noPositive: tp.map((_, c) => c).filter((c) => tp[c] + fn[c] === 0),
   };
 }
 
