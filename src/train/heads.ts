@@ -51,6 +51,12 @@ export interface Head {
   export: tf.LayersModel;
   /** Weights to train (shared by both graphs). */
   variables: tf.LayerVariable[];
+  /**
+   * Seeds the dropout mask of the next training step. TF.js's dropout builds a fresh generator from
+   * its seed on every call, so a fixed seed drops the same units at every step: the trainer sets a
+   * new seed per step (drawn from the run's Rng, so runs repeat). A no-op without dropout.
+   */
+  setDropoutSeed(seed: number | undefined): void;
 }
 
 function init(seed: number | undefined, k: number) {
@@ -118,7 +124,11 @@ export function buildHead(args: HeadArgs): Head {
     outputs: probs.apply(chain(exportInput, false, false)) as tf.SymbolicTensor,
     name: `head_${args.type}`,
   });
-  return { type: args.type, train, taps, pooled, export: exported, variables: train.trainableWeights };
+  const setDropoutSeed = (seed: number | undefined) => {
+    // Dropout keeps its seed as a plain field read in `call` (tfjs-layers 4.22, layers/core).
+    if (dropout) (dropout as unknown as { seed: number | undefined }).seed = seed;
+  };
+  return { type: args.type, train, taps, pooled, export: exported, variables: train.trainableWeights, setDropoutSeed };
 }
 
 /**

@@ -306,6 +306,7 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
       const root = new Rng(a.seed);
       const order = root.fork(`order-${epoch}`).permutation(train.size);
       const tapRng = root.fork(`tap-${epoch}`);
+      const dropoutRng = root.fork(`dropout-${epoch}`);
       const mixer = new Mixer({ ...mixupArgs, seed: root.fork(`mix-${epoch}`).int(2 ** 31) }, train.classes);
       let lossSum = 0;
       let seen = 0;
@@ -328,6 +329,7 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
           }
         }
         pending = a.mixAt === 'hidden' && plan.mode !== 'none' ? { plan, tap: head.taps[tapRng.int(head.taps.length)].name } : null;
+        head.setDropoutSeed(dropoutRng.int(2 ** 31));
         lr = learningRateAt(a.schedule, a.lr, state.step, totalSteps, warmupSteps);
         setLearningRate(opt, lr);
         const lossValue = tf.tidy(() => {
@@ -409,6 +411,8 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
     throw err;
   } finally {
     for (const tap of head.taps) tap.attachMixer(null);
+    // The exported config keeps the seed the head was built with, not the last step's.
+    head.setDropoutSeed(a.seed);
     disposeOptimizer(opt);
   }
   return {
