@@ -83,8 +83,8 @@ export interface TrainArgs {
   log?: (line: string) => void;
   /** Per-epoch callback (progress lines, reports). */
   onEpoch?: (record: EpochRecord) => void;
-  /** Per-batch callback: batches done in this epoch and their total. */
-  onBatch?: (done: number, total: number) => void;
+  /** Per-batch callback: batches done in this epoch, their total, and the batch's samples and mix plan. */
+  onBatch?: (done: number, total: number, batch?: { indices: Int32Array; plan: MixPlan }) => void;
 }
 
 export interface EpochRecord {
@@ -193,6 +193,15 @@ function softCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
 /** Sigmoid BCE from logits, stable form: max(z,0) − z·t + log(1 + e^(−|z|)). */
 function sigmoidCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
   return tf.mean(tf.add(tf.sub(tf.relu(logits), tf.mul(logits, targets)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))))) as tf.Scalar;
+}
+
+/** The classes of each sample of `idx`, from its multi-hot row. */
+export function labelSetsOf(targets: Float32Array, k: number, idx: ArrayLike<number>): number[][] {
+  return Array.from(idx, (i) => {
+    const set: number[] = [];
+    for (let c = 0; c < k; c++) if (targets[i * k + c] > 0.5) set.push(c);
+    return set;
+  });
 }
 
 /** Copies rows `idx` of a size×k matrix. */
@@ -315,7 +324,8 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
         const idx = order.subarray(b * a.batchSize, Math.min(train.size, (b + 1) * a.batchSize));
         const n = idx.length;
         const labels = Int32Array.from(idx, (i) => train.labelIndex[i]);
-        const plan = mixer.plan(labels, epoch, cutmix ? { spatial: [h, w] } : {});
+        // Multi-label samples: exclusion and differentClass look at every label (labelSetsOf).
+        const plan = mixer.plan(labels, epoch, { spatial: cutmix ? [h, w] : undefined, labelSets: train.multiLabel ? labelSetsOf(train.targets, k, idx) : undefined });
         const targets = gatherRows(train.targets, k, idx);
         let x: Float32Array;
         if (a.mixAt === 'input') {
@@ -365,7 +375,7 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
         lossSum += lossValue * n;
         seen += n;
         state.step++;
-        args.onBatch?.(b + 1, stepsPerEpoch);
+        args.onBatch?.(b + 1, stepsPerEpoch, { indices: idx, plan });
       }
       const hist = mixer.lambdaHistory();
       addHistogram(state.lambdaHistogram, hist);
