@@ -109,7 +109,18 @@ export interface TrainResult {
   /** Histogram of the λ values used (20 bins over [0, 1]). */
   lambdaHistogram: number[];
   stoppedEarly: boolean;
+  /** The best epoch is the last one: more epochs (or a higher lr) would likely help. */
+  stillImproving: boolean;
   resumedFrom?: number;
+}
+
+/** What the learning-rate schedule depends on: a resumed run must keep all of it. */
+interface SchedulePlan {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  schedule: ScheduleName;
+  warmupEpochs: number;
 }
 
 interface LoopState {
@@ -118,8 +129,23 @@ interface LoopState {
   history: EpochRecord[];
   bestEpoch: number;
   bestValue: number;
+  /** Validation loss (training loss without validation) of the best epoch: the tie-break. */
+  bestLoss?: number;
   best?: Metrics;
   lambdaHistogram: number[];
+  stoppedEarly?: boolean;
+  plan?: SchedulePlan;
+}
+
+/**
+ * Whether an epoch beats the best so far: a higher metric, or the same metric with a validation loss
+ * lower by more than 1e-4 of itself (a tie on accuracy is common on small validation sets, and the
+ * lower loss is the better-calibrated head; the margin keeps float noise from counting as progress).
+ */
+export function isBetter(value: number, loss: number, bestValue: number, bestLoss: number | undefined): boolean {
+  if (value > bestValue) return true;
+  if (value < bestValue) return false;
+  return bestLoss == null || !Number.isFinite(bestLoss) ? Number.isFinite(loss) : loss < bestLoss - 1e-4 * Math.abs(bestLoss);
 }
 
 export class TrainingDivergedError extends Error {}
@@ -256,7 +282,8 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
   if (a.mixAt === 'input' && (!args.backbone || !train.item)) {
     throw new Error('mixAt "input" reruns the backbone on mixed images: it needs the backbone and the image sources');
   }
-  const mixupArgs: Partial<MixupArgs> = { alpha: 0.4, ...args.mixup, seed: a.seed };
+  // The mix draws follow the user's mixup seed when one is given, else the training seed.
+  const mixupArgs: Partial<MixupArgs> = { alpha: 0.4, ...args.mixup, seed: args.mixup?.seed ?? a.seed };
   const cutmix = (mixupArgs.cutmixAlpha ?? 0) > 0;
   const labelSmoothing = mixupArgs.labelSmoothing ?? 0;
   if (cutmix && a.mixAt !== 'features') throw new Error(`cutmixAlpha > 0 pastes boxes of feature-map cells: it needs mixAt "features", not "${a.mixAt}"`);
@@ -280,16 +307,21 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
   const warmupSteps = Math.round(a.warmupEpochs * stepsPerEpoch);
   const ckptDir = args.out ? path.join(args.out, 'checkpoints') : undefined;
 
-  let state: LoopState = { epoch: 0, step: 0, history: [], bestEpoch: -1, bestValue: -Infinity, lambdaHistogram: new Array(LAMBDA_BINS).fill(0) };
+  const plan: SchedulePlan = { epochs: a.epochs, batchSize: a.batchSize, lr: a.lr, schedule: a.schedule, warmupEpochs: a.warmupEpochs };
+  let state: LoopState = { epoch: 0, step: 0, history: [], bestEpoch: -1, bestValue: -Infinity, lambdaHistogram: new Array(LAMBDA_BINS).fill(0), plan };
   let resumedFrom: number | undefined;
   let stoppedEarly = false;
+  // The best epoch's weights, kept on the host, so that the head returned is the best one with or without `out`.
+  let bestWeights: { epoch: number; values: Float32Array[] } | undefined;
   try {
     if (ckptDir) await fs.mkdir(ckptDir, { recursive: true });
     if (args.resume && ckptDir) {
       const ck = await loadCheckpoint<LoopState>(ckptDir, 'last');
       if (ck) {
+        assertSamePlan(ck.state.plan, plan, path.join(ckptDir, 'last'));
         await ck.restore(head.train.trainableWeights, opt);
         state = ck.state;
+        stoppedEarly = state.stoppedEarly ?? false;
         resumedFrom = state.epoch;
         args.log?.(`resuming after epoch ${state.epoch} from ${path.join(ckptDir, 'last')}`);
       } else {
@@ -309,14 +341,14 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
     const rowSize = head.pooled ? c : h * w * c;
     const xBuf = new Float32Array(a.batchSize * rowSize);
     const mixBuf = new Float32Array(a.batchSize * rowSize);
-    for (let epoch = state.epoch; epoch < a.epochs; epoch++) {
+    for (let epoch = state.epoch; epoch < a.epochs && !stoppedEarly; epoch++) {
       const t0 = performance.now();
       // One stream per epoch and purpose: resuming at epoch e replays exactly what a full run does.
       const root = new Rng(a.seed);
       const order = root.fork(`order-${epoch}`).permutation(train.size);
       const tapRng = root.fork(`tap-${epoch}`);
       const dropoutRng = root.fork(`dropout-${epoch}`);
-      const mixer = new Mixer({ ...mixupArgs, seed: root.fork(`mix-${epoch}`).int(2 ** 31) }, train.classes);
+      const mixer = new Mixer({ ...mixupArgs, seed: new Rng(mixupArgs.seed!).fork(`mix-${epoch}`).int(2 ** 31) }, train.classes);
       let lossSum = 0;
       let seen = 0;
       let lr = a.lr;
@@ -396,24 +428,34 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
       };
       state.history.push(record);
       state.epoch = epoch + 1;
-      const improved = watched.value > state.bestValue || state.bestEpoch < 0;
-      if (improved) {
+      const watchedLoss = (validMetrics ?? cleanMetrics).loss;
+      if (state.bestEpoch < 0 || isBetter(watched.value, watchedLoss, state.bestValue, state.bestLoss)) {
         state.bestValue = watched.value;
+        state.bestLoss = watchedLoss;
         state.bestEpoch = epoch + 1;
         state.best = validMetrics ?? cleanMetrics;
+        bestWeights = { epoch: epoch + 1, values: head.train.trainableWeights.map((v) => Float32Array.from(v.read().dataSync() as Float32Array)) };
         if (ckptDir) await saveCheckpoint(ckptDir, 'best', state, head.train.trainableWeights, null);
       }
+      if (args.patience != null && state.epoch - state.bestEpoch >= args.patience) stoppedEarly = true;
+      state.stoppedEarly = stoppedEarly;
       if (ckptDir) await saveCheckpoint(ckptDir, 'last', state, head.train.trainableWeights, opt);
       args.onEpoch?.(record);
-      if (args.patience != null && state.epoch - state.bestEpoch >= args.patience) {
-        stoppedEarly = true;
-        break;
+    }
+    // The returned head is the best epoch's, not the last one's.
+    if (state.bestEpoch !== state.epoch) {
+      if (bestWeights?.epoch === state.bestEpoch) {
+        const values = bestWeights.values;
+        head.train.trainableWeights.forEach((v, i) => tf.tidy(() => {
+          v.write(tf.tensor(values[i], v.shape as number[]));
+        }));
+      } else if (ckptDir) {
+        const best = await loadCheckpoint<LoopState>(ckptDir, 'best');
+        if (best) await best.restore(head.train.trainableWeights, null);
       }
     }
-    // The exported head is the best epoch's, not the last one's.
-    if (ckptDir && state.bestEpoch !== state.epoch) {
-      const best = await loadCheckpoint<LoopState>(ckptDir, 'best');
-      if (best) await best.restore(head.train.trainableWeights, null);
+    if (state.bestEpoch === state.epoch && state.epoch > 1 && !stoppedEarly) {
+      args.log?.(`the best epoch is the last (${state.epoch}): the head is still improving; more epochs or a higher lr may help`);
     }
   } catch (err) {
     // A failed run hands back no head: free its weights here.
@@ -432,8 +474,21 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
     best: state.best,
     lambdaHistogram: state.lambdaHistogram,
     stoppedEarly,
+    stillImproving: state.bestEpoch === state.epoch && state.epoch > 1,
     resumedFrom,
   };
+}
+
+/** Resuming with another schedule would silently train a different run: refuse, naming the change. */
+function assertSamePlan(saved: SchedulePlan | undefined, now: SchedulePlan, where: string): void {
+  if (!saved) return;
+  // A constant rate does not depend on the run's length: such a run may be extended.
+  const keys = (Object.keys(now) as (keyof SchedulePlan)[]).filter((k) => !(k === 'epochs' && now.schedule === 'constant' && saved.schedule === 'constant'));
+  for (const key of keys) {
+    if (saved[key] !== now[key]) {
+      throw new OptionError(`resume: ${key} was ${saved[key]} in the run at ${where} and is ${now[key]} now; the learning-rate schedule depends on it: resume with ${key} ${saved[key]}, or start a new run`);
+    }
+  }
 }
 
 function addHistogram(into: number[], hist: LambdaHistory): void {
