@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Rng } from '../random.js';
-import { Mixer, mixingMatrix, smoothTargets, type LambdaHistory, type MixupArgs, type MixPlan } from '../mixup/index.js';
+import { Mixer, mixingMatrix, type LambdaHistory, type MixupArgs, type MixPlan } from '../mixup/index.js';
 import type { Backbone } from '../backbone/types.js';
 import { buildHead, disposeHead, type Head, type HeadType } from './heads.js';
 import { learningRateAt, SCHEDULES, type ScheduleName } from './schedule.js';
@@ -23,6 +23,8 @@ import { headlineMetric, multiLabelMetrics, singleLabelMetrics, type Metrics } f
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { poolRow, subsetFeatureSet, type FeatureSet } from './features.js';
 import { readTidy } from '../tensors.js';
+import { findLearningRate, type LrFindResult } from './lrfind.js';
+import { batchLoss, gatherRows } from './losses.js';
 import { OptionError } from '../errors.js';
 
 export const MIX_POINTS = ['features', 'hidden', 'input'] as const;
@@ -48,10 +50,14 @@ export interface TrainArgs {
    * stack for single-label and blend for multi-label data, as fastai decides from the loss.
    */
   labels?: LabelMode;
-  epochs?: number;
+  /** Epochs, or 'auto' (default): enough for about AUTO_EPOCH_STEPS optimizer steps (see `autoEpochs`). */
+  epochs?: number | 'auto';
   batchSize?: number;
-  /** Peak learning rate; default 1e-3 (adam/adamw), 1e-2 (sgd). */
-  lr?: number;
+  /**
+   * Peak learning rate, or 'auto' (default): the suggestion of the lr finder (src/train/lrfind.ts),
+   * run on the training set before training; a resumed run keeps the rate it started with.
+   */
+  lr?: number | 'auto';
   optimizer?: OptimizerName;
   /** SGD momentum; default 0.9. */
   momentum?: number;
@@ -111,6 +117,12 @@ export interface TrainResult {
   stoppedEarly: boolean;
   /** The best epoch is the last one: more epochs (or a higher lr) would likely help. */
   stillImproving: boolean;
+  /** The number of epochs planned (resolved when 'auto'). */
+  epochs: number;
+  /** The peak learning rate used (resolved when 'auto'). */
+  lr: number;
+  /** The lr finder's curve, when `lr` was 'auto' (and not taken from a resumed run). */
+  lrFind?: LrFindResult;
   resumedFrom?: number;
 }
 
@@ -159,10 +171,10 @@ export function resolveTrainArgs(args: TrainArgs) {
     head: args.head ?? 'linear',
     mixAt: args.mixAt ?? 'features',
     labels: args.labels ?? 'auto',
-    epochs: args.epochs ?? 20,
+    epochs: args.epochs ?? 'auto',
     batchSize: args.batchSize ?? 64,
     optimizer,
-    lr: args.lr ?? (optimizer === 'sgd' ? 1e-2 : 1e-3),
+    lr: args.lr ?? 'auto',
     momentum: args.momentum ?? 0.9,
     weightDecay: args.weightDecay ?? (optimizer === 'adamw' ? 0.01 : 0),
     schedule: args.schedule ?? 'cosine',
@@ -179,15 +191,31 @@ export function resolveTrainArgs(args: TrainArgs) {
   const positiveInt = (field: string, v: number) => {
     if (!Number.isInteger(v) || v < 1) throw new OptionError(`${field}: ${v} is not allowed; use a whole number ≥ 1`);
   };
-  positiveInt('epochs', r.epochs);
+  if (r.epochs !== 'auto') positiveInt('epochs', r.epochs);
   positiveInt('batchSize', r.batchSize);
-  if (!(r.lr > 0 && Number.isFinite(r.lr))) throw new OptionError(`lr: ${r.lr} is not allowed; use a number > 0`);
+  if (r.lr !== 'auto' && !(typeof r.lr === 'number' && r.lr > 0 && Number.isFinite(r.lr))) throw new OptionError(`lr: ${r.lr} is not allowed; use a number > 0 or "auto"`);
   if (!(r.momentum >= 0 && r.momentum < 1)) throw new OptionError(`momentum: ${r.momentum} is not allowed; use a number in [0, 1)`);
   if (!(r.weightDecay >= 0)) throw new OptionError(`weightDecay: ${r.weightDecay} is not allowed; use a number ≥ 0`);
   if (!(r.warmupEpochs >= 0)) throw new OptionError(`warmupEpochs: ${r.warmupEpochs} is not allowed; use a number ≥ 0`);
   if (args.patience != null) positiveInt('patience', args.patience);
   if (args.cleanSample != null) positiveInt('cleanSample', args.cleanSample);
   return r;
+}
+
+/** The default training length aims at this many optimizer steps… */
+export const AUTO_EPOCH_STEPS = 1000;
+/** …within these bounds on the number of epochs. */
+export const AUTO_EPOCH_RANGE = [5, 150] as const;
+
+/**
+ * Default number of epochs: ceil(AUTO_EPOCH_STEPS / steps per epoch), clamped to AUTO_EPOCH_RANGE.
+ * A fixed number of epochs under-trains small sets (20 epochs of 600 images are 200 steps, and the
+ * weights of a fresh head move by about Σlr); counting steps gives a small set as many updates as a
+ * large one gets in a few epochs, and the best-epoch restore guards against training too long.
+ */
+export function autoEpochs(size: number, batchSize: number): number {
+  const steps = Math.ceil(size / batchSize);
+  return Math.min(AUTO_EPOCH_RANGE[1], Math.max(AUTO_EPOCH_RANGE[0], Math.ceil(AUTO_EPOCH_STEPS / steps)));
 }
 
 function makeOptimizer(name: OptimizerName, lr: number, momentum: number): tf.Optimizer {
@@ -212,15 +240,6 @@ function disposeOptimizer(opt: tf.Optimizer): void {
   if (c && !c.isDisposed) c.dispose();
 }
 
-function softCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
-  return tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), -1))) as tf.Scalar;
-}
-
-/** Sigmoid BCE from logits, stable form: max(z,0) − z·t + log(1 + e^(−|z|)). */
-function sigmoidCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
-  return tf.mean(tf.add(tf.sub(tf.relu(logits), tf.mul(logits, targets)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))))) as tf.Scalar;
-}
-
 /** The classes of each sample of `idx`, from its multi-hot row. */
 export function labelSetsOf(targets: Float32Array, k: number, idx: ArrayLike<number>): number[][] {
   return Array.from(idx, (i) => {
@@ -228,13 +247,6 @@ export function labelSetsOf(targets: Float32Array, k: number, idx: ArrayLike<num
     for (let c = 0; c < k; c++) if (targets[i * k + c] > 0.5) set.push(c);
     return set;
   });
-}
-
-/** Copies rows `idx` of a size×k matrix. */
-function gatherRows(m: Float32Array, k: number, idx: ArrayLike<number>): Float32Array {
-  const out = new Float32Array(idx.length * k);
-  for (let j = 0; j < idx.length; j++) out.set(m.subarray(idx[j] * k, (idx[j] + 1) * k), j * k);
-  return out;
 }
 
 /** Probabilities for every sample of `set` (inference mode, never mixed). */
@@ -301,25 +313,37 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
     seed: a.seed,
   });
   const vars = head.train.trainableWeights.map((v) => v.read() as tf.Variable);
-  const opt = makeOptimizer(a.optimizer, a.lr, a.momentum);
   const stepsPerEpoch = Math.ceil(train.size / a.batchSize);
-  const totalSteps = stepsPerEpoch * a.epochs;
-  const warmupSteps = Math.round(a.warmupEpochs * stepsPerEpoch);
   const ckptDir = args.out ? path.join(args.out, 'checkpoints') : undefined;
-
-  const plan: SchedulePlan = { epochs: a.epochs, batchSize: a.batchSize, lr: a.lr, schedule: a.schedule, warmupEpochs: a.warmupEpochs };
-  let state: LoopState = { epoch: 0, step: 0, history: [], bestEpoch: -1, bestValue: -Infinity, lambdaHistogram: new Array(LAMBDA_BINS).fill(0), plan };
+  let opt: tf.Optimizer | undefined;
+  let state: LoopState = { epoch: 0, step: 0, history: [], bestEpoch: -1, bestValue: -Infinity, lambdaHistogram: new Array(LAMBDA_BINS).fill(0) };
   let resumedFrom: number | undefined;
   let stoppedEarly = false;
+  let lrFind: LrFindResult | undefined;
   // The best epoch's weights, kept on the host, so that the head returned is the best one with or without `out`.
   let bestWeights: { epoch: number; values: Float32Array[] } | undefined;
   try {
     if (ckptDir) await fs.mkdir(ckptDir, { recursive: true });
+    const ck = args.resume && ckptDir ? await loadCheckpoint<LoopState>(ckptDir, 'last') : undefined;
+    // 'auto' values: a resumed run keeps those it started with; a new one computes them.
+    const epochs = a.epochs !== 'auto' ? a.epochs : (ck?.state.plan?.epochs ?? autoEpochs(train.size, a.batchSize));
+    let lr = a.lr !== 'auto' ? a.lr : ck?.state.plan?.lr;
+    if (lr === undefined) {
+      lrFind = await findLearningRate(train, { head: a.head, hidden: args.hidden, dropout: args.dropout, batchSize: a.batchSize, optimizer: a.optimizer, momentum: a.momentum, poolFirst: !cutmix && args.poolFirst !== false, seed: a.seed });
+      lr = lrFind.suggestion;
+      args.log?.(`lr-find: lr ${lr.toExponential(2)} (${lrFind.rule} of the smoothed loss over ${lrFind.lrs.length} steps, ${lrFind.seconds.toFixed(1)} s)`);
+    }
+    const peakLr = lr;
+    const optim = makeOptimizer(a.optimizer, peakLr, a.momentum);
+    opt = optim;
+    const totalSteps = stepsPerEpoch * epochs;
+    const warmupSteps = Math.round(a.warmupEpochs * stepsPerEpoch);
+    const plan: SchedulePlan = { epochs, batchSize: a.batchSize, lr: peakLr, schedule: a.schedule, warmupEpochs: a.warmupEpochs };
+    state.plan = plan;
     if (args.resume && ckptDir) {
-      const ck = await loadCheckpoint<LoopState>(ckptDir, 'last');
       if (ck) {
         assertSamePlan(ck.state.plan, plan, path.join(ckptDir, 'last'));
-        await ck.restore(head.train.trainableWeights, opt);
+        await ck.restore(head.train.trainableWeights, optim);
         state = ck.state;
         stoppedEarly = state.stoppedEarly ?? false;
         resumedFrom = state.epoch;
@@ -341,7 +365,7 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
     const rowSize = head.pooled ? c : h * w * c;
     const xBuf = new Float32Array(a.batchSize * rowSize);
     const mixBuf = new Float32Array(a.batchSize * rowSize);
-    for (let epoch = state.epoch; epoch < a.epochs && !stoppedEarly; epoch++) {
+    for (let epoch = state.epoch; epoch < epochs && !stoppedEarly; epoch++) {
       const t0 = performance.now();
       // One stream per epoch and purpose: resuming at epoch e replays exactly what a full run does.
       const root = new Rng(a.seed);
@@ -351,7 +375,7 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
       const mixer = new Mixer({ ...mixupArgs, seed: new Rng(mixupArgs.seed!).fork(`mix-${epoch}`).int(2 ** 31) }, train.classes);
       let lossSum = 0;
       let seen = 0;
-      let lr = a.lr;
+      let stepLr = peakLr;
       for (let b = 0; b < stepsPerEpoch; b++) {
         const idx = order.subarray(b * a.batchSize, Math.min(train.size, (b + 1) * a.batchSize));
         const n = idx.length;
@@ -372,29 +396,16 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
         }
         pending = a.mixAt === 'hidden' && plan.mode !== 'none' ? { plan, tap: head.taps[tapRng.int(head.taps.length)].name } : null;
         head.setDropoutSeed(dropoutRng.int(2 ** 31));
-        lr = learningRateAt(a.schedule, a.lr, state.step, totalSteps, warmupSteps);
-        setLearningRate(opt, lr);
+        stepLr = learningRateAt(a.schedule, peakLr, state.step, totalSteps, warmupSteps);
+        setLearningRate(optim, stepLr);
         const lossValue = tf.tidy(() => {
           const input = tf.tensor(x, head.pooled ? [n, c] : [n, h, w, c]);
-          const lossFn = (): tf.Scalar => {
-            const logits = head.train.apply(input, { training: true }) as tf.Tensor;
-            // applyToTargets smooths (ε) then blends; a plan of mode 'none' only smooths.
-            if (train.multiLabel) return sigmoidCrossEntropy(logits, tf.tensor2d(mixer.applyToTargets(plan, targets), [n, k]));
-            if (labelMode === 'blend' || plan.mode === 'none') return softCrossEntropy(logits, tf.tensor2d(mixer.applyToTargets(plan, targets), [n, k]));
-            // stack: meanᵢ[λᵢ·CE(zᵢ, yᵢ) + (1−λᵢ)·CE(zᵢ, y_π(i))], targets kept apart.
-            const own = smoothTargets(targets, k, labelSmoothing);
-            const partnerTargets = gatherRows(own, k, plan.partner);
-            const logp = tf.logSoftmax(logits);
-            const ce1 = tf.neg(tf.sum(tf.mul(tf.tensor2d(own, [n, k]), logp), -1));
-            const ce2 = tf.neg(tf.sum(tf.mul(tf.tensor2d(partnerTargets, [n, k]), logp), -1));
-            const lam = tf.tensor1d(plan.lam);
-            return tf.mean(tf.add(tf.mul(lam, ce1), tf.mul(tf.sub(1, lam), ce2)));
-          };
-          const loss = opt.minimize(lossFn, true, vars)!;
+          const lossFn = (): tf.Scalar => batchLoss(head.train.apply(input, { training: true }) as tf.Tensor, { targets, k, multiLabel: train.multiLabel, labelMode, labelSmoothing, plan, mixer });
+          const loss = optim.minimize(lossFn, true, vars)!;
           if (a.weightDecay > 0) {
             // Decoupled decay on kernels only: w ← w − lr·wd·w.
             for (const v of head.train.trainableWeights) {
-              if (v.name.includes('kernel')) (v.read() as tf.Variable).assign(tf.mul(v.read(), 1 - lr * a.weightDecay));
+              if (v.name.includes('kernel')) (v.read() as tf.Variable).assign(tf.mul(v.read(), 1 - stepLr * a.weightDecay));
             }
           }
           return loss.dataSync()[0];
@@ -402,7 +413,7 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
         pending = null;
         if (!Number.isFinite(lossValue)) {
           const last = state.epoch > 0 && ckptDir ? ` The last good checkpoint is ${path.join(ckptDir, 'last')} (epoch ${state.epoch}).` : '';
-          throw new TrainingDivergedError(`training loss became ${lossValue} at epoch ${epoch + 1}, batch ${b + 1} (lr ${lr.toExponential(2)}): lower --lr.${last}`);
+          throw new TrainingDivergedError(`training loss became ${lossValue} at epoch ${epoch + 1}, batch ${b + 1} (lr ${stepLr.toExponential(2)}): lower --lr.${last}`);
         }
         lossSum += lossValue * n;
         seen += n;
@@ -417,7 +428,7 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
       const seconds = (performance.now() - t0) / 1000;
       const record: EpochRecord = {
         epoch: epoch + 1,
-        lr,
+        lr: stepLr,
         mixedLoss: lossSum / seen,
         cleanLoss: cleanMetrics.loss,
         validLoss: validMetrics?.loss,
@@ -439,7 +450,7 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
       }
       if (args.patience != null && state.epoch - state.bestEpoch >= args.patience) stoppedEarly = true;
       state.stoppedEarly = stoppedEarly;
-      if (ckptDir) await saveCheckpoint(ckptDir, 'last', state, head.train.trainableWeights, opt);
+      if (ckptDir) await saveCheckpoint(ckptDir, 'last', state, head.train.trainableWeights, optim);
       args.onEpoch?.(record);
     }
     // The returned head is the best epoch's, not the last one's.
@@ -465,7 +476,7 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
     for (const tap of head.taps) tap.attachMixer(null);
     // The exported config keeps the seed the head was built with, not the last step's.
     head.setDropoutSeed(a.seed);
-    disposeOptimizer(opt);
+    if (opt) disposeOptimizer(opt);
   }
   return {
     head,
@@ -476,6 +487,9 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
     stoppedEarly,
     stillImproving: state.bestEpoch === state.epoch && state.epoch > 1,
     resumedFrom,
+    epochs: state.plan!.epochs,
+    lr: state.plan!.lr,
+    lrFind,
   };
 }
 
