@@ -26,7 +26,10 @@ export interface MultiLabelMetrics {
   microF1: number;
   macroF1: number;
   mAP: number;
+  /** The decision threshold (NaN when per class). */
   threshold: number;
+  /** Per-class thresholds, when used. */
+  thresholds?: number[];
   /** Classes with no positive in the targets: their AP and F1 count as 0 (scikit-learn warns). */
   noPositive: number[];
 }
@@ -94,8 +97,11 @@ function f1(tp: number, fp: number, fn: number): number {
   return 2 * tp + fp + fn > 0 ? (2 * tp) / (2 * tp + fp + fn) : 0;
 }
 
-/** probs and targets: N×K row-major; targets are 0/1. */
-export function multiLabelMetrics(probs: Float32Array, targets: Float32Array, k: number, threshold = 0.5): MultiLabelMetrics {
+/**
+ * probs and targets: N×K row-major; targets are 0/1. `threshold`: one for every class, or one per
+ * class (a label is predicted when its probability is ≥ its threshold).
+ */
+export function multiLabelMetrics(probs: Float32Array, targets: Float32Array, k: number, threshold: number | readonly number[] = 0.5): MultiLabelMetrics {
   const n = targets.length / k;
   let loss = 0;
   const tp = new Array<number>(k).fill(0);
@@ -105,8 +111,8 @@ export function multiLabelMetrics(probs: Float32Array, targets: Float32Array, k:
     const p = Math.min(Math.max(probs[i], EPS), 1 - EPS);
     const t = targets[i];
     loss -= t * Math.log(p) + (1 - t) * Math.log(1 - p);
-    const pred = probs[i] >= threshold;
     const c = i % k;
+    const pred = probs[i] >= (typeof threshold === 'number' ? threshold : threshold[c]);
     if (pred && t > 0.5) tp[c]++;
     else if (pred) fp[c]++;
     else if (t > 0.5) fn[c]++;
@@ -129,7 +135,8 @@ export function multiLabelMetrics(probs: Float32Array, targets: Float32Array, k:
     microF1: f1(sum(tp), sum(fp), sum(fn)),
     macroF1: k ? sum(perClassF1) / k : NaN,
     mAP: k ? sum(aps) / k : NaN,
-    threshold,
+    threshold: typeof threshold === 'number' ? threshold : NaN,
+    ...(typeof threshold === 'number' ? {} : { thresholds: [...threshold] }),
     noPositive: tp.map((_, c) => c).filter((c) => tp[c] + fn[c] === 0),
   };
 }
@@ -137,4 +144,66 @@ export function multiLabelMetrics(probs: Float32Array, targets: Float32Array, k:
 /** The number early stopping and "best checkpoint" watch: higher is better. */
 export function headlineMetric(m: Metrics): { name: string; value: number } {
   return m.kind === 'single' ? { name: 'accuracy', value: m.accuracy } : { name: 'mAP', value: m.mAP };
+}
+
+/** Candidate thresholds of the calibration: 0.01, 0.02, …, 0.99. */
+export const THRESHOLD_GRID = Array.from({ length: 99 }, (_, i) => (i + 1) / 100);
+
+/** tp, fp, fn of class `c` (or of all classes when c is null) at threshold t. */
+function counts(probs: Float32Array, targets: Float32Array, k: number, t: number, c: number | null): [number, number, number] {
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  for (let i = c ?? 0; i < probs.length; i += c == null ? 1 : k) {
+    const pred = probs[i] >= t;
+    const pos = targets[i] > 0.5;
+    if (pred && pos) tp++;
+    else if (pred) fp++;
+    else if (pos) fn++;
+  }
+  return [tp, fp, fn];
+}
+
+export interface ThresholdCalibration {
+  /** The global threshold that maximises micro-F1 on the calibration set (ties: the one nearest 0.5). */
+  threshold: number;
+  microF1: number;
+  /** micro-F1 at 0.5, for comparison. */
+  microF1At05: number;
+  /** micro-F1 at each threshold of THRESHOLD_GRID. */
+  curve: { threshold: number; microF1: number }[];
+  /** Per class: the threshold maximising that class's F1 (classes without a positive keep the global one). */
+  perClass?: number[];
+}
+
+/**
+ * Picks the multi-label decision threshold on a validation set: the value of THRESHOLD_GRID that
+ * maximises micro-F1 (and, with `perClass`, each class's own F1). A grid of 0.01 rather than every
+ * distinct probability: the optimum of a small validation set is flat and noisy, and a grid keeps
+ * the choice stable.
+ */
+export function calibrateThreshold(probs: Float32Array, targets: Float32Array, k: number, perClass = false): ThresholdCalibration {
+  const pick = (c: number | null) => {
+    let best = { threshold: 0.5, f1: -1 };
+    const curve = THRESHOLD_GRID.map((t) => {
+      const value = f1(...counts(probs, targets, k, t, c));
+      if (value > best.f1 || (value === best.f1 && Math.abs(t - 0.5) < Math.abs(best.threshold - 0.5))) best = { threshold: t, f1: value };
+      return { threshold: t, microF1: value };
+    });
+    return { best, curve };
+  };
+  const global = pick(null);
+  const result: ThresholdCalibration = {
+    threshold: global.best.threshold,
+    microF1: global.best.f1,
+    microF1At05: f1(...counts(probs, targets, k, 0.5, null)),
+    curve: global.curve,
+  };
+  if (perClass) {
+    result.perClass = Array.from({ length: k }, (_, c) => {
+      const [tp, , fn] = counts(probs, targets, k, 0.5, c);
+      return tp + fn === 0 ? global.best.threshold : pick(c).best.threshold;
+    });
+  }
+  return result;
 }
