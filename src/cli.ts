@@ -16,11 +16,12 @@ import { inspectCache } from './cache/inspect.js';
 import { mergeCaches } from './cache/merge.js';
 import { exportCache } from './cache/export.js';
 import { CACHE_DTYPES, type CacheDtype } from './cache/header.js';
-import { runEval, runPredict, runTrain, summary, type RunTrainArgs } from './run.js';
+import { runEval, runLrFind, runPredict, runTrain, summary, type RunTrainArgs } from './run.js';
 import { runCompare } from './compare.js';
 import { HEAD_TYPES } from './train/heads.js';
 import { MIX_POINTS, OPTIMIZERS, LABEL_MODES } from './train/trainer.js';
 import { SCHEDULES } from './train/schedule.js';
+import { LR_RULES } from './train/lrfind.js';
 import { loadConfig, UsageError } from './config.js';
 import { OptionError } from './errors.js';
 import { formatTrainTable, formatCompareTable, formatMetrics, formatInspect } from './format.js';
@@ -38,6 +39,8 @@ const positiveInt = (name: string) => number(name, (v) => Number.isInteger(v) &&
 const nonNegative = (name: string) => number(name, (v) => v >= 0, 'use a number ≥ 0');
 const fraction = (name: string) => number(name, (v) => v > 0 && v < 1, 'use a number between 0 and 1');
 const probability = (name: string) => number(name, (v) => v >= 0 && v <= 1, 'use a number in [0, 1]');
+/** A flag that takes `auto` or what `parse` accepts. */
+const autoOr = <T>(parse: (text: string) => T) => (text: string): T | 'auto' => (text === 'auto' ? 'auto' : parse(text));
 const list = (text: string) => text.split(',').map((s) => s.trim()).filter(Boolean);
 
 async function backend(json: boolean): Promise<BackendInfo> {
@@ -164,10 +167,40 @@ export function buildProgram(): Command {
         log: (l) => process.stderr.write(`${l}\n`),
         onEpoch: o.json ? undefined : (e) => process.stderr.write(`${formatTrainTable([e], e.epoch === 1)}\n`),
       });
-      const { renderTrainReport } = await import('./report/index.js');
-      const html = await renderTrainReport(r.report, r.out);
-      print(!!o.json, { out: r.out, backend: info.name, bestEpoch: r.result.bestEpoch, metrics: r.metrics, report: html }, () =>
-        [`best epoch ${r.result.bestEpoch}: ${formatMetrics(r.metrics)}`, `model: ${r.out}`, `report: ${html}`].join('\n'),
+      const html = r.reportHtml;
+      const threshold = r.meta.multiLabel ? `; threshold ${r.meta.threshold}${r.report.threshold ? ' (calibrated on validation)' : ' (no validation set)'}` : '';
+      print(!!o.json, { out: r.out, backend: info.name, bestEpoch: r.result.bestEpoch, lr: r.result.lr, epochs: r.result.epochs, threshold: r.meta.threshold, metrics: r.metrics, report: html }, () =>
+        [`best epoch ${r.result.bestEpoch} of ${r.result.history.length} (lr ${r.result.lr.toExponential(2)}${r.result.lrFind ? ' from the lr finder' : ''}): ${formatMetrics(r.metrics)}${threshold}`, `model: ${r.out}`, `report: ${html}`].join('\n'),
+      );
+    });
+
+  program
+    .command('lr-find')
+    .description('Find a learning rate: train a throw-away head while the rate grows, and suggest one from the loss curve')
+    .requiredOption('--cache <dir>', 'training feature cache')
+    .addOption(new Option('--head <type>', 'head architecture (default: linear)').choices([...HEAD_TYPES]))
+    .option('--hidden <n>', 'hidden width (mlp, default 512) or channels (conv, default 256)', positiveInt('--hidden'))
+    .option('--dropout <p>', 'dropout before the last layer (default: linear 0, mlp 0.3, conv 0.2)', number('--dropout', (v) => v >= 0 && v < 1, 'use a number in [0, 1)'))
+    .option('--batch-size <n>', 'batch size (default: 64)', positiveInt('--batch-size'))
+    .addOption(new Option('--optimizer <name>', 'optimizer (default: adam)').choices([...OPTIMIZERS]))
+    .addOption(new Option('--rule <rule>', 'which point of the curve to suggest (default: steepest)').choices([...LR_RULES]))
+    .option('--seed <n>', 'seed (default: 0)', number('--seed', (v) => Number.isInteger(v) && v >= 0, 'use a whole number ≥ 0'))
+    .option('--plot <file>', 'write the loss curve here as SVG', 'lr-find.svg')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  mixhead lr-find --cache cache/train --head mlp --plot runs/lr-find.svg')
+    .action(async (o) => {
+      await fs.access(o.cache).catch(() => {
+        throw new UsageError(`--cache ${o.cache}: no such directory`);
+      });
+      await backend(!!o.json);
+      const r = await runLrFind({ cache: o.cache, head: o.head, hidden: o.hidden, dropout: o.dropout, batchSize: o.batchSize, optimizer: o.optimizer, rule: o.rule, seed: o.seed, plot: o.plot });
+      const f = r.result;
+      print(!!o.json, { ...f, plot: r.plot }, () =>
+        [
+          `suggested lr ${f.suggestion.toExponential(2)} (${f.rule}; the smoothed loss is lowest at ${f.minimumLr.toExponential(2)}${f.diverged ? ', then diverges' : ''}; ${f.lrs.length} steps, ${f.seconds.toFixed(1)} s)`,
+          `train with: --lr ${Number(f.suggestion.toPrecision(2))}   (or leave --lr out: auto runs this finder)`,
+          `plot: ${r.plot}`,
+        ].join('\n'),
       );
     });
 
@@ -264,32 +297,33 @@ function addTrainOptions(cmd: Command): Command {
     .option('--config <file>', 'JSON file with any of these options (flags override it)')
     .option('--cache <dir>', 'training feature cache')
     .option('--valid <dir>', 'validation cache')
-    .option('--valid-split <fraction>', 'hold out this fraction of the training cache instead', fraction('--valid-split'))
-    .addOption(new Option('--head <type>', 'head architecture').choices([...HEAD_TYPES]))
-    .option('--hidden <n>', 'hidden width (mlp) or channels (conv)', positiveInt('--hidden'))
-    .option('--dropout <p>', 'dropout before the last layer', number('--dropout', (v) => v >= 0 && v < 1, 'use a number in [0, 1)'))
-    .addOption(new Option('--mix-at <point>', 'where to mix').choices([...MIX_POINTS]))
-    .option('--alpha <a>', 'mixup α (λ ~ Beta(α, α)); 0 turns mixup off', nonNegative('--alpha'))
-    .option('--cutmix-alpha <a>', 'CutMix α on the feature maps; 0 = off', nonNegative('--cutmix-alpha'))
-    .option('--switch-prob <p>', 'with both on: chance of CutMix per batch', probability('--switch-prob'))
-    .option('--mix-prob <p>', 'chance that a batch is mixed at all', probability('--mix-prob'))
-    .addOption(new Option('--lambda <mode>', 'one λ per sample or per batch').choices(['sample', 'batch']))
-    .option('--no-dominant', 'do not force λ ≥ 0.5')
-    .addOption(new Option('--pairing <how>', 'partner choice').choices(['permutation', 'flip']))
-    .addOption(new Option('--pairs <which>', 'allowed partners').choices(['any', 'differentClass']))
-    .option('--exclude-classes <list>', 'classes never mixed nor used as partners (comma-separated)')
-    .option('--off-after-epoch <n>', 'stop mixing after this epoch', positiveInt('--off-after-epoch'))
-    .option('--label-smoothing <eps>', 'label smoothing ε', probability('--label-smoothing'))
-    .addOption(new Option('--labels <mode>', 'stack (mix the loss) or blend (mix the targets)').choices([...LABEL_MODES]))
-    .option('--epochs <n>', 'epochs', positiveInt('--epochs'))
-    .option('--batch-size <n>', 'batch size', positiveInt('--batch-size'))
-    .option('--lr <rate>', 'peak learning rate', number('--lr', (v) => v > 0, 'use a number > 0'))
-    .addOption(new Option('--optimizer <name>', 'optimizer').choices([...OPTIMIZERS]))
-    .option('--weight-decay <wd>', 'decoupled weight decay', nonNegative('--weight-decay'))
-    .addOption(new Option('--schedule <name>', 'learning-rate schedule').choices([...SCHEDULES]))
-    .option('--warmup <epochs>', 'warm-up epochs', nonNegative('--warmup'))
-    .option('--patience <n>', 'early stopping: epochs without improvement', positiveInt('--patience'))
-    .option('--seed <n>', 'seed of every random choice', number('--seed', (v) => Number.isInteger(v) && v >= 0, 'use a whole number ≥ 0'))
+    .option('--valid-split <fraction>', 'hold out this fraction of the training cache instead (default: no validation)', fraction('--valid-split'))
+    .addOption(new Option('--head <type>', 'head architecture (default: linear)').choices([...HEAD_TYPES]))
+    .option('--hidden <n>', 'hidden width (mlp, default 512) or channels (conv, default 256)', positiveInt('--hidden'))
+    .option('--dropout <p>', 'dropout before the last layer (default: linear 0, mlp 0.3, conv 0.2)', number('--dropout', (v) => v >= 0 && v < 1, 'use a number in [0, 1)'))
+    .addOption(new Option('--mix-at <point>', 'where to mix (default: features)').choices([...MIX_POINTS]))
+    .option('--alpha <a>', 'mixup α (λ ~ Beta(α, α)); 0 turns mixup off (default: 0.4)', nonNegative('--alpha'))
+    .option('--cutmix-alpha <a>', 'CutMix α on the feature maps; 0 = off (default: 0)', nonNegative('--cutmix-alpha'))
+    .option('--switch-prob <p>', 'with both on: chance of CutMix per batch (default: 0.5)', probability('--switch-prob'))
+    .option('--mix-prob <p>', 'chance that a batch is mixed at all (default: 1)', probability('--mix-prob'))
+    .addOption(new Option('--lambda <mode>', 'one λ per sample or per batch (default: sample)').choices(['sample', 'batch']))
+    .option('--no-dominant', 'do not force λ ≥ 0.5 (default: forced)')
+    .addOption(new Option('--pairing <how>', 'partner choice (default: permutation)').choices(['permutation', 'flip']))
+    .addOption(new Option('--pairs <which>', 'allowed partners (default: any)').choices(['any', 'differentClass']))
+    .option('--exclude-classes <list>', 'classes never mixed nor used as partners, comma-separated (default: none)')
+    .option('--off-after-epoch <n>', 'stop mixing after this epoch (default: never)', positiveInt('--off-after-epoch'))
+    .option('--label-smoothing <eps>', 'label smoothing ε (default: 0)', probability('--label-smoothing'))
+    .addOption(new Option('--labels <mode>', 'stack (mix the loss) or blend (mix the targets) (default: auto: stack single-label, blend multi-label)').choices([...LABEL_MODES]))
+    .option('--epochs <n|auto>', 'epochs; auto: about 1,000 optimizer steps, 5 to 150 epochs (default: auto)', autoOr(positiveInt('--epochs')))
+    .option('--batch-size <n>', 'batch size (default: 64)', positiveInt('--batch-size'))
+    .option('--lr <rate|auto>', 'peak learning rate; auto: the lr finder\'s suggestion (default: auto)', autoOr(number('--lr', (v) => v > 0, 'use a number > 0')))
+    .option('--threshold-per-class', 'multi-label: also calibrate one decision threshold per class (default: one global threshold)')
+    .addOption(new Option('--optimizer <name>', 'optimizer (default: adam)').choices([...OPTIMIZERS]))
+    .option('--weight-decay <wd>', 'decoupled weight decay (default: 0.01 for adamw, else 0)', nonNegative('--weight-decay'))
+    .addOption(new Option('--schedule <name>', 'learning-rate schedule (default: cosine)').choices([...SCHEDULES]))
+    .option('--warmup <epochs>', 'warm-up epochs (default: 0; onecycle: 30% of the steps)', nonNegative('--warmup'))
+    .option('--patience <n>', 'early stopping: epochs without improvement (default: never stop early)', positiveInt('--patience'))
+    .option('--seed <n>', 'seed of every random choice (default: 0)', number('--seed', (v) => Number.isInteger(v) && v >= 0, 'use a whole number ≥ 0'))
     .option('--resume', 'continue from <out>/checkpoints/last')
     .option('--no-combined', 'skip the combined backbone+head model')
     .option('--json', 'machine-readable output');
@@ -308,9 +342,10 @@ async function trainArgsFrom(o: Record<string, unknown>): Promise<RunTrainArgs> 
     dropout: o.dropout as number | undefined,
     mixAt: o.mixAt as RunTrainArgs['mixAt'],
     labels: o.labels as RunTrainArgs['labels'],
-    epochs: o.epochs as number | undefined,
+    epochs: o.epochs as number | 'auto' | undefined,
+    thresholdPerClass: o.thresholdPerClass as boolean | undefined,
     batchSize: o.batchSize as number | undefined,
-    lr: o.lr as number | undefined,
+    lr: o.lr as number | 'auto' | undefined,
     optimizer: o.optimizer as RunTrainArgs['optimizer'],
     weightDecay: o.weightDecay as number | undefined,
     schedule: o.schedule as RunTrainArgs['schedule'],

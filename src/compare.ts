@@ -5,7 +5,9 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { runTrain, type RunTrainArgs, type TrainReport } from './run.js';
+import { runTrain, type RunTrainArgs } from './run.js';
+import type { CompareReport } from './report/types.js';
+import { renderCompareReport } from './report/index.js';
 import { headlineMetric } from './train/metrics.js';
 import type { HeadType } from './train/heads.js';
 import type { MixPoint } from './train/trainer.js';
@@ -20,12 +22,6 @@ export interface CompareArgs {
   heads: HeadType[];
   out: string;
   log?: (line: string) => void;
-}
-
-export interface CompareReport {
-  kind: 'compare';
-  rows: CompareRow[];
-  runs: { name: string; report: TrainReport }[];
 }
 
 export interface CompareResult {
@@ -58,6 +54,7 @@ export async function runCompare(args: CompareArgs): Promise<CompareResult> {
           mixup: { ...args.base.mixup, alpha },
           out: path.join(args.out, name),
           combined: false,
+          report: false,
           onEpoch: undefined,
         });
         const m = headlineMetric(r.metrics);
@@ -75,14 +72,13 @@ export async function runCompare(args: CompareArgs): Promise<CompareResult> {
           seconds: r.report.seconds,
         };
         rows.push(row);
-        runs.push({ name, report: r.report });
+        runs.push({ name, seed: args.base.seed ?? 0, report: r.report });
         args.log?.(`  ${name}: ${m.name} ${(100 * m.value).toFixed(2)}% (best epoch ${row.bestEpoch}, ${row.seconds.toFixed(1)} s)`);
       }
     }
   }
-  const report: CompareReport = { kind: 'compare', rows, runs };
+  const report: CompareReport = { kind: 'compare', seeds: [args.base.seed ?? 0], rows, runs, options: runs[0]?.report.options ?? {} };
   await writeFileAtomic(path.join(args.out, 'report.json'), JSON.stringify(report, null, 2));
-  const { renderCompareReport } = await import('./report/index.js');
   const html = await renderCompareReport(report, args.out);
   return { rows, report: html, out: path.resolve(args.out) };
 }

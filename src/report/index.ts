@@ -5,8 +5,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import type { TrainReport } from '../run.js';
-import type { CompareReport } from '../compare.js';
+import type { CompareReport, TrainReport } from './types.js';
 import { confusionMatrix, escapeXml, histogram, lineChart, type Series } from './svg.js';
 import { formatMetrics } from '../format.js';
 import { writeFileAtomic } from '../backbone/io.js';
@@ -79,6 +78,25 @@ export function trainPlots(r: TrainReport, prefix = ''): Plot[] {
     title: 'λ used',
     svg: histogram({ title: 'λ values used in training', xLabel: 'λ (weight of the original sample)', counts: r.lambdaHistogram, note: `${total} samples over ${ep.length} epochs; λ = 1 means unmixed` }),
   });
+  if (r.lrFind) plots.push({ name: `${prefix}lr-find`, title: 'Learning-rate finder', svg: lrFindChart(r.lrFind) });
+  if (r.threshold) {
+    const t = r.threshold;
+    plots.push({
+      name: `${prefix}threshold`,
+      title: 'Decision threshold',
+      svg: lineChart({
+        title: 'Validation micro-F1 by decision threshold',
+        xLabel: 'threshold',
+        yLabel: 'micro-F1',
+        series: [
+          { name: 'micro-F1', points: t.curve.map((p) => ({ x: p.threshold, y: p.microF1 })) },
+          { name: `chosen ${t.threshold}`, points: [{ x: t.threshold, y: 0 }, { x: t.threshold, y: t.microF1 }], dashed: true },
+          { name: '0.5', points: [{ x: 0.5, y: 0 }, { x: 0.5, y: t.microF1At05 }], dashed: true },
+        ],
+        note: `F1 ${(100 * t.microF1).toFixed(1)}% at ${t.threshold}, ${(100 * t.microF1At05).toFixed(1)}% at 0.5`,
+      }),
+    });
+  }
   if (r.metrics.kind === 'single') {
     const classes = r.metrics.perClass.map((p) => p.name);
     plots.push({ name: `${prefix}confusion`, title: 'Confusion matrix', svg: confusionMatrix({ title: 'Confusion matrix (validation)', classes, matrix: r.metrics.confusion }) });
@@ -86,9 +104,38 @@ export function trainPlots(r: TrainReport, prefix = ''): Plot[] {
   return plots;
 }
 
+/** The lr finder's loss against log10(lr), raw and smoothed, the suggestion marked. */
+export function lrFindChart(f: NonNullable<TrainReport['lrFind']>): string {
+  const x = (lr: number) => Math.log10(lr);
+  const finite = f.smoothed.filter((v) => Number.isFinite(v));
+  const lo = Math.min(...finite);
+  const hi = Math.min(Math.max(...finite), 4 * lo);
+  return lineChart({
+    title: 'Learning-rate finder: loss while the rate grows',
+    xLabel: 'log10(learning rate)',
+    yLabel: 'training loss',
+    series: [
+      { name: 'loss (smoothed)', points: f.lrs.map((lr, i) => ({ x: x(lr), y: f.smoothed[i] })) },
+      { name: 'loss (raw)', points: f.lrs.map((lr, i) => ({ x: x(lr), y: f.losses[i] })), dashed: true },
+      { name: `chosen ${f.suggestion.toExponential(1)}`, points: [{ x: x(f.suggestion), y: lo }, { x: x(f.suggestion), y: hi }], dashed: true },
+    ],
+    yRange: [Math.max(0, lo - 0.1 * (hi - lo)), hi + 0.1 * (hi - lo)],
+    note: `rule: ${f.rule}; minimum of the smoothed loss at ${f.minimumLr.toExponential(1)}${f.diverged ? '; stopped when the loss diverged' : ''}`,
+  });
+}
+
 function metricsSection(r: TrainReport): string {
   const m = r.metrics;
   let html = `<p><b>${escapeXml(formatMetrics(m))}</b> on ${r.validSize ? `${r.validSize} validation samples` : 'the training set (no validation set given)'}; best epoch ${r.bestEpoch}${r.stoppedEarly ? ' (stopped early)' : ''}.</p>`;
+  const lr = r.options.lr as number | undefined;
+  if (lr != null) html += `<p>Learning rate ${lr.toExponential(2)}${r.lrFind ? ` (chosen by the lr finder, rule ${escapeXml(r.lrFind.rule)})` : ''}; ${r.history.length} epochs${r.options.epochsRequested === 'auto' ? ' (automatic: about 1,000 optimizer steps)' : ''}.</p>`;
+  if (r.stillImproving) html += `<p class="note">The best epoch is the last one: the head was still improving. More epochs (--epochs) may give a better head.</p>`;
+  if (m.kind === 'multi') {
+    html += r.threshold
+      ? `<p>Decision threshold ${r.threshold.threshold}${r.threshold.perClass ? ' (and one per class)' : ''}, calibrated on validation for micro-F1: ${(100 * r.threshold.microF1).toFixed(1)}% there, ${(100 * r.threshold.microF1At05).toFixed(1)}% at 0.5. Stored in meta.json; eval and predict use it.</p>`
+      : `<p class="note">No validation set: the decision threshold stays at 0.5. Give --valid or --valid-split to calibrate it.</p>`;
+    if (m.noPositive.length) html += `<p class="note">${m.noPositive.length} class(es) have no positive in this set; their AP and F1 count as 0 in mAP and macro-F1 (as scikit-learn).</p>`;
+  }
   if (m.kind === 'single') {
     html += htmlTable([['class', 'accuracy', 'samples'], ...m.perClass.map((p) => [p.name, Number.isNaN(p.accuracy) ? '–' : `${(100 * p.accuracy).toFixed(1)}%`, String(p.count)])]);
   }
@@ -108,7 +155,7 @@ export async function renderTrainReport(r: TrainReport, out: string): Promise<st
 <div class="plots">${plots.map((p) => `<figure>${p.svg}</figure>`).join('')}</div>
 <h2>Why is the mixed training loss above the validation loss?</h2><p class="note">${escapeXml(WHY_MIXED_LOSS_IS_HIGHER)}</p>
 <h2>Epochs</h2>${htmlTable(rows)}
-<h2>Options</h2><pre>${escapeXml(JSON.stringify(r.options, null, 2))}</pre>`;
+<h2>Options (every value used, defaults included)</h2><pre>${escapeXml(JSON.stringify(r.options, null, 2))}</pre>`;
   const file = path.join(out, 'report.html');
   await writeFileAtomic(file, page('mixhead training report', body));
   return path.resolve(file);

@@ -26,8 +26,10 @@ export interface ModelMeta {
   version: 1;
   classes: string[];
   multiLabel: boolean;
-  /** Probability at or above which a label is predicted (multi-label). */
+  /** Probability at or above which a label is predicted (multi-label): calibrated on validation, else 0.5. */
   threshold: number;
+  /** Per-class thresholds, when calibrated per class (they replace `threshold`). */
+  thresholds?: number[];
   head: HeadType;
   featureShape: number[];
   backbone: { id: string; weightsHash: string; cut: string; kind: 'layers' | 'graph' };
