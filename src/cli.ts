@@ -229,7 +229,7 @@ export function buildProgram(): Command {
       await backend(!!o.json);
       const r = await runPredict({ model: o.model, images, top: o.top });
       print(!!o.json, r, () =>
-        r.map((p) => (p.error ? `${p.file}: skipped (${p.error})` : `${p.file}: ${p.top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ')}`)).join('\n'),
+        r.map((p) => (p.error ? `${p.file}: skipped (${p.error})` : `${p.file}: ${p.labels ? `[${p.labels.join(', ')}] ` : ''}${p.top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ')}`)).join('\n'),
       );
       if (r.every((p) => p.error)) process.exitCode = EXIT.failed;
     });

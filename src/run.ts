@@ -14,7 +14,7 @@ import { stratifiedIndices } from './data/split.js';
 import { cacheFeatureSet, subsetFeatureSet, type FeatureSet } from './train/features.js';
 import { predictSet, resolveTrainArgs, trainHead, type TrainArgs, type TrainResult } from './train/trainer.js';
 import { disposeHead, HEAD_DEFAULTS } from './train/heads.js';
-import { exportModel, loadHead, readMeta, type ModelMeta } from './train/export.js';
+import { exportModel, loadHead, predictedLabels, readMeta, type ModelMeta } from './train/export.js';
 import { calibrateThreshold, multiLabelMetrics, singleLabelMetrics, type Metrics, type ThresholdCalibration } from './train/metrics.js';
 import { resolveMixupArgs } from './mixup/index.js';
 import { lrFindChart, renderTrainReport } from './report/index.js';
@@ -263,6 +263,8 @@ export interface Prediction {
   file: string;
   /** Labels with probabilities, best first (top-k; for multi-label, those ≥ threshold first). */
   top: { label: string; probability: number }[];
+  /** Multi-label: the labels at or above the model's calibrated threshold (meta.json). */
+  labels?: string[];
   error?: string;
 }
 
@@ -325,7 +327,7 @@ export async function runPredict(args: RunPredictArgs): Promise<Prediction[]> {
         const j = good.indexOf(i);
         const row = Array.from(probs.subarray(j * k, (j + 1) * k), (p, c) => ({ label: meta.classes[c], probability: p }));
         row.sort((a, b) => b.probability - a.probability);
-        out.push({ file, top: row.slice(0, top) });
+        out.push({ file, top: row.slice(0, top), ...(meta.multiLabel ? { labels: predictedLabels(meta, probs.subarray(j * k, (j + 1) * k)) } : {}) });
       });
     }
   } finally {

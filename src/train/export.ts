@@ -77,6 +77,11 @@ export async function exportModel(
   return full;
 }
 
+/** Multi-label: the labels whose probability reaches the model's threshold (per class when calibrated so). */
+export function predictedLabels(meta: Pick<ModelMeta, 'classes' | 'threshold' | 'thresholds'>, probs: ArrayLike<number>): string[] {
+  return meta.classes.filter((_, c) => probs[c] >= (meta.thresholds?.[c] ?? meta.threshold));
+}
+
 /** Loads `<modelDir>/head` (features → probabilities). */
 export async function loadHead(modelDir: string): Promise<tf.LayersModel> {
   return tf.loadLayersModel(diskLoadHandler(path.join(modelDir, 'head')));

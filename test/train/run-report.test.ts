@@ -80,3 +80,13 @@ describe('runTrain reports and thresholds', () => {
     expect(await fs.readFile(r.reportHtml!, 'utf8')).toMatch(/No validation set: the decision threshold stays at 0\.5/);
   });
 });
+
+describe('predictedLabels', () => {
+  it('applies the global threshold, or the per-class ones when calibrated so', async () => {
+    const { predictedLabels } = await import('../../src/train/export.js');
+    const probs = [0.2, 0.45, 0.9];
+    expect(predictedLabels({ classes: ['a', 'b', 'c'], threshold: 0.4 }, probs)).toEqual(['b', 'c']);
+    expect(predictedLabels({ classes: ['a', 'b', 'c'], threshold: 0.5 }, probs)).toEqual(['c']);
+    expect(predictedLabels({ classes: ['a', 'b', 'c'], threshold: 0.5, thresholds: [0.1, 0.5, 0.95] }, probs)).toEqual(['a']);
+  });
+});
