@@ -241,9 +241,10 @@ export function buildProgram(): Command {
       .requiredOption('--out <dir>', 'output folder (one subfolder per setting, report.html)')
       .option('--alphas <list>', 'α values to compare', '0,0.2,0.4')
       .option('--mix-ats <list>', 'mix points to compare', 'features')
-      .option('--heads <list>', 'heads to compare (default: --head)'),
+      .option('--heads <list>', 'heads to compare (default: --head)')
+      .option('--seeds <n>', 'seeds per setting (--seed, --seed + 1, …); the table gives mean ± sd and a 95% interval against α = 0', positiveInt('--seeds'), 3),
   )
-    .addHelpText('after', '\nExample:\n  mixhead compare --cache cache/train --valid cache/test --alphas 0,0.2,0.4 --mix-ats features,hidden --out runs/cmp')
+    .addHelpText('after', '\nExample:\n  mixhead compare --cache cache/train --valid cache/test --alphas 0,0.2,0.4 --mix-ats features,hidden --seeds 3 --out runs/cmp')
     .action(async (o) => {
       const base = await trainArgsFrom(o);
       // Lists are checked before any work starts; a bad entry is a usage error naming it.
@@ -260,6 +261,7 @@ export function buildProgram(): Command {
         alphas,
         mixAts,
         heads,
+        seeds: o.seeds,
         out: o.out,
         log: o.json ? undefined : (l) => process.stderr.write(`${l}\n`),
       });

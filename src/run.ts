@@ -136,6 +136,7 @@ export async function runTrain(args: RunTrainArgs): Promise<RunTrainResult> {
       valid: args.valid ? path.resolve(args.valid) : args.validSplit ? `${args.validSplit} of the training cache` : 'none',
       trainSize: train.size,
       validSize: valid?.size ?? 0,
+      classes: h.classes,
       options,
       history: result.history,
       bestEpoch: result.bestEpoch,

@@ -7,15 +7,20 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { CompareReport, TrainReport } from './types.js';
 import { confusionMatrix, escapeXml, histogram, lineChart, type Series } from './svg.js';
-import { formatMetrics } from '../format.js';
+import { compareVerdicts, formatDiff, formatMetrics } from '../format.js';
 import { writeFileAtomic } from '../backbone/io.js';
 
-export const WHY_MIXED_LOSS_IS_HIGHER =
-  'The mixed training loss is measured on mixed samples with blended targets: a target such as ' +
-  '70% "coat" / 30% "bag" cannot be predicted with certainty, so this loss stays well above zero and ' +
-  'often above the validation loss, which is measured on clean images. That is expected and not a sign ' +
-  'of underfitting. Compare the clean training loss (the unmixed training set, evaluated like the ' +
-  'validation set) with the validation loss to judge over- or underfitting.';
+/** Why the mixed loss sits above the clean ones, with two of the run's own classes as the example. */
+export function whyMixedLossIsHigher(classes: readonly string[]): string {
+  const [a, b] = classes.length >= 2 ? [classes[0], classes[classes.length - 1]] : ['one class', 'another'];
+  return (
+    'The mixed training loss is measured on mixed samples with blended targets: a target such as ' +
+    `70% "${a}" / 30% "${b}" cannot be predicted with certainty, so this loss stays well above zero and ` +
+    'often above the validation loss, which is measured on clean samples. That is expected and not a sign ' +
+    'of underfitting. Compare the clean training loss (the unmixed training set, evaluated like the ' +
+    'validation set) with the validation loss to judge over- or underfitting.'
+  );
+}
 
 interface Plot {
   name: string;
@@ -41,7 +46,7 @@ body{font-family:system-ui,-apple-system,"DejaVu Sans",sans-serif;margin:24px au
 h1{font-size:22px}h2{font-size:17px;margin-top:28px}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}th{background:#f4f4f4}
 td:first-child,th:first-child{text-align:left}.note{background:#f7f7e8;border-left:4px solid #c9c36a;padding:8px 12px;font-size:13px;max-width:820px}
-.plots{display:flex;flex-wrap:wrap;gap:12px}.plots figure{margin:0}code{background:#f2f2f2;padding:1px 4px}
+.plots{display:flex;flex-wrap:wrap;gap:12px}tr.winner td{background:#e3f4e1;font-weight:bold}.plots figure{margin:0}code{background:#f2f2f2;padding:1px 4px}
 </style></head><body>${body}</body></html>`;
 }
 
@@ -153,7 +158,7 @@ export async function renderTrainReport(r: TrainReport, out: string): Promise<st
 <p>Cache <code>${escapeXml(r.cache)}</code> (${r.trainSize} training samples), validation: ${escapeXml(r.valid)}. Backend <code>${escapeXml(r.backend)}</code>; ${r.seconds.toFixed(1)} s.</p>
 <h2>Result</h2>${metricsSection(r)}
 <div class="plots">${plots.map((p) => `<figure>${p.svg}</figure>`).join('')}</div>
-<h2>Why is the mixed training loss above the validation loss?</h2><p class="note">${escapeXml(WHY_MIXED_LOSS_IS_HIGHER)}</p>
+<h2>Why is the mixed training loss above the validation loss?</h2><p class="note">${escapeXml(whyMixedLossIsHigher(r.classes ?? []))}</p>
 <h2>Epochs</h2>${htmlTable(rows)}
 <h2>Options (every value used, defaults included)</h2><pre>${escapeXml(JSON.stringify(r.options, null, 2))}</pre>`;
   const file = path.join(out, 'report.html');
@@ -161,28 +166,57 @@ export async function renderTrainReport(r: TrainReport, out: string): Promise<st
   return path.resolve(file);
 }
 
+/** Mean of each epoch's value over runs (runs that stopped early drop out of later epochs). */
+function meanCurve(reports: TrainReport[], pick: (e: TrainReport['history'][number]) => number | undefined): { x: number; y: number | undefined }[] {
+  const epochs = Math.max(...reports.map((r) => r.history.length));
+  return Array.from({ length: epochs }, (_, i) => {
+    const ys = reports.map((r) => r.history[i]).filter((e) => e != null).map(pick).filter((y): y is number => y != null && Number.isFinite(y));
+    return { x: i + 1, y: ys.length ? ys.reduce((a, b) => a + b, 0) / ys.length : undefined };
+  });
+}
+
+/** The "reading this" note, in terms of this run's own validation set and classes. */
+export function readingThisNote(r: CompareReport): string {
+  const first = r.runs[0]?.report;
+  const n = first?.validSize || first?.trainSize || 0;
+  const classes = first?.classes ?? [];
+  const one = n ? (100 / n).toFixed(2) : '?';
+  const seeds = r.seeds.length;
+  return (
+    `Each row is ${seeds} run${seeds === 1 ? '' : 's'} (seeds ${r.seeds.join(', ')}); mean ± sd is over those seeds. ` +
+    `On these ${n} validation samples one sample is ${one} pp of the metric, so gaps of a few samples are noise. ` +
+    `Δ pairs each setting with α = 0 of the same head under the same seed and gives a 95% t-interval of the mean difference: ` +
+    `a setting is called better (or worse) only when that interval lies entirely above (or below) 0, and only then can it be the winner. ` +
+    `With few seeds the interval is wide; add --seeds to narrow it. ` +
+    whyMixedLossIsHigher(classes)
+  );
+}
+
 export async function renderCompareReport(r: CompareReport, out: string): Promise<string> {
   const metricName = r.rows[0]?.metric ?? 'metric';
+  const bySetting = r.rows.map((row) => ({ row, reports: r.runs.filter((x) => x.name === row.name).map((x) => x.report) }));
   const curves: Plot = {
     name: 'compare-metric',
     title: 'Validation metric per setting',
     svg: lineChart({
-      title: `Validation ${metricName} per epoch, one curve per setting`,
+      title: `Validation ${metricName} per epoch (mean over seeds), one curve per setting`,
       xLabel: 'epoch',
       yLabel: metricName,
-      series: r.runs.map((run) => ({ name: run.name, points: run.report.history.map((e) => ({ x: e.epoch, y: e.metric?.value ?? e.cleanLoss })) })),
-      width: 760,
+      series: bySetting.map(({ row, reports }) => ({ name: row.name, points: meanCurve(reports, (e) => e.metric?.value ?? e.cleanLoss) })),
+      width: 860,
+      height: Math.max(360, 60 + 18 * bySetting.length),
     }),
   };
   const losses: Plot = {
     name: 'compare-loss',
     title: 'Validation loss per setting',
     svg: lineChart({
-      title: 'Validation loss per epoch',
+      title: 'Validation loss per epoch (mean over seeds)',
       xLabel: 'epoch',
       yLabel: 'loss',
-      series: r.runs.map((run) => ({ name: run.name, points: run.report.history.map((e) => ({ x: e.epoch, y: e.validLoss })) })),
-      width: 760,
+      series: bySetting.map(({ row, reports }) => ({ name: row.name, points: meanCurve(reports, (e) => e.validLoss) })),
+      width: 860,
+      height: Math.max(360, 60 + 18 * bySetting.length),
     }),
   };
   const alphas = [...new Set(r.rows.map((x) => x.alpha))].sort((a, b) => a - b);
@@ -191,7 +225,7 @@ export async function renderCompareReport(r: CompareReport, out: string): Promis
     name: 'compare-alpha',
     title: 'Final metric by α',
     svg: lineChart({
-      title: `Best validation ${metricName} by α`,
+      title: `Validation ${metricName} by α (mean over seeds)`,
       xLabel: 'α',
       yLabel: metricName,
       series: groups.map((g) => {
@@ -209,17 +243,31 @@ export async function renderCompareReport(r: CompareReport, out: string): Promis
   };
   const plots = [byAlpha, curves, losses];
   await writePlots(out, plots);
-  const best = r.rows.reduce((a, b) => (b.value > a.value ? b : a), r.rows[0]);
-  const table = htmlTable([
-    ['setting', 'head', 'mix at', 'α', metricName, 'valid loss', 'clean train loss', 'best epoch', 'seconds'],
-    ...r.rows.map((x) => [x.name, x.head, x.mixAt, String(x.alpha), `${(100 * x.value).toFixed(2)}%`, num(x.validLoss), num(x.cleanTrainLoss), String(x.bestEpoch), x.seconds.toFixed(1)]),
+  const seeds = r.seeds.length;
+  const header = ['setting', 'head', 'mix at', 'α', `${metricName} mean ± sd`, 'Δ vs α = 0 [95% CI]', 'verdict', 'valid loss', 'best epoch', 'seconds'];
+  const cells = r.rows.map((x) => [
+    x.name,
+    x.head,
+    x.mixAt,
+    String(x.alpha),
+    Number.isFinite(x.sd) ? `${(100 * x.value).toFixed(2)}% ± ${(100 * x.sd).toFixed(2)}` : `${(100 * x.value).toFixed(2)}%`,
+    formatDiff(x.diff),
+    x.winner ? 'winner' : x.verdict,
+    num(x.validLoss),
+    x.bestEpoch.toFixed(1),
+    x.seconds.toFixed(1),
   ]);
+  const table = `<table><tr>${header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr>${cells
+    .map((c, i) => `<tr${r.rows[i].winner ? ' class="winner"' : ''}>${c.map((v) => `<td>${escapeXml(v)}</td>`).join('')}</tr>`)
+    .join('')}</table>`;
+  const verdicts = compareVerdicts(r.rows).map((l) => `<li>${escapeXml(l)}</li>`).join('');
   const body = `<h1>mixhead comparison</h1>
-<p>Each setting trains one head on the same cached features with the same seed. Best: <b>${escapeXml(best?.name ?? '–')}</b> (${best ? (100 * best.value).toFixed(2) : '–'}% ${escapeXml(metricName)}).</p>
+<p>Each setting trains one head per seed (${seeds} seed${seeds === 1 ? '' : 's'}: ${r.seeds.join(', ')}) on the same cached features.</p>
+<ul class="verdicts">${verdicts}</ul>
 ${table}
 <div class="plots">${plots.map((p) => `<figure>${p.svg}</figure>`).join('')}</div>
-<h2>Reading this</h2><p class="note">A single run per setting on a small validation set varies by a point or so with the seed: treat
-small gaps as noise, and confirm a choice with a second seed. ${escapeXml(WHY_MIXED_LOSS_IS_HIGHER)}</p>`;
+<h2>Reading this</h2><p class="note">${escapeXml(readingThisNote(r))}</p>
+<h2>Options shared by every run (every value used)</h2><pre>${escapeXml(JSON.stringify(r.options, null, 2))}</pre>`;
   const file = path.join(out, 'report.html');
   await writeFileAtomic(file, page('mixhead comparison', body));
   return path.resolve(file);

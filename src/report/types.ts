@@ -15,6 +15,7 @@ export interface TrainReport {
   valid: string;
   trainSize: number;
   validSize: number;
+  classes: string[];
   /** Every option the run used, defaults and 'auto' values resolved. */
   options: Record<string, unknown>;
   history: EpochRecord[];
