@@ -20,7 +20,9 @@ import type { Backbone } from '../backbone/types.js';
 import { buildHead, disposeHead, type Head, type HeadType } from './heads.js';
 import { learningRateAt, SCHEDULES, type ScheduleName } from './schedule.js';
 import { headlineMetric, multiLabelMetrics, singleLabelMetrics, type Metrics } from './metrics.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint } from './checkpoint.js';
+import { bestEpoch, checkpoints, divergenceGuard, earlyStopping, freshDropout, lrSchedule, weightDecay, type Fit, type TrainCallback } from './callbacks.js';
+import { featureBatches, hiddenBatches, inputBatches, type BatchSource } from './batches.js';
 import { poolRow, subsetFeatureSet, type FeatureSet } from './features.js';
 import { readTidy } from '../tensors.js';
 import { findLearningRate, type LrFindResult } from './lrfind.js';
@@ -149,18 +151,7 @@ interface LoopState {
   plan?: SchedulePlan;
 }
 
-/**
- * Whether an epoch beats the best so far: a higher metric, or the same metric with a validation loss
- * lower by more than 1e-4 of itself (a tie on accuracy is common on small validation sets, and the
- * lower loss is the better-calibrated head; the margin keeps float noise from counting as progress).
- */
-export function isBetter(value: number, loss: number, bestValue: number, bestLoss: number | undefined): boolean {
-  if (value > bestValue) return true;
-  if (value < bestValue) return false;
-  return bestLoss == null || !Number.isFinite(bestLoss) ? Number.isFinite(loss) : loss < bestLoss - 1e-4 * Math.abs(bestLoss);
-}
-
-export class TrainingDivergedError extends Error {}
+export { isBetter, TrainingDivergedError } from './callbacks.js';
 
 const LAMBDA_BINS = 20;
 
@@ -281,8 +272,73 @@ export function evaluateSet(head: Head, set: FeatureSet): Metrics {
 /** Trains a head on `train`, validating on `valid` after every epoch. */
 export async function trainHead(train: FeatureSet, valid: FeatureSet | null, args: TrainArgs = {}): Promise<TrainResult> {
   const a = resolveTrainArgs(args);
-  const [h, w, c] = train.featureShape;
-  const k = train.classes.length;
+  const { labelMode, mixupArgs, cutmix } = checkData(train, valid, args, a);
+  const head = buildHead({
+    type: a.head,
+    featureShape: train.featureShape,
+    numClasses: train.classes.length,
+    hidden: args.hidden,
+    dropout: args.dropout,
+    multiLabel: train.multiLabel,
+    // CutMix pastes spatial boxes, which does not commute with pooling.
+    poolFirst: !cutmix && args.poolFirst !== false,
+    seed: a.seed,
+  });
+  const ckptDir = args.out ? path.join(args.out, 'checkpoints') : undefined;
+  let optimizer: tf.Optimizer | undefined;
+  let source: BatchSource | undefined;
+  try {
+    const start = await startRun(train, head, args, a, ckptDir, !cutmix && args.poolFirst !== false);
+    optimizer = start.optimizer;
+    const { plan, state, lrFind } = start;
+    const stepsPerEpoch = Math.ceil(train.size / a.batchSize);
+    const callbacks: TrainCallback[] = [
+      lrSchedule(a.schedule, plan.lr, stepsPerEpoch * plan.epochs, Math.round(a.warmupEpochs * stepsPerEpoch), setLearningRate),
+      freshDropout(),
+      ...(a.weightDecay > 0 ? [weightDecay(a.weightDecay)] : []),
+      divergenceGuard(ckptDir),
+      bestEpoch(ckptDir),
+      ...(args.patience != null ? [earlyStopping(args.patience)] : []),
+      ...(ckptDir ? [checkpoints(ckptDir)] : []),
+    ];
+    source =
+      a.mixAt === 'input'
+        ? inputBatches((idx, p, mixer) => mixedInputFeatures(train, args.backbone!, idx, p, mixer, head.pooled))
+        : a.mixAt === 'hidden'
+          ? hiddenBatches(train, head, a.batchSize)
+          : featureBatches(train, head, a.batchSize);
+    const fit: Fit<LoopState> = { head, optimizer, state, epoch: state.epoch, batch: 0, batchSize: 0, loss: 0, lr: plan.lr, rngs: { dropout: new Rng(a.seed) }, stop: state.stoppedEarly ?? false, log: args.log };
+    await loop(fit, callbacks, source, { train, valid, args, a, labelMode, mixupArgs, cutmix, stepsPerEpoch, epochs: plan.epochs });
+    for (const cb of callbacks) await cb.afterFit?.(fit);
+    return {
+      head,
+      history: state.history,
+      bestEpoch: state.bestEpoch,
+      best: state.best,
+      lambdaHistogram: state.lambdaHistogram,
+      stoppedEarly: state.stoppedEarly ?? false,
+      stillImproving: state.bestEpoch === state.epoch && state.epoch > 1,
+      resumedFrom: start.resumedFrom,
+      epochs: plan.epochs,
+      lr: plan.lr,
+      lrFind,
+    };
+  } catch (err) {
+    // A failed run hands back no head: free its weights here.
+    disposeHead(head);
+    throw err;
+  } finally {
+    source?.close();
+    // The exported config keeps the seed the head was built with, not the last step's.
+    head.setDropoutSeed(a.seed);
+    if (optimizer) disposeOptimizer(optimizer);
+  }
+}
+
+type Resolved = ReturnType<typeof resolveTrainArgs>;
+
+/** Checks the data against the options before any work; returns what the loop derives from them. */
+function checkData(train: FeatureSet, valid: FeatureSet | null, args: TrainArgs, a: Resolved) {
   if (train.size < 1) throw new Error('the training set is empty');
   if (valid && valid.classes.join('\u0000') !== train.classes.join('\u0000')) {
     throw new Error(`the validation classes differ from the training classes: ${valid.classes.join(', ')} vs ${train.classes.join(', ')}`);
@@ -297,200 +353,119 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
   // The mix draws follow the user's mixup seed when one is given, else the training seed.
   const mixupArgs: Partial<MixupArgs> = { alpha: 0.4, ...args.mixup, seed: args.mixup?.seed ?? a.seed };
   const cutmix = (mixupArgs.cutmixAlpha ?? 0) > 0;
-  const labelSmoothing = mixupArgs.labelSmoothing ?? 0;
   if (cutmix && a.mixAt !== 'features') throw new Error(`cutmixAlpha > 0 pastes boxes of feature-map cells: it needs mixAt "features", not "${a.mixAt}"`);
   // Validate every mixing option before any work starts.
   new Mixer(mixupArgs, train.classes);
-  const head = buildHead({
-    type: a.head,
-    featureShape: train.featureShape,
-    numClasses: k,
-    hidden: args.hidden,
-    dropout: args.dropout,
-    multiLabel: train.multiLabel,
-    // CutMix pastes spatial boxes, which does not commute with pooling.
-    poolFirst: !cutmix && args.poolFirst !== false,
-    seed: a.seed,
-  });
-  const vars = head.train.trainableWeights.map((v) => v.read() as tf.Variable);
-  const stepsPerEpoch = Math.ceil(train.size / a.batchSize);
-  const ckptDir = args.out ? path.join(args.out, 'checkpoints') : undefined;
-  let opt: tf.Optimizer | undefined;
-  let state: LoopState = { epoch: 0, step: 0, history: [], bestEpoch: -1, bestValue: -Infinity, lambdaHistogram: new Array(LAMBDA_BINS).fill(0) };
-  let resumedFrom: number | undefined;
-  let stoppedEarly = false;
+  return { labelMode, mixupArgs, cutmix };
+}
+
+/**
+ * Resolves 'auto' lr and epochs (a resumed run keeps those it started with; a new one runs the lr
+ * finder and counts steps), makes the optimizer and restores a checkpoint when resuming.
+ */
+async function startRun(train: FeatureSet, head: Head, args: TrainArgs, a: Resolved, ckptDir: string | undefined, poolFirst: boolean) {
+  if (ckptDir) await fs.mkdir(ckptDir, { recursive: true });
+  const ck = args.resume && ckptDir ? await loadCheckpoint<LoopState>(ckptDir, 'last') : undefined;
+  const epochs = a.epochs !== 'auto' ? a.epochs : (ck?.state.plan?.epochs ?? autoEpochs(train.size, a.batchSize));
+  let lr = a.lr !== 'auto' ? a.lr : ck?.state.plan?.lr;
   let lrFind: LrFindResult | undefined;
-  // The best epoch's weights, kept on the host, so that the head returned is the best one with or without `out`.
-  let bestWeights: { epoch: number; values: Float32Array[] } | undefined;
-  try {
-    if (ckptDir) await fs.mkdir(ckptDir, { recursive: true });
-    const ck = args.resume && ckptDir ? await loadCheckpoint<LoopState>(ckptDir, 'last') : undefined;
-    // 'auto' values: a resumed run keeps those it started with; a new one computes them.
-    const epochs = a.epochs !== 'auto' ? a.epochs : (ck?.state.plan?.epochs ?? autoEpochs(train.size, a.batchSize));
-    let lr = a.lr !== 'auto' ? a.lr : ck?.state.plan?.lr;
-    if (lr === undefined) {
-      lrFind = await findLearningRate(train, { head: a.head, hidden: args.hidden, dropout: args.dropout, batchSize: a.batchSize, optimizer: a.optimizer, momentum: a.momentum, poolFirst: !cutmix && args.poolFirst !== false, seed: a.seed });
-      lr = lrFind.suggestion;
-      args.log?.(`lr-find: lr ${lr.toExponential(2)} (${lrFind.rule} of the smoothed loss over ${lrFind.lrs.length} steps, ${lrFind.seconds.toFixed(1)} s)`);
-    }
-    const peakLr = lr;
-    const optim = makeOptimizer(a.optimizer, peakLr, a.momentum);
-    opt = optim;
-    const totalSteps = stepsPerEpoch * epochs;
-    const warmupSteps = Math.round(a.warmupEpochs * stepsPerEpoch);
-    const plan: SchedulePlan = { epochs, batchSize: a.batchSize, lr: peakLr, schedule: a.schedule, warmupEpochs: a.warmupEpochs };
-    state.plan = plan;
-    if (args.resume && ckptDir) {
-      if (ck) {
-        assertSamePlan(ck.state.plan, plan, path.join(ckptDir, 'last'));
-        await ck.restore(head.train.trainableWeights, optim);
-        state = ck.state;
-        stoppedEarly = state.stoppedEarly ?? false;
-        resumedFrom = state.epoch;
-        args.log?.(`resuming after epoch ${state.epoch} from ${path.join(ckptDir, 'last')}`);
-      } else {
-        args.log?.(`resume: no whole checkpoint in ${ckptDir}; starting from epoch 1`);
-      }
-    }
-
-    // Hidden mix point: the loop sets the plan and the chosen tap before each step.
-    let pending: { plan: MixPlan; tap: string } | null = null;
-    for (const tap of head.taps) {
-      tap.attachMixer({
-        mixMatrix: (batch, name) => (pending && pending.tap === name && pending.plan.partner.length === batch ? mixingMatrix(pending.plan.lam, pending.plan.partner) : null),
-      });
-    }
-
-    const cleanSet = train.size <= (args.cleanSample ?? 2048) ? train : subsetFeatureSet(train, Int32Array.from(new Rng(a.seed).fork('clean-sample').permutation(train.size).subarray(0, args.cleanSample ?? 2048)).sort());
-    const rowSize = head.pooled ? c : h * w * c;
-    const xBuf = new Float32Array(a.batchSize * rowSize);
-    const mixBuf = new Float32Array(a.batchSize * rowSize);
-    for (let epoch = state.epoch; epoch < epochs && !stoppedEarly; epoch++) {
-      const t0 = performance.now();
-      // One stream per epoch and purpose: resuming at epoch e replays exactly what a full run does.
-      const root = new Rng(a.seed);
-      const order = root.fork(`order-${epoch}`).permutation(train.size);
-      const tapRng = root.fork(`tap-${epoch}`);
-      const dropoutRng = root.fork(`dropout-${epoch}`);
-      const mixer = new Mixer({ ...mixupArgs, seed: new Rng(mixupArgs.seed!).fork(`mix-${epoch}`).int(2 ** 31) }, train.classes);
-      let lossSum = 0;
-      let seen = 0;
-      let stepLr = peakLr;
-      for (let b = 0; b < stepsPerEpoch; b++) {
-        const idx = order.subarray(b * a.batchSize, Math.min(train.size, (b + 1) * a.batchSize));
-        const n = idx.length;
-        const labels = Int32Array.from(idx, (i) => train.labelIndex[i]);
-        // Multi-label samples: exclusion and differentClass look at every label (labelSetsOf).
-        const plan = mixer.plan(labels, epoch, { spatial: cutmix ? [h, w] : undefined, labelSets: train.multiLabel ? labelSetsOf(train.targets, k, idx) : undefined });
-        const targets = gatherRows(train.targets, k, idx);
-        let x: Float32Array;
-        if (a.mixAt === 'input') {
-          x = await mixedInputFeatures(train, args.backbone!, idx, plan, mixer, head.pooled);
-        } else {
-          x = xBuf.subarray(0, n * rowSize);
-          if (head.pooled) train.readPooled(idx, x);
-          else train.readRows(idx, x);
-          if (a.mixAt === 'features' && plan.mode !== 'none') {
-            x = mixer.applyToRows(plan, x, head.pooled ? [c] : [h, w, c], mixBuf.subarray(0, n * rowSize));
-          }
-        }
-        pending = a.mixAt === 'hidden' && plan.mode !== 'none' ? { plan, tap: head.taps[tapRng.int(head.taps.length)].name } : null;
-        head.setDropoutSeed(dropoutRng.int(2 ** 31));
-        stepLr = learningRateAt(a.schedule, peakLr, state.step, totalSteps, warmupSteps);
-        setLearningRate(optim, stepLr);
-        const lossValue = tf.tidy(() => {
-          const input = tf.tensor(x, head.pooled ? [n, c] : [n, h, w, c]);
-          const lossFn = (): tf.Scalar => batchLoss(head.train.apply(input, { training: true }) as tf.Tensor, { targets, k, multiLabel: train.multiLabel, labelMode, labelSmoothing, plan, mixer });
-          const loss = optim.minimize(lossFn, true, vars)!;
-          if (a.weightDecay > 0) {
-            // Decoupled decay on kernels only: w ← w − lr·wd·w.
-            for (const v of head.train.trainableWeights) {
-              if (v.name.includes('kernel')) (v.read() as tf.Variable).assign(tf.mul(v.read(), 1 - stepLr * a.weightDecay));
-            }
-          }
-          return loss.dataSync()[0];
-        });
-        pending = null;
-        if (!Number.isFinite(lossValue)) {
-          const last = state.epoch > 0 && ckptDir ? ` The last good checkpoint is ${path.join(ckptDir, 'last')} (epoch ${state.epoch}).` : '';
-          throw new TrainingDivergedError(`training loss became ${lossValue} at epoch ${epoch + 1}, batch ${b + 1} (lr ${stepLr.toExponential(2)}): lower --lr.${last}`);
-        }
-        lossSum += lossValue * n;
-        seen += n;
-        state.step++;
-        args.onBatch?.(b + 1, stepsPerEpoch, { indices: idx, plan });
-      }
-      const hist = mixer.lambdaHistory();
-      addHistogram(state.lambdaHistogram, hist);
-      const cleanMetrics = evaluateSet(head, cleanSet);
-      const validMetrics = valid ? evaluateSet(head, valid) : undefined;
-      const watched = headlineMetric(validMetrics ?? cleanMetrics);
-      const seconds = (performance.now() - t0) / 1000;
-      const record: EpochRecord = {
-        epoch: epoch + 1,
-        lr: stepLr,
-        mixedLoss: lossSum / seen,
-        cleanLoss: cleanMetrics.loss,
-        validLoss: validMetrics?.loss,
-        metric: validMetrics ? headlineMetric(validMetrics) : undefined,
-        seconds,
-        samplesPerSecond: seen / seconds,
-        numTensors: tf.memory().numTensors,
-      };
-      state.history.push(record);
-      state.epoch = epoch + 1;
-      const watchedLoss = (validMetrics ?? cleanMetrics).loss;
-      if (state.bestEpoch < 0 || isBetter(watched.value, watchedLoss, state.bestValue, state.bestLoss)) {
-        state.bestValue = watched.value;
-        state.bestLoss = watchedLoss;
-        state.bestEpoch = epoch + 1;
-        state.best = validMetrics ?? cleanMetrics;
-        bestWeights = { epoch: epoch + 1, values: head.train.trainableWeights.map((v) => Float32Array.from(v.read().dataSync() as Float32Array)) };
-        if (ckptDir) await saveCheckpoint(ckptDir, 'best', state, head.train.trainableWeights, null);
-      }
-      if (args.patience != null && state.epoch - state.bestEpoch >= args.patience) stoppedEarly = true;
-      state.stoppedEarly = stoppedEarly;
-      if (ckptDir) await saveCheckpoint(ckptDir, 'last', state, head.train.trainableWeights, optim);
-      args.onEpoch?.(record);
-    }
-    // The returned head is the best epoch's, not the last one's.
-    if (state.bestEpoch !== state.epoch) {
-      if (bestWeights?.epoch === state.bestEpoch) {
-        const values = bestWeights.values;
-        head.train.trainableWeights.forEach((v, i) => tf.tidy(() => {
-          v.write(tf.tensor(values[i], v.shape as number[]));
-        }));
-      } else if (ckptDir) {
-        const best = await loadCheckpoint<LoopState>(ckptDir, 'best');
-        if (best) await best.restore(head.train.trainableWeights, null);
-      }
-    }
-    if (state.bestEpoch === state.epoch && state.epoch > 1 && !stoppedEarly) {
-      args.log?.(`the best epoch is the last (${state.epoch}): the head is still improving; more epochs or a higher lr may help`);
-    }
-  } catch (err) {
-    // A failed run hands back no head: free its weights here.
-    disposeHead(head);
-    throw err;
-  } finally {
-    for (const tap of head.taps) tap.attachMixer(null);
-    // The exported config keeps the seed the head was built with, not the last step's.
-    head.setDropoutSeed(a.seed);
-    if (opt) disposeOptimizer(opt);
+  if (lr === undefined) {
+    lrFind = await findLearningRate(train, { head: a.head, hidden: args.hidden, dropout: args.dropout, batchSize: a.batchSize, optimizer: a.optimizer, momentum: a.momentum, poolFirst, seed: a.seed });
+    lr = lrFind.suggestion;
+    args.log?.(`lr-find: lr ${lr.toExponential(2)} (${lrFind.rule} of the smoothed loss over ${lrFind.lrs.length} steps, ${lrFind.seconds.toFixed(1)} s)`);
   }
-  return {
-    head,
-    history: state.history,
-    bestEpoch: state.bestEpoch,
-    best: state.best,
-    lambdaHistogram: state.lambdaHistogram,
-    stoppedEarly,
-    stillImproving: state.bestEpoch === state.epoch && state.epoch > 1,
-    resumedFrom,
-    epochs: state.plan!.epochs,
-    lr: state.plan!.lr,
-    lrFind,
-  };
+  const plan: SchedulePlan = { epochs, batchSize: a.batchSize, lr, schedule: a.schedule, warmupEpochs: a.warmupEpochs };
+  const optimizer = makeOptimizer(a.optimizer, lr, a.momentum);
+  let state: LoopState = { epoch: 0, step: 0, history: [], bestEpoch: -1, bestValue: -Infinity, lambdaHistogram: new Array(LAMBDA_BINS).fill(0), plan };
+  let resumedFrom: number | undefined;
+  if (ck && ckptDir) {
+    assertSamePlan(ck.state.plan, plan, path.join(ckptDir, 'last'));
+    await ck.restore(head.train.trainableWeights, optimizer);
+    state = ck.state;
+    resumedFrom = state.epoch;
+    args.log?.(`resuming after epoch ${state.epoch} from ${path.join(ckptDir, 'last')}`);
+  } else if (args.resume && ckptDir) {
+    args.log?.(`resume: no whole checkpoint in ${ckptDir}; starting from epoch 1`);
+  }
+  return { optimizer, plan, state, lrFind, resumedFrom };
+}
+
+interface LoopInputs {
+  train: FeatureSet;
+  valid: FeatureSet | null;
+  args: TrainArgs;
+  a: Resolved;
+  labelMode: 'stack' | 'blend';
+  mixupArgs: Partial<MixupArgs>;
+  cutmix: boolean;
+  stepsPerEpoch: number;
+  epochs: number;
+}
+
+/** Epochs of batches: plan the mix, build the batch, step, then evaluate; policies are the callbacks. */
+async function loop(fit: Fit<LoopState>, callbacks: TrainCallback[], source: BatchSource, p: LoopInputs): Promise<void> {
+  const { train, valid, args, a } = p;
+  const [h, w, c] = train.featureShape;
+  const k = train.classes.length;
+  const state = fit.state;
+  const cleanSet = train.size <= (args.cleanSample ?? 2048) ? train : subsetFeatureSet(train, Int32Array.from(new Rng(a.seed).fork('clean-sample').permutation(train.size).subarray(0, args.cleanSample ?? 2048)).sort());
+  const vars = fit.head.train.trainableWeights.map((v) => v.read() as tf.Variable);
+  const labelSmoothing = p.mixupArgs.labelSmoothing ?? 0;
+  for (let epoch = state.epoch; epoch < p.epochs && !fit.stop; epoch++) {
+    const t0 = performance.now();
+    // One stream per epoch and purpose: resuming at epoch e replays exactly what a full run does.
+    const root = new Rng(a.seed);
+    const order = root.fork(`order-${epoch}`).permutation(train.size);
+    const tapRng = root.fork(`tap-${epoch}`);
+    fit.rngs = { dropout: root.fork(`dropout-${epoch}`) };
+    fit.epoch = epoch;
+    const mixer = new Mixer({ ...p.mixupArgs, seed: new Rng(p.mixupArgs.seed!).fork(`mix-${epoch}`).int(2 ** 31) }, train.classes);
+    let lossSum = 0;
+    let seen = 0;
+    for (let b = 0; b < p.stepsPerEpoch; b++) {
+      const idx = order.subarray(b * a.batchSize, Math.min(train.size, (b + 1) * a.batchSize));
+      const n = idx.length;
+      const labels = Int32Array.from(idx, (i) => train.labelIndex[i]);
+      // Multi-label samples: exclusion and differentClass look at every label (labelSetsOf).
+      const plan = mixer.plan(labels, epoch, { spatial: p.cutmix ? [h, w] : undefined, labelSets: train.multiLabel ? labelSetsOf(train.targets, k, idx) : undefined });
+      const targets = gatherRows(train.targets, k, idx);
+      const x = await source.rows(idx, plan, mixer, tapRng);
+      fit.batch = b;
+      fit.batchSize = n;
+      for (const cb of callbacks) cb.beforeStep?.(fit);
+      fit.loss = tf.tidy(() => {
+        const input = tf.tensor(x, fit.head.pooled ? [n, c] : [n, h, w, c]);
+        const lossFn = (): tf.Scalar => batchLoss(fit.head.train.apply(input, { training: true }) as tf.Tensor, { targets, k, multiLabel: train.multiLabel, labelMode: p.labelMode, labelSmoothing, plan, mixer });
+        return fit.optimizer.minimize(lossFn, true, vars)!.dataSync()[0];
+      });
+      source.done();
+      for (const cb of callbacks) cb.afterStep?.(fit);
+      lossSum += fit.loss * n;
+      seen += n;
+      state.step++;
+      args.onBatch?.(b + 1, p.stepsPerEpoch, { indices: idx, plan });
+    }
+    addHistogram(state.lambdaHistogram, mixer.lambdaHistory());
+    const cleanMetrics = evaluateSet(fit.head, cleanSet);
+    const validMetrics = valid ? evaluateSet(fit.head, valid) : undefined;
+    const seconds = (performance.now() - t0) / 1000;
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      lr: fit.lr,
+      mixedLoss: lossSum / seen,
+      cleanLoss: cleanMetrics.loss,
+      validLoss: validMetrics?.loss,
+      metric: validMetrics ? headlineMetric(validMetrics) : undefined,
+      seconds,
+      samplesPerSecond: seen / seconds,
+      numTensors: tf.memory().numTensors,
+    };
+    state.history.push(record);
+    state.epoch = epoch + 1;
+    fit.watched = validMetrics ?? cleanMetrics;
+    for (const cb of callbacks) await cb.afterEpoch?.(fit);
+    args.onEpoch?.(record);
+  }
 }
 
 /** Resuming with another schedule would silently train a different run: refuse, naming the change. */
