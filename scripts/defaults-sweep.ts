@@ -5,7 +5,7 @@
  * micro-F1 at the threshold calibrated on the same validation set.
  *
  *   npx tsx scripts/defaults-sweep.ts --train C --valid V [--heads linear,mlp,conv]
- *     [--lrs 1e-3,3e-3,1e-2,3e-2] [--epochs 20,50,100] [--json out.json]
+ *     [--lrs 1e-3,3e-3,1e-2,3e-2] [--epochs 20,50,100] [--skip-default] [--json out.json]
  */
 import { parseArgs } from 'node:util';
 import { promises as fs } from 'node:fs';
@@ -25,6 +25,7 @@ const { values } = parseArgs({
     epochs: { type: 'string', default: '20,50,100' },
     json: { type: 'string' },
     seed: { type: 'string', default: '0' },
+    'skip-default': { type: 'boolean', default: false },
   },
 });
 if (!values.train || !values.valid) {
@@ -59,7 +60,7 @@ async function one(head: HeadType, lr: number | 'auto', epochs: number | 'auto')
 }
 
 for (const head of values.heads!.split(',') as HeadType[]) {
-  await one(head, 'auto', 'auto');
+  if (!values['skip-default']) await one(head, 'auto', 'auto');
   for (const lr of values.lrs!.split(',').map(Number)) for (const e of values.epochs!.split(',').map(Number)) await one(head, lr, e);
 }
 if (values.json) await fs.writeFile(values.json, JSON.stringify(rows, null, 2));
