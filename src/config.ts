@@ -44,9 +44,9 @@ export const trainConfigSchema = z
     mixAt: z.enum(MIX_POINTS),
     mixup: mixupSchema,
     labels: z.enum(LABEL_MODES),
-    epochs: positiveInt,
+    epochs: z.union([positiveInt, z.literal('auto')]),
     batchSize: positiveInt,
-    lr: z.number().gt(0),
+    lr: z.union([z.number().gt(0), z.literal('auto')]),
     optimizer: z.enum(OPTIMIZERS),
     momentum: z.number().min(0).lt(1),
     weightDecay: z.number().min(0),
@@ -57,6 +57,7 @@ export const trainConfigSchema = z
     seed: z.number().int().min(0),
     resume: z.boolean(),
     combined: z.boolean(),
+    thresholdPerClass: z.boolean(),
   })
   .partial()
   .strict();
