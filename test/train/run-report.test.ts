@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { tempDir } from '../tmp.js';
 import { synthetic } from '../fixtures/synthetic.js';
 import { FeatureCache, makeHeader } from '../../src/cache/index.js';
-import { runEval, runTrain } from '../../src/run.js';
+import { runEval, runLrFind, runTrain } from '../../src/run.js';
 import { readMeta } from '../../src/train/export.js';
 import type { TrainReport } from '../../src/report/types.js';
 
@@ -88,5 +88,18 @@ describe('predictedLabels', () => {
     expect(predictedLabels({ classes: ['a', 'b', 'c'], threshold: 0.4 }, probs)).toEqual(['b', 'c']);
     expect(predictedLabels({ classes: ['a', 'b', 'c'], threshold: 0.5 }, probs)).toEqual(['c']);
     expect(predictedLabels({ classes: ['a', 'b', 'c'], threshold: 0.5, thresholds: [0.1, 0.5, 0.95] }, probs)).toEqual(['a']);
+  });
+});
+
+describe('runLrFind', () => {
+  it('suggests a rate from a cache and writes the curve as SVG', async () => {
+    const dir = await tempDir('lrfind');
+    const cache = await cacheOf(path.join(dir, 'train'), 60, 1);
+    const r = await runLrFind({ cache, batchSize: 16, plot: path.join(dir, 'plots', 'lr.svg') });
+    expect(r.result.suggestion).toBeGreaterThan(0);
+    expect(r.result.lrs.length).toBeGreaterThan(10);
+    const svg = await fs.readFile(r.plot!, 'utf8');
+    expect(svg).toMatch(/^<svg/);
+    expect(svg).toMatch(/Learning-rate finder/);
   });
 });
