@@ -149,7 +149,7 @@ describe('flags and config values', () => {
     [{ mixAt: 'output' }, /mixAt = "output": .*'features' \| 'hidden' \| 'input'/],
     [{ alpha: 0.4 }, /\(top level\): Unrecognized key\(s\) in object: 'alpha'/],
     [{ mixup: { alfa: 0.4 } }, /mixup: Unrecognized key\(s\) in object: 'alfa'/],
-    [{ epochs: '10' }, /epochs = "10": Expected number, received string/],
+    [{ epochs: '10' }, /epochs = "10": Expected a whole number ≥ 1 or "auto"/],
   ])('config %j: exit 2, one line naming the file, the field and the value', async (value, pattern) => {
     const file = path.join(dir, 'run.json');
     await writeFile(file, JSON.stringify(value));
