@@ -113,15 +113,18 @@ export function trainPlots(r: TrainReport, prefix = ''): Plot[] {
 export function lrFindChart(f: NonNullable<TrainReport['lrFind']>): string {
   const x = (lr: number) => Math.log10(lr);
   const finite = f.smoothed.filter((v) => Number.isFinite(v));
-  const lo = Math.min(...finite);
-  const hi = Math.min(Math.max(...finite), 4 * lo);
+  const raw = f.losses.filter((v) => Number.isFinite(v));
+  const lo = Math.min(...finite, ...raw);
+  const hi = Math.min(Math.max(...finite), 4 * Math.min(...finite));
+  // Raw losses past the range (the divergence) would be drawn outside the frame: they end the line.
+  const inRange = (v: number) => (v <= hi + 0.1 * (hi - lo) ? v : undefined);
   return lineChart({
     title: 'Learning-rate finder: loss while the rate grows',
     xLabel: 'log10(learning rate)',
     yLabel: 'training loss',
     series: [
       { name: 'loss (smoothed)', points: f.lrs.map((lr, i) => ({ x: x(lr), y: f.smoothed[i] })) },
-      { name: 'loss (raw)', points: f.lrs.map((lr, i) => ({ x: x(lr), y: f.losses[i] })), dashed: true },
+      { name: 'loss (raw)', points: f.lrs.map((lr, i) => ({ x: x(lr), y: inRange(f.losses[i]) })), dashed: true },
       { name: `chosen ${f.suggestion.toExponential(1)}`, points: [{ x: x(f.suggestion), y: lo }, { x: x(f.suggestion), y: hi }], dashed: true },
     ],
     yRange: [Math.max(0, lo - 0.1 * (hi - lo)), hi + 0.1 * (hi - lo)],
