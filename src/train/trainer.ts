@@ -1,7 +1,9 @@
 /**
- * The head trainer: one loop that owns policy (epochs, schedule, early stopping, checkpoints) and
- * asks the mixer (src/mixup) for the arithmetic, as timm's training script and fastai's callbacks
- * divide the work.
+ * The head trainer: one short loop over epochs and batches (`loop`) that asks the mixer (src/mixup)
+ * for the arithmetic, a batch source per mix point for its inputs (batches.ts), losses.ts for the
+ * loss, and hands every policy — lr schedule, fresh dropout masks, weight decay, divergence guard,
+ * best-epoch restore, early stopping, checkpoints — to callbacks with named events (callbacks.ts),
+ * as fastai's Learner and tfjs-layers' callbacks divide the work.
  *
  * Mix points (DESIGN.md, "Mix point"):
  * - `features`: mix the cached maps (or their pooled vectors, which is the same thing for heads that
@@ -15,10 +17,10 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Rng } from '../random.js';
-import { Mixer, mixingMatrix, type LambdaHistory, type MixupArgs, type MixPlan } from '../mixup/index.js';
+import { Mixer, type LambdaHistory, type MixupArgs, type MixPlan } from '../mixup/index.js';
 import type { Backbone } from '../backbone/types.js';
 import { buildHead, disposeHead, type Head, type HeadType } from './heads.js';
-import { learningRateAt, SCHEDULES, type ScheduleName } from './schedule.js';
+import { SCHEDULES, type ScheduleName } from './schedule.js';
 import { headlineMetric, multiLabelMetrics, singleLabelMetrics, type Metrics } from './metrics.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { bestEpoch, checkpoints, divergenceGuard, earlyStopping, freshDropout, lrSchedule, weightDecay, type Fit, type TrainCallback } from './callbacks.js';
