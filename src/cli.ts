@@ -20,7 +20,8 @@ import { mergeCaches } from './cache/merge.js';
 import { Progress } from './progress.js';
 import { exportCache } from './cache/export.js';
 import { addExportCommand } from './export-web.js';
-import { runEval, runPredict, runTrain, type RunTrainArgs } from './run.js';
+import { runEval, runLrFind, runPredict, runTrain, type RunLrFindArgs, type RunTrainArgs } from './run.js';
+import { LR_FIND_DEFAULTS } from './options/lrfind.js';
 import { runCompare, type CompareArgs } from './compare.js';
 import { loadConfig } from './config.js';
 import { OptionError, UsageError } from './errors.js';
@@ -195,7 +196,7 @@ const COMMANDS: CommandSpec[] = [
     description: 'Train a classifier head on cached features with mixup',
     scopes: ['train'],
     cli: ['config', 'json', 'verbose', 'engine'],
-    example: 'mixhead train --cache cache/train --valid cache/test --out runs/a --head mlp --alpha 0.4 --epochs 30',
+    example: 'mixhead train --cache cache/train --valid cache/test --out runs/a --head mlp --alpha 0.4',
     async run(_, ctx) {
       const args = await trainOptions(ctx);
       // The engine of the input mix point's backbone (mixedInputFeatures).
@@ -206,10 +207,34 @@ const COMMANDS: CommandSpec[] = [
         log: say,
         onEpoch: ctx.json ? undefined : (e) => say(formatTrainTable([e], e.epoch === 1)),
       });
-      const { renderTrainReport } = await import('./report/index.js');
-      const html = await renderTrainReport(r.report, r.out);
-      print(ctx.json, { out: r.out, backend: info.name, bestEpoch: r.result.bestEpoch, metrics: r.metrics, report: html }, () =>
-        [`best epoch ${r.result.bestEpoch}: ${formatMetrics(r.metrics)}`, `model: ${r.out}`, `report: ${html}`].join('\n'),
+      const html = r.reportHtml;
+      const threshold = r.meta.multiLabel ? `; threshold ${r.meta.threshold}${r.report.threshold ? ' (calibrated on validation)' : ' (no validation set)'}` : '';
+      print(ctx.json, { out: r.out, backend: info.name, bestEpoch: r.result.bestEpoch, lr: r.result.lr, epochs: r.result.epochs, threshold: r.meta.threshold, metrics: r.metrics, report: html }, () =>
+        [
+          `best epoch ${r.result.bestEpoch} of ${r.result.history.length} (lr ${r.result.lr.toExponential(2)}${r.result.lrFind ? ' from the lr finder' : ''}): ${formatMetrics(r.metrics)}${threshold}`,
+          `model: ${r.out}`,
+          `report: ${html}`,
+        ].join('\n'),
+      );
+    },
+  },
+  {
+    name: 'lr-find',
+    description: 'Find a learning rate: train a throw-away head while the rate grows, and suggest one from the loss curve',
+    scopes: ['lrFind'],
+    cli: ['json', 'verbose'],
+    example: 'mixhead lr-find --cache cache/train --head mlp --plot runs/lr-find.svg',
+    async run(_, ctx) {
+      const args = (await ctx.values('lrFind')) as unknown as RunLrFindArgs;
+      await backend(ctx);
+      const r = await runLrFind({ ...args, plot: args.plot ?? LR_FIND_DEFAULTS.plot });
+      const f = r.result;
+      print(ctx.json, { ...f, plot: r.plot }, () =>
+        [
+          `suggested lr ${f.suggestion.toExponential(2)} (${f.rule}; the smoothed loss is lowest at ${f.minimumLr.toExponential(2)}${f.diverged ? ', then diverges' : ''}; ${f.lrs.length} steps, ${f.seconds.toFixed(1)} s)`,
+          `train with: --lr ${Number(f.suggestion.toPrecision(2))}   (or leave --lr out: auto runs this finder)`,
+          `plot: ${r.plot}`,
+        ].join('\n'),
       );
     },
   },
@@ -239,7 +264,7 @@ const COMMANDS: CommandSpec[] = [
       await backend(ctx);
       const r = await runPredict({ ...args, images: images as string[], engine, log: ctx.json ? undefined : say });
       print(ctx.json, r, () =>
-        r.map((p) => (p.error ? `${p.file}: skipped (${p.error})` : `${p.file}: ${p.top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ')}`)).join('\n'),
+        r.map((p) => (p.error ? `${p.file}: skipped (${p.error})` : `${p.file}: ${p.labels ? `[${p.labels.join(', ')}] ` : ''}${p.top.map((t) => `${t.label} ${(100 * t.probability).toFixed(1)}%`).join(', ')}`)).join('\n'),
       );
       if (r.every((p) => p.error)) process.exitCode = EXIT.failed;
     },
@@ -249,7 +274,7 @@ const COMMANDS: CommandSpec[] = [
     description: 'Train one head per α / mix point / head on the same cache and tabulate validation metrics',
     scopes: ['train', 'compare'],
     cli: ['config', 'json', 'verbose', 'engine'],
-    example: 'mixhead compare --cache cache/train --valid cache/test --alphas 0,0.2,0.4 --mix-ats features,hidden --out runs/cmp',
+    example: 'mixhead compare --cache cache/train --valid cache/test --alphas 0,0.2,0.4 --mix-ats features,hidden --seeds 3 --out runs/cmp',
     async run(_, ctx) {
       const { out, ...base } = await trainOptions(ctx);
       const sweep = (await ctx.values('compare')) as Partial<CompareArgs>;

@@ -34,36 +34,78 @@ export function formatTrainTable(records: EpochRecord[], withHeader = true): str
   return [...(withHeader ? [fmt(header)] : []), ...rows.map(fmt)].join('\n');
 }
 
+export type CompareVerdict = 'baseline' | 'better' | 'worse' | 'no clear difference' | 'one seed';
+
+/** One setting of `compare`, over its seeds. */
 export interface CompareRow {
   name: string;
   head: string;
   mixAt: string;
   alpha: number;
   metric: string;
+  /** Mean of the metric over the seeds. */
   value: number;
+  /** Sample standard deviation over the seeds (NaN with one seed). */
+  sd: number;
+  /** The metric per seed, in the order of `seeds`. */
+  values: number[];
+  seeds: number[];
+  /** Paired difference against α = 0 of the same head under the same seeds, with its 95% t-interval. */
+  diff?: { mean: number; lo: number; hi: number };
+  verdict: CompareVerdict;
+  /** The best setting of its head whose interval lies above 0. */
+  winner: boolean;
   validLoss: number;
   cleanTrainLoss: number;
+  /** Mean best epoch over the seeds. */
   bestEpoch: number;
+  /** Training time, all seeds together. */
   seconds: number;
 }
 
+const pp = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(2)}`;
+
+/** The Δ column: "+1.20 pp [+0.30, +2.10]". */
+export function formatDiff(d: CompareRow['diff']): string {
+  if (!d) return '-';
+  return Number.isFinite(d.lo) ? `${pp(d.mean)} pp [${pp(d.lo)}, ${pp(d.hi)}]` : `${pp(d.mean)} pp`;
+}
+
+/** One line per head: the winner, or "no clear difference". */
+export function compareVerdicts(rows: CompareRow[]): string[] {
+  const heads = [...new Set(rows.map((r) => r.head))];
+  return heads.map((head) => {
+    const mine = rows.filter((r) => r.head === head);
+    const winner = mine.find((r) => r.winner);
+    if (winner) return `${head}: ${winner.name} beats α = 0 (${formatDiff(winner.diff)} ${winner.metric})`;
+    if (mine.some((r) => r.verdict === 'one seed')) return `${head}: one seed per setting: no interval; rerun with --seeds 3 or more to judge`;
+    const worse = mine.filter((r) => r.verdict === 'worse').map((r) => r.name);
+    return `${head}: no clear difference from α = 0${worse.length ? ` (clearly worse: ${worse.join(', ')})` : ''}`;
+  });
+}
+
 export function formatCompareTable(rows: CompareRow[]): string {
-  const best = Math.max(...rows.map((r) => r.value));
-  return table([
-    ['setting', 'head', 'mix at', 'α', 'metric', 'value', 'valid loss', 'clean train loss', 'best epoch', 'seconds'],
+  const seeds = rows[0]?.seeds.length ?? 0;
+  const body = table([
+    ['setting', 'head', 'mix at', 'α', 'metric', `mean ± sd (${seeds} seed${seeds === 1 ? '' : 's'})`, 'Δ vs α = 0 [95% CI]', 'verdict', 'valid loss', 'best epoch', 'seconds'],
     ...rows.map((r) => [
-      r.name + (r.value === best ? ' *' : ''),
+      r.name,
       r.head,
       r.mixAt,
       String(r.alpha),
       r.metric,
-      pct(r.value),
+      Number.isFinite(r.sd) ? `${pct(r.value)} ± ${(100 * r.sd).toFixed(2)}` : pct(r.value),
+      formatDiff(r.diff),
+      r.winner ? 'WINNER' : r.verdict,
       f(r.validLoss),
-      f(r.cleanTrainLoss),
-      String(r.bestEpoch),
+      r.bestEpoch.toFixed(1),
       r.seconds.toFixed(1),
     ]),
   ]);
+  const note =
+    'Δ: the paired difference against α = 0 of the same head, trained with the same seeds (pp = percentage points), ' +
+    'with its 95% t-interval; "better"/"worse" when the interval excludes 0, and the winner is the best "better" setting of its head.';
+  return [body, '', ...compareVerdicts(rows), note].join('\n');
 }
 
 export function formatInspect(s: CacheSummary, skipped: { source: string; reason: string }[]): string {

@@ -12,14 +12,19 @@ import type { Backbone } from './backbone/types.js';
 import { decodeImage } from './data/image.js';
 import { stratifiedIndices } from './data/split.js';
 import { cacheFeatureSet, subsetFeatureSet, type FeatureSet } from './train/features.js';
-import { evaluateSet, trainHead, type EpochRecord, type TrainResult } from './train/trainer.js';
+import { evaluateSet, predictSet, resolveTrainArgs, trainHead, type EpochRecord, type TrainArgs, type TrainResult } from './train/trainer.js';
 import { claimRunFolder, runTrainOptionsSchema, type RunTrainArgs } from './train/options.js';
 import { parseOptions } from './options/fields.js';
 import { evalOptionsSchema, predictOptionsSchema } from './options/model.js';
-import { disposeHead } from './train/heads.js';
-import { exportModel, loadHead, readMeta, type ModelMeta } from './train/export.js';
+import { lrFindOptionsSchema } from './options/lrfind.js';
+import { disposeHead, HEAD_DEFAULTS } from './train/heads.js';
+import { exportModel, loadHead, predictedLabels, readMeta, type ModelMeta } from './train/export.js';
 import { LEGACY_KERNEL } from './web/preprocess.js';
-import { multiLabelMetrics, singleLabelMetrics, type Metrics } from './train/metrics.js';
+import { calibrateThreshold, multiLabelMetrics, singleLabelMetrics, type Metrics, type ThresholdCalibration } from './train/metrics.js';
+import { resolveMixupArgs } from './mixup/index.js';
+import { lrFindChart, renderTrainReport } from './report/index.js';
+import { findLearningRate, type LrFindArgs, type LrFindResult } from './train/lrfind.js';
+import type { TrainReport } from './report/types.js';
 import { writeFileAtomic } from './util/fs.js';
 import { currentBackend } from './backend.js';
 import { readTidy } from './tensors.js';
@@ -28,6 +33,8 @@ import { extractFeatures, sessionOf, useEngine, type EngineChoice } from './engi
 // RunTrainArgs: its schema, runTrainOptionsSchema, is in ./train/options.ts.
 export type { RunTrainArgs };
 
+export type { TrainReport } from './report/types.js';
+
 export interface RunTrainResult {
   out: string;
   meta: ModelMeta;
@@ -35,22 +42,8 @@ export interface RunTrainResult {
   /** Validation metrics of the exported (best) head, or training metrics without validation. */
   metrics: Metrics;
   report: TrainReport;
-}
-
-export interface TrainReport {
-  kind: 'train';
-  backend: string;
-  cache: string;
-  valid: string;
-  trainSize: number;
-  validSize: number;
-  options: Record<string, unknown>;
-  history: EpochRecord[];
-  bestEpoch: number;
-  stoppedEarly: boolean;
-  lambdaHistogram: number[];
-  metrics: Metrics;
-  seconds: number;
+  /** Path of report.html (absent with `report: false`). */
+  reportHtml?: string;
 }
 
 /** Stratified by first label, deterministic by seed (the same split as `split` in src/data). */
@@ -100,17 +93,28 @@ export async function runTrain(input: RunTrainArgs): Promise<RunTrainResult> {
       }
     }
     await fs.mkdir(args.out, { recursive: true });
-    result = await trainHead(train, valid, { ...args, backbone });
-    // With a validation set the trainer already measured the exported (best) head on it.
-    const metrics = valid && result.best ? result.best : evaluateSet(result.head, valid ?? train);
-    const options = trainOptionsForReport(args);
+    result = await trainHead(train, valid, { ...args, backbone, log: args.log });
+    const evalSet = valid ?? train;
+    // Single-label with validation: the trainer already measured the returned (best) head on it.
+    const reuse = !h.multiLabel && valid && result.best;
+    const probs = reuse ? new Float32Array(0) : predictSet(result.head, evalSet);
+    // Multi-label: the decision threshold that maximises micro-F1 on validation (0.5 without one).
+    let calibration: ThresholdCalibration | undefined;
+    if (h.multiLabel && valid) calibration = calibrateThreshold(probs, valid.targets, h.classes.length, args.thresholdPerClass === true);
+    else if (h.multiLabel) args.log?.('no validation set: the decision threshold stays at 0.5 (give --valid or --valid-split to calibrate it)');
+    const threshold = calibration?.threshold ?? 0.5;
+    const metrics = h.multiLabel
+      ? multiLabelMetrics(probs, evalSet.targets, h.classes.length, calibration?.perClass ?? threshold)
+      : reuse || singleLabelMetrics(probs, evalSet.labelIndex, h.classes);
+    const options = resolvedTrainOptions(args, result, h.classes);
     const meta = await exportModel(
       args.out,
       result.head,
       {
         classes: h.classes,
         multiLabel: h.multiLabel,
-        threshold: 0.5,
+        threshold,
+        ...(calibration?.perClass ? { thresholds: calibration.perClass } : {}),
         featureShape: h.featureShape,
         backbone: h.backbone,
         preprocess,
@@ -125,16 +129,21 @@ export async function runTrain(input: RunTrainArgs): Promise<RunTrainResult> {
       valid: args.valid ? path.resolve(args.valid) : args.validSplit ? `${args.validSplit} of the training cache` : 'none',
       trainSize: train.size,
       validSize: valid?.size ?? 0,
+      classes: h.classes,
       options,
       history: result.history,
       bestEpoch: result.bestEpoch,
       stoppedEarly: result.stoppedEarly,
+      stillImproving: result.stillImproving,
       lambdaHistogram: result.lambdaHistogram,
       metrics,
+      lrFind: result.lrFind && (({ lrs, losses, smoothed, suggestion, minimumLr, steepestLr, rule, diverged }) => ({ lrs, losses, smoothed, suggestion, minimumLr, steepestLr, rule, diverged }))(result.lrFind),
+      threshold: calibration,
       seconds: (performance.now() - t0) / 1000,
     };
     await writeFileAtomic(path.join(args.out, 'report.json'), JSON.stringify(report, null, 2));
-    return { out: path.resolve(args.out), meta, result, metrics, report };
+    const reportHtml = args.report === false ? undefined : await renderTrainReport(report, args.out);
+    return { out: path.resolve(args.out), meta, result, metrics, report, reportHtml };
   } finally {
     ownBackbone?.dispose();
     if (result) disposeHead(result.head);
@@ -143,14 +152,65 @@ export async function runTrain(input: RunTrainArgs): Promise<RunTrainResult> {
   }
 }
 
-function trainOptionsForReport(args: RunTrainArgs): Record<string, unknown> {
-  const { backbone: _b, onEpoch: _e, onBatch: _o, log: _l, ...rest } = args;
-  return JSON.parse(JSON.stringify(rest));
+/**
+ * Every option the run used, for meta.json and the reports: the given values, the defaults of the
+ * rest, and 'auto' replaced by what it resolved to (the requested value kept beside it).
+ */
+export function resolvedTrainOptions(args: RunTrainArgs, result: Pick<TrainResult, 'epochs' | 'lr'>, classes: string[]): Record<string, unknown> {
+  const a = resolveTrainArgs(args);
+  const mixup = resolveMixupArgs({ alpha: 0.4, ...args.mixup, seed: args.mixup?.seed ?? a.seed }, classes);
+  const alphaSchedule = typeof mixup.alphaSchedule === 'function' ? 'function' : mixup.alphaSchedule ?? null;
+  return JSON.parse(
+    JSON.stringify({
+      cache: args.cache,
+      valid: args.valid ?? null,
+      validSplit: args.validSplit ?? null,
+      out: args.out,
+      ...a,
+      epochs: result.epochs,
+      epochsRequested: a.epochs,
+      lr: result.lr,
+      lrRequested: a.lr,
+      hidden: args.hidden ?? HEAD_DEFAULTS[a.head].hidden,
+      dropout: args.dropout ?? HEAD_DEFAULTS[a.head].dropout,
+      patience: args.patience ?? null,
+      cleanSample: args.cleanSample ?? 2048,
+      poolFirst: args.poolFirst !== false,
+      resume: args.resume === true,
+      combined: args.combined !== false,
+      thresholdPerClass: args.thresholdPerClass === true,
+      mixup: { ...mixup, excludeClasses: mixup.excludeClasses.map((c) => classes[c]), alphaSchedule },
+    }),
+  );
 }
 
 /** The few numbers worth printing. */
 export function summary(m: Metrics): Record<string, number> {
   return m.kind === 'single' ? { loss: m.loss, accuracy: m.accuracy, top5: m.top5 } : { loss: m.loss, microF1: m.microF1, macroF1: m.macroF1, mAP: m.mAP };
+}
+
+export interface RunLrFindArgs extends LrFindArgs {
+  /** Training cache directory. */
+  cache: string;
+  /** Where to write the curve as SVG; none when unset. */
+  plot?: string;
+}
+
+/** The lr finder on a cache: the suggested rate and, with `plot`, the curve as an SVG file. */
+export async function runLrFind(args: RunLrFindArgs): Promise<{ result: LrFindResult; plot?: string }> {
+  parseOptions(lrFindOptionsSchema, args);
+  const reader = CacheReader.open(args.cache);
+  try {
+    if (reader.size === 0) throw new Error(`${args.cache}: the cache holds no entries; run mixhead precompute first`);
+    const { cache: _c, plot, ...finder } = args;
+    const result = await findLearningRate(cacheFeatureSet(reader), finder);
+    if (!plot) return { result };
+    await fs.mkdir(path.dirname(path.resolve(plot)), { recursive: true });
+    await writeFileAtomic(plot, lrFindChart(result));
+    return { result, plot: path.resolve(plot) };
+  } finally {
+    await reader.close();
+  }
 }
 
 export interface RunEvalArgs {
@@ -184,7 +244,8 @@ export async function runEval(args: RunEvalArgs): Promise<{ metrics: Metrics; si
         const p = readTidy(() => head.apply(tf.tensor4d(buf.subarray(0, n * hh * ww * cc), [n, hh, ww, cc]), { training: false }) as tf.Tensor);
         probs.set(p, s * k);
       }
-      const metrics = meta.multiLabel ? multiLabelMetrics(probs, set.targets, k, meta.threshold) : singleLabelMetrics(probs, set.labelIndex, meta.classes);
+      // The threshold(s) calibrated at training time (meta.json).
+      const metrics = meta.multiLabel ? multiLabelMetrics(probs, set.targets, k, meta.thresholds ?? meta.threshold) : singleLabelMetrics(probs, set.labelIndex, meta.classes);
       return { metrics, size: set.size };
     } finally {
       head.dispose();
@@ -198,6 +259,8 @@ export interface Prediction {
   file: string;
   /** Labels with probabilities, best first (top-k; for multi-label, those ≥ threshold first). */
   top: { label: string; probability: number }[];
+  /** Multi-label: the labels at or above the model's calibrated threshold (meta.json). */
+  labels?: string[];
   error?: string;
 }
 
@@ -271,7 +334,7 @@ export async function runPredict(args: RunPredictArgs): Promise<Prediction[]> {
         const j = good.indexOf(i);
         const row = Array.from(probs.subarray(j * k, (j + 1) * k), (p, c) => ({ label: meta.classes[c], probability: p }));
         row.sort((a, b) => b.probability - a.probability);
-        out.push({ file, top: row.slice(0, top) });
+        out.push({ file, top: row.slice(0, top), ...(meta.multiLabel ? { labels: predictedLabels(meta, probs.subarray(j * k, (j + 1) * k)) } : {}) });
       });
     }
   } finally {

@@ -84,8 +84,14 @@ export interface PlanOptions {
   spatial?: readonly [number, number];
   /** Batch size, required when `labels` is null. */
   batchSize?: number;
-  /** Extra per-sample eligibility (e.g. multi-label samples carrying an excluded class); ANDed with excludeClasses. */
+  /** Extra per-sample eligibility; ANDed with excludeClasses. */
   eligible?: ArrayLike<boolean>;
+  /**
+   * Every class of each sample, for multi-label data: a sample carrying any excluded class is
+   * neither mixed nor a partner, and 'differentClass' partners share no class. Without it, only
+   * `labels` (one class per sample) is looked at.
+   */
+  labelSets?: ReadonlyArray<ArrayLike<number>>;
 }
 
 /** Fixed-bin histogram of every λ used (one entry per sample per planned batch). */
@@ -182,7 +188,8 @@ export class Mixer {
 
   /**
    * Decides the mix of one batch.
-   * @param labels class index per sample (the first label for multi-label data), or null when the
+   * @param labels class index per sample (the first label for multi-label data: pass every label in
+   *   `options.labelSets`), or null when the
    *   batch has none (then pass `batchSize`, and neither excludeClasses nor differentClass can apply).
    * @param epoch 0-based epoch (fractions allowed, for schedules stepped within an epoch).
    */
@@ -205,7 +212,10 @@ export class Mixer {
     if (!labels && (this.excluded.size > 0 || o.pairs === 'differentClass')) {
       throw new Error("excludeClasses and pairs 'differentClass' need labels; plan got null");
     }
-    const eligible = this.eligibility(labels, b, options.eligible);
+    if (options.labelSets !== undefined && options.labelSets.length !== b) {
+      throw new Error(`labelSets has ${options.labelSets.length} entries for a batch of ${b}`);
+    }
+    const eligible = this.eligibility(labels, b, options.eligible, options.labelSets);
 
     const unmixed = (): MixPlan => {
       const partner = new Int32Array(b);
@@ -222,7 +232,7 @@ export class Mixer {
     if (!(this.rng.uniform() < o.prob)) return unmixed();
     const useCutmix = canCutmix && (!canMixup || this.rng.uniform() < o.switchProb);
 
-    const partner = pairPartners(this.rng, labels ?? b, { pairing: o.pairing, pairs: o.pairs, eligible });
+    const partner = pairPartners(this.rng, labels ?? b, { pairing: o.pairing, pairs: o.pairs, eligible, labelSets: options.labelSets });
     let plan: MixPlan;
     if (useCutmix) {
       const [h, w] = spatial as readonly [number, number];
@@ -315,15 +325,17 @@ export class Mixer {
     };
   }
 
-  private eligibility(labels: Int32Array | null, b: number, extra: ArrayLike<boolean> | undefined): boolean[] | undefined {
+  private eligibility(labels: Int32Array | null, b: number, extra: ArrayLike<boolean> | undefined, sets: ReadonlyArray<ArrayLike<number>> | undefined): boolean[] | undefined {
     if (extra !== undefined && extra.length !== b) {
       throw new Error(`eligible has ${extra.length} entries for a batch of ${b}`);
     }
     if (this.excluded.size === 0 && extra === undefined) return undefined;
+    const carriesExcluded = (i: number) => {
+      if (sets) return Array.prototype.some.call(sets[i], (c: number) => this.excluded.has(c));
+      return labels != null && this.excluded.has(labels[i]);
+    };
     const e = new Array<boolean>(b);
-    for (let i = 0; i < b; i++) {
-      e[i] = (extra === undefined || Boolean(extra[i])) && !(labels != null && this.excluded.has(labels[i]));
-    }
+    for (let i = 0; i < b; i++) e[i] = (extra === undefined || Boolean(extra[i])) && !carriesExcluded(i);
     return e;
   }
 

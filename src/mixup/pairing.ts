@@ -21,6 +21,7 @@
  *     3. else (every eligible sample has i's class) π(i) = i: unmixed.
  *   Step 1 never breaks an already-repaired k, so afterwards no sample is paired with its own class
  *   while another class is present among the eligible samples.
+ *   Multi-label samples (`labelSets`): "another class" means sharing no label at all.
  */
 import type { Rng } from '../random.js';
 import { PAIRINGS, PAIRS_POLICIES, type Pairing, type PairsPolicy } from './options.js';
@@ -34,6 +35,11 @@ export interface PairingOptions {
   pairs: PairsPolicy;
   /** eligible[i] false: sample i is neither mixed nor a partner. Default: all eligible. */
   eligible?: ArrayLike<boolean>;
+  /**
+   * Every class of each sample (multi-label data). With it, two samples "share a class" when their
+   * sets intersect; without it, when their `labels` are equal.
+   */
+  labelSets?: ReadonlyArray<ArrayLike<number>>;
 }
 
 /**
@@ -70,23 +76,32 @@ export function pairPartners(rng: Rng, labelsOrSize: Int32Array | number, option
     for (let k = 0; k < m; k++) partner[pool[k]] = pool[m - 1 - k];
   }
 
-  if (pairs === 'differentClass' && labels != null) repairSameClass(rng, labels, partner, pool);
+  if (pairs === 'differentClass' && labels != null) {
+    const sets = options.labelSets;
+    if (sets != null && sets.length !== n) throw new Error(`pairPartners: labelSets has ${sets.length} entries for a batch of ${n}`);
+    const same = sets ? (a: number, b: number) => intersects(sets[a], sets[b]) : (a: number, b: number) => labels[a] === labels[b];
+    repairSameClass(rng, same, partner, pool);
+  }
   return partner;
 }
 
-/** The repair of the file header, in place. */
-function repairSameClass(rng: Rng, labels: Int32Array, partner: Int32Array, pool: number[]): void {
+function intersects(x: ArrayLike<number>, y: ArrayLike<number>): boolean {
+  for (let i = 0; i < x.length; i++) for (let j = 0; j < y.length; j++) if (x[i] === y[j]) return true;
+  return false;
+}
+
+/** The repair of the file header, in place; `same(a, b)` says whether two samples share a class. */
+function repairSameClass(rng: Rng, same: (a: number, b: number) => boolean, partner: Int32Array, pool: number[]): void {
   const m = pool.length;
   for (const i of pool) {
-    const yi = labels[i];
-    if (labels[partner[i]] !== yi) continue;
+    if (!same(partner[i], i)) continue;
     // 1. A bijection-preserving swap, scanning the pool cyclically from a random start.
     const start = rng.int(m);
     let swapped = false;
     for (let s = 0; s < m; s++) {
       const k = pool[(start + s) % m];
       if (k === i) continue;
-      if (labels[partner[k]] !== yi && labels[partner[i]] !== labels[k]) {
+      if (!same(partner[k], i) && !same(partner[i], k)) {
         const t = partner[i];
         partner[i] = partner[k];
         partner[k] = t;
@@ -97,7 +112,7 @@ function repairSameClass(rng: Rng, labels: Int32Array, partner: Int32Array, pool
     if (swapped) continue;
     // 2. Any eligible sample of another class, uniformly.
     const others: number[] = [];
-    for (const j of pool) if (labels[j] !== yi) others.push(j);
+    for (const j of pool) if (!same(j, i)) others.push(j);
     // 3. None: unmixed.
     partner[i] = others.length > 0 ? others[rng.int(others.length)] : i;
   }

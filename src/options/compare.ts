@@ -13,6 +13,8 @@ export const compareSweepShape = {
   mixAts: z.array(field.oneOf(MIX_POINTS)).min(1, 'give at least one'),
   /** Heads to compare (default: the base's head). */
   heads: z.array(field.oneOf(HEAD_TYPES)).min(1, 'give at least one'),
+  /** Seeds per setting (base.seed, base.seed + 1, …): 3 is the fewest that give a paired interval some power. */
+  seeds: field.positiveInt(),
   /** Output folder: one subfolder per setting, report.json and report.html. */
   out: field.text(),
 };
@@ -34,4 +36,5 @@ export const compareOptionsSchema = z
 export const COMPARE_DEFAULTS = {
   alphas: [0, 0.2, 0.4],
   mixAts: ['features'] as (typeof MIX_POINTS)[number][],
+  seeds: 3,
 };

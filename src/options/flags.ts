@@ -18,9 +18,10 @@ import { MIXUP_DEFAULTS } from '../mixup/options.js';
 import { PRECOMPUTE_DEFAULTS, precomputeOptionsSchema } from './precompute.js';
 import { COMPARE_DEFAULTS, compareSweepSchema } from './compare.js';
 import { PREDICT_DEFAULTS, evalOptionsSchema, predictOptionsSchema } from './model.js';
+import { LR_FIND_DEFAULTS, lrFindOptionsSchema } from './lrfind.js';
 
 /** The options object a flag fills. `cli` is the command line's own (--json, --verbose…). */
-export type Scope = 'train' | 'compare' | 'precompute' | 'eval' | 'predict' | 'cli';
+export type Scope = 'train' | 'compare' | 'precompute' | 'eval' | 'predict' | 'lrFind' | 'cli';
 
 /**
  * How a flag's text becomes a value (the schema then checks it):
@@ -90,9 +91,10 @@ export const FLAGS: readonly FlagRow[] = [
   { flag: '--off-after-epoch <n>', scope: 'train', path: 'mixup.offAfterEpoch', parse: 'number', help: 'stop mixing after this epoch (0: never mix)', default: 'never' },
   { flag: '--label-smoothing <eps>', scope: 'train', path: 'mixup.labelSmoothing', parse: 'number', help: 'label smoothing ε' },
   { flag: '--labels <mode>', scope: 'train', path: 'labels', parse: 'text', help: 'stack mixes the loss, blend the targets, auto picks by the data' },
-  { flag: '--epochs <n>', scope: 'train', path: 'epochs', parse: 'number', help: 'epochs' },
+  { flag: '--epochs <n|auto>', scope: 'train', path: 'epochs', parse: 'number', help: 'epochs; auto: about 1,000 optimizer steps, 5 to 150 epochs' },
   { flag: '--batch-size <n>', scope: 'train', path: 'batchSize', parse: 'number', help: 'batch size' },
-  { flag: '--lr <rate>', scope: 'train', path: 'lr', parse: 'number', help: 'peak learning rate', default: '1e-3 (adam, adamw), 1e-2 (sgd)' },
+  { flag: '--lr <rate|auto>', scope: 'train', path: 'lr', parse: 'number', help: "peak learning rate; auto: the lr finder's suggestion (mixhead lr-find)" },
+  { flag: '--threshold-per-class', scope: 'train', path: 'thresholdPerClass', parse: 'switch', help: 'multi-label: also calibrate one decision threshold per class on validation (default: one global threshold)' },
   { flag: '--optimizer <name>', scope: 'train', path: 'optimizer', parse: 'text', help: 'optimizer' },
   { flag: '--weight-decay <wd>', scope: 'train', path: 'weightDecay', parse: 'number', help: 'decoupled weight decay', default: '0.01 (adamw), 0' },
   { flag: '--schedule <name>', scope: 'train', path: 'schedule', parse: 'text', help: 'learning-rate schedule' },
@@ -105,8 +107,20 @@ export const FLAGS: readonly FlagRow[] = [
 
   // compare's sweep (src/options/compare.ts)
   { flag: '--alphas <list>', scope: 'compare', path: 'alphas', parse: 'numbers', help: 'α values to compare' },
+  { flag: '--seeds <n>', scope: 'compare', path: 'seeds', parse: 'number', help: 'seeds per setting; a winner is named only when its paired 95% interval against α = 0 excludes 0' },
   { flag: '--mix-ats <list>', scope: 'compare', path: 'mixAts', parse: 'list', help: 'mix points to compare' },
   { flag: '--heads <list>', scope: 'compare', path: 'heads', parse: 'list', help: 'heads to compare', default: 'the --head' },
+
+  // lr-find (src/options/lrfind.ts)
+  { flag: '--cache <dir>', scope: 'lrFind', path: 'cache', parse: 'path', required: true, help: 'training feature cache' },
+  { flag: '--head <type>', scope: 'lrFind', path: 'head', parse: 'text', help: 'head architecture' },
+  { flag: '--hidden <n>', scope: 'lrFind', path: 'hidden', parse: 'number', help: 'hidden width (mlp) or channels (conv)', default: '512 (mlp), 256 (conv)' },
+  { flag: '--dropout <p>', scope: 'lrFind', path: 'dropout', parse: 'number', help: 'dropout before the last layer', default: '0 (linear), 0.3 (mlp), 0.2 (conv)' },
+  { flag: '--batch-size <n>', scope: 'lrFind', path: 'batchSize', parse: 'number', help: 'batch size' },
+  { flag: '--optimizer <name>', scope: 'lrFind', path: 'optimizer', parse: 'text', help: 'optimizer' },
+  { flag: '--rule <rule>', scope: 'lrFind', path: 'rule', parse: 'text', help: 'which point of the loss curve to suggest' },
+  { flag: '--seed <n>', scope: 'lrFind', path: 'seed', parse: 'number', help: 'seed' },
+  { flag: '--plot <file>', scope: 'lrFind', path: 'plot', parse: 'text', help: 'write the loss curve here as SVG' },
 
   // eval and predict (src/options/model.ts)
   { flag: '--model <dir>', scope: 'eval', path: 'model', parse: 'path', required: true, help: 'folder written by mixhead train' },
@@ -127,6 +141,7 @@ const SCOPES: Record<Scope, { schema: z.ZodTypeAny; defaults: Record<string, unk
   precompute: { schema: precomputeOptionsSchema.partial(), defaults: PRECOMPUTE_DEFAULTS },
   eval: { schema: evalOptionsSchema.partial(), defaults: {} },
   predict: { schema: predictOptionsSchema.partial(), defaults: PREDICT_DEFAULTS },
+  lrFind: { schema: lrFindOptionsSchema.partial(), defaults: LR_FIND_DEFAULTS },
   cli: { schema: cliSchema, defaults: {} },
 };
 

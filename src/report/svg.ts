@@ -11,6 +11,8 @@ export interface Series {
   dashed?: boolean;
 }
 
+/** Dash patterns, cycled once the palette is used up: series i gets colour i mod 10 and dash ⌊i/10⌋. */
+const DASHES = ['', '6 4', '2 3', '10 3 2 3', '1 6'];
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
 const FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"';
 
@@ -84,6 +86,9 @@ export function lineChart(a: LineChartArgs): string {
   parts.push(`<text transform="translate(16 ${m.t + ph / 2}) rotate(-90)" font-size="12" text-anchor="middle" ${FONT}>${escapeXml(a.yLabel)}</text>`);
   a.series.forEach((s, i) => {
     const color = PALETTE[i % PALETTE.length];
+    // Explicitly dashed series keep their dash; past 10 series the dash tells apart equal colours.
+    const dash = s.dashed ? '6 4' : DASHES[Math.floor(i / PALETTE.length) % DASHES.length];
+    const dashAttr = dash ? ` stroke-dasharray="${dash}"` : '';
     let d = '';
     let pen = false;
     for (const p of s.points) {
@@ -94,12 +99,12 @@ export function lineChart(a: LineChartArgs): string {
       d += `${pen ? 'L' : 'M'}${X(p.x).toFixed(1)},${Y(p.y).toFixed(1)} `;
       pen = true;
     }
-    parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${dashAttr}/>`);
     for (const p of s.points) {
       if (p.y != null && Number.isFinite(p.y)) parts.push(`<circle cx="${X(p.x).toFixed(1)}" cy="${Y(p.y).toFixed(1)}" r="2.5" fill="${color}"/>`);
     }
     const ly = m.t + 10 + i * 18;
-    parts.push(`<line x1="${m.l + pw + 12}" x2="${m.l + pw + 36}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    parts.push(`<line x1="${m.l + pw + 12}" x2="${m.l + pw + 36}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${dashAttr}/>`);
     parts.push(`<text x="${m.l + pw + 40}" y="${ly + 4}" font-size="11" ${FONT}>${escapeXml(s.name)}</text>`);
   });
   if (a.note) parts.push(`<text x="${m.l}" y="${m.t - 6}" font-size="11" fill="#555" ${FONT}>${escapeXml(a.note)}</text>`);

@@ -77,13 +77,27 @@ export async function saveCheckpoint<S>(
   await fs.rm(tmp, { recursive: true, force: true });
   await fs.mkdir(tmp, { recursive: true });
   await writeFileAtomic(path.join(tmp, 'weights.bin'), bytes);
-  await writeFileAtomic(path.join(tmp, 'state.json'), JSON.stringify(file));
+  await writeFileAtomic(path.join(tmp, 'state.json'), JSON.stringify(file, keepNonFinite));
   await fs.rm(old, { recursive: true, force: true });
   await fs.rename(final, old).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'ENOENT') throw err;
   });
   await fs.rename(tmp, final);
   await fs.rm(old, { recursive: true, force: true });
+}
+
+/** JSON has no NaN or ±Infinity (stringify writes null): they are written as {"$number": "NaN"}. */
+function keepNonFinite(_key: string, value: unknown): unknown {
+  return typeof value === 'number' && !Number.isFinite(value) ? { $number: String(value) } : value;
+}
+
+function restoreNonFinite(_key: string, value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    const n = (value as { $number?: unknown }).$number;
+    if (keys.length === 1 && (n === 'NaN' || n === 'Infinity' || n === '-Infinity')) return Number(n);
+  }
+  return value;
 }
 
 const exists = (p: string) => fs.access(p).then(() => true, () => false);
@@ -111,7 +125,7 @@ async function readOne<S>(folder: string): Promise<LoadedCheckpoint<S> | undefin
   let file: CheckpointFile<S>;
   let bytes: Buffer;
   try {
-    file = JSON.parse(await fs.readFile(path.join(folder, 'state.json'), 'utf8'));
+    file = JSON.parse(await fs.readFile(path.join(folder, 'state.json'), 'utf8'), restoreNonFinite);
     bytes = await fs.readFile(path.join(folder, 'weights.bin'));
   } catch {
     return undefined;

@@ -32,8 +32,10 @@ export interface ModelMeta {
   version: 1;
   classes: string[];
   multiLabel: boolean;
-  /** Probability at or above which a label is predicted (multi-label). */
+  /** Probability at or above which a label is predicted (multi-label): calibrated on validation, else 0.5. */
   threshold: number;
+  /** Per-class thresholds, when calibrated per class (they replace `threshold`). */
+  thresholds?: number[];
   head: HeadType;
   featureShape: number[];
   backbone: { id: string; weightsHash: string; cut: string; kind: 'layers' | 'graph' };
@@ -89,6 +91,11 @@ export async function exportModel(
   const full: ModelMeta = { format: 'mixhead-model', version: 1, head: head.type, combined, createdAt: new Date().toISOString(), ...meta, preprocess, decode: DECODE_RULES };
   await writeFileAtomic(path.join(out, META_FILE), JSON.stringify(full, null, 2));
   return full;
+}
+
+/** Multi-label: the labels whose probability reaches the model's threshold (per class when calibrated so). */
+export function predictedLabels(meta: Pick<ModelMeta, 'classes' | 'threshold' | 'thresholds'>, probs: ArrayLike<number>): string[] {
+  return meta.classes.filter((_, c) => probs[c] >= (meta.thresholds?.[c] ?? meta.threshold));
 }
 
 /** Loads `<modelDir>/head` (features → probabilities). */

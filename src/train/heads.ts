@@ -52,7 +52,20 @@ export interface Head {
   export: tf.LayersModel;
   /** Weights to train (shared by both graphs). */
   variables: tf.LayerVariable[];
+  /**
+   * Seeds the dropout mask of the next training step. TF.js's dropout builds a fresh generator from
+   * its seed on every call, so a fixed seed drops the same units at every step: the trainer sets a
+   * new seed per step (drawn from the run's Rng, so runs repeat). A no-op without dropout.
+   */
+  setDropoutSeed(seed: number | undefined): void;
 }
+
+/** Hidden width and dropout of each head type when not given. */
+export const HEAD_DEFAULTS: Record<HeadType, { hidden: number | null; dropout: number }> = {
+  linear: { hidden: null, dropout: 0 },
+  mlp: { hidden: 512, dropout: 0.3 },
+  conv: { hidden: 256, dropout: 0.2 },
+};
 
 function init(seed: number | undefined, k: number) {
   return tf.initializers.glorotUniform({ seed: seed == null ? undefined : seed * 7919 + k });
@@ -76,14 +89,14 @@ export function buildHead(args: HeadArgs): Head {
   const k = args.numClasses;
   const startsWithPool = args.type !== 'conv';
   const pooled = startsWithPool && args.poolFirst !== false;
-  const dropoutRate = args.dropout ?? { linear: 0, mlp: 0.3, conv: 0.2 }[args.type];
+  const dropoutRate = args.dropout ?? HEAD_DEFAULTS[args.type].dropout;
   const finalAct = args.multiLabel ? 'sigmoid' : 'softmax';
 
   const pool = tf.layers.globalAveragePooling2d({ name: 'pool' });
   const logits = tf.layers.dense({ units: k, name: 'logits', kernelInitializer: init(args.seed, 1) });
   const dropout = dropoutRate > 0 ? tf.layers.dropout({ rate: dropoutRate, name: 'dropout', seed: args.seed }) : null;
   const probs = tf.layers.activation({ activation: finalAct, name: 'probabilities' });
-  const hiddenUnits = args.hidden ?? (args.type === 'mlp' ? 512 : 256);
+  const hiddenUnits = args.hidden ?? HEAD_DEFAULTS[args.type].hidden ?? 0;
   const hiddenDense =
     args.type === 'linear'
       ? null
@@ -119,7 +132,11 @@ export function buildHead(args: HeadArgs): Head {
     outputs: probs.apply(chain(exportInput, false, false)) as tf.SymbolicTensor,
     name: `head_${args.type}`,
   });
-  return { type: args.type, train, taps, pooled, export: exported, variables: train.trainableWeights };
+  const setDropoutSeed = (seed: number | undefined) => {
+    // Dropout keeps its seed as a plain field read in `call` (tfjs-layers 4.22, layers/core).
+    if (dropout) (dropout as unknown as { seed: number | undefined }).seed = seed;
+  };
+  return { type: args.type, train, taps, pooled, export: exported, variables: train.trainableWeights, setDropoutSeed };
 }
 
 /**

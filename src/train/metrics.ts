@@ -1,8 +1,13 @@
 /**
- * Evaluation metrics, computed on the host from probabilities (float64 sums).
- * Single-label: loss (softmax CE), accuracy, top-5, per-class accuracy, confusion matrix.
- * Multi-label: loss (sigmoid BCE), micro/macro F1 at a threshold, mAP (mean over classes of
- * average precision, the area under the precision–recall step curve).
+ * Evaluation metrics, computed on the host from probabilities (float64 sums), with scikit-learn's
+ * definitions, which is what users check them against (test/train/metrics-sklearn.test.ts compares
+ * with values from scripts/sklearn-reference.py):
+ * Single-label: loss (softmax CE), accuracy (argmax, lowest index among ties), top-5
+ * (`top_k_accuracy_score`: among tied scores the higher class index ranks first), per-class
+ * accuracy, confusion matrix.
+ * Multi-label: loss (sigmoid BCE), micro/macro F1 at a threshold (`f1_score`, zero_division = 0,
+ * macro over all labels), mAP (mean over all classes of `average_precision_score`: tied scores are
+ * one threshold; a class with no positive has AP 0).
  */
 
 export interface SingleLabelMetrics {
@@ -21,7 +26,12 @@ export interface MultiLabelMetrics {
   microF1: number;
   macroF1: number;
   mAP: number;
+  /** The decision threshold (NaN when per class). */
   threshold: number;
+  /** Per-class thresholds, when used. */
+  thresholds?: number[];
+  /** Classes with no positive in the targets: their AP and F1 count as 0 (scikit-learn warns). */
+  noPositive: number[];
 }
 
 export type Metrics = SingleLabelMetrics | MultiLabelMetrics;
@@ -42,10 +52,11 @@ export function singleLabelMetrics(probs: Float32Array, labels: Int32Array, clas
     const y = labels[i];
     loss -= Math.log(Math.max(row[y], EPS));
     let best = 0;
+    // Classes ranked above y: higher scores, and equal scores of a higher index (sklearn's order).
     let higher = 0;
     for (let j = 0; j < k; j++) {
       if (row[j] > row[best]) best = j;
-      if (row[j] > row[y]) higher++;
+      if (row[j] > row[y] || (row[j] === row[y] && j > y)) higher++;
     }
     confusion[y][best]++;
     if (best === y) top1++;
@@ -58,22 +69,39 @@ export function singleLabelMetrics(probs: Float32Array, labels: Int32Array, clas
   return { kind: 'single', loss: n ? loss / n : NaN, accuracy: n ? top1 / n : NaN, top5: n ? top5 / n : NaN, perClass, confusion };
 }
 
-/** Average precision of one class: mean of precision at each positive, ranked by score (ties by order). */
+/**
+ * Average precision of one class: AP = Σₜ (Rₜ − Rₜ₋₁)·Pₜ over the distinct scores t, highest first
+ * (all samples tied at a score enter together, as one threshold). 0 when the class has no positive.
+ */
 export function averagePrecision(scores: ArrayLike<number>, positive: ArrayLike<number>): number {
-  const idx = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
-  let hits = 0;
+  const n = scores.length;
+  const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
+  let total = 0;
+  for (let i = 0; i < n; i++) if (positive[i] > 0.5) total++;
+  if (total === 0) return 0;
+  let tp = 0;
+  let seen = 0;
   let sum = 0;
-  idx.forEach((i, rank) => {
-    if (positive[i] > 0.5) {
-      hits++;
-      sum += hits / (rank + 1);
-    }
-  });
-  return hits ? sum / hits : NaN;
+  for (let r = 0; r < n; ) {
+    const s = scores[idx[r]];
+    let groupTp = 0;
+    for (; r < n && scores[idx[r]] === s; r++, seen++) if (positive[idx[r]] > 0.5) groupTp++;
+    tp += groupTp;
+    if (groupTp > 0) sum += (groupTp / total) * (tp / seen);
+  }
+  return sum;
 }
 
-/** probs and targets: N×K row-major; targets are 0/1. */
-export function multiLabelMetrics(probs: Float32Array, targets: Float32Array, k: number, threshold = 0.5): MultiLabelMetrics {
+/** F1 = 2·tp / (2·tp + fp + fn), and 0 when there is nothing to count (zero_division = 0). */
+function f1(tp: number, fp: number, fn: number): number {
+  return 2 * tp + fp + fn > 0 ? (2 * tp) / (2 * tp + fp + fn) : 0;
+}
+
+/**
+ * probs and targets: N×K row-major; targets are 0/1. `threshold`: one for every class, or one per
+ * class (a label is predicted when its probability is ≥ its threshold).
+ */
+export function multiLabelMetrics(probs: Float32Array, targets: Float32Array, k: number, threshold: number | readonly number[] = 0.5): MultiLabelMetrics {
   const n = targets.length / k;
   let loss = 0;
   const tp = new Array<number>(k).fill(0);
@@ -83,15 +111,14 @@ export function multiLabelMetrics(probs: Float32Array, targets: Float32Array, k:
     const p = Math.min(Math.max(probs[i], EPS), 1 - EPS);
     const t = targets[i];
     loss -= t * Math.log(p) + (1 - t) * Math.log(1 - p);
-    const pred = probs[i] >= threshold;
     const c = i % k;
+    const pred = probs[i] >= (typeof threshold === 'number' ? threshold : threshold[c]);
     if (pred && t > 0.5) tp[c]++;
     else if (pred) fp[c]++;
     else if (t > 0.5) fn[c]++;
   }
-  const f1 = (a: number, b: number, c: number) => (2 * a + b + c > 0 ? (2 * a) / (2 * a + b + c) : NaN);
   const sum = (v: number[]) => v.reduce((a, b) => a + b, 0);
-  const perClassF1 = tp.map((_, c) => f1(tp[c], fp[c], fn[c])).filter((v) => !Number.isNaN(v));
+  const perClassF1 = tp.map((_, c) => f1(tp[c], fp[c], fn[c]));
   const aps: number[] = [];
   for (let c = 0; c < k; c++) {
     const s = new Float64Array(n);
@@ -100,20 +127,83 @@ export function multiLabelMetrics(probs: Float32Array, targets: Float32Array, k:
       s[i] = probs[i * k + c];
       t[i] = targets[i * k + c];
     }
-    const ap = averagePrecision(s, t);
-    if (!Number.isNaN(ap)) aps.push(ap);
+    aps.push(averagePrecision(s, t));
   }
   return {
     kind: 'multi',
     loss: n ? loss / (n * k) : NaN,
     microF1: f1(sum(tp), sum(fp), sum(fn)),
-    macroF1: perClassF1.length ? sum(perClassF1) / perClassF1.length : NaN,
-    mAP: aps.length ? sum(aps) / aps.length : NaN,
-    threshold,
+    macroF1: k ? sum(perClassF1) / k : NaN,
+    mAP: k ? sum(aps) / k : NaN,
+    threshold: typeof threshold === 'number' ? threshold : NaN,
+    ...(typeof threshold === 'number' ? {} : { thresholds: [...threshold] }),
+    noPositive: tp.map((_, c) => c).filter((c) => tp[c] + fn[c] === 0),
   };
 }
 
 /** The number early stopping and "best checkpoint" watch: higher is better. */
 export function headlineMetric(m: Metrics): { name: string; value: number } {
   return m.kind === 'single' ? { name: 'accuracy', value: m.accuracy } : { name: 'mAP', value: m.mAP };
+}
+
+/** Candidate thresholds of the calibration: 0.01, 0.02, …, 0.99. */
+export const THRESHOLD_GRID = Array.from({ length: 99 }, (_, i) => (i + 1) / 100);
+
+/** tp, fp, fn of class `c` (or of all classes when c is null) at threshold t. */
+function counts(probs: Float32Array, targets: Float32Array, k: number, t: number, c: number | null): [number, number, number] {
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  for (let i = c ?? 0; i < probs.length; i += c == null ? 1 : k) {
+    const pred = probs[i] >= t;
+    const pos = targets[i] > 0.5;
+    if (pred && pos) tp++;
+    else if (pred) fp++;
+    else if (pos) fn++;
+  }
+  return [tp, fp, fn];
+}
+
+export interface ThresholdCalibration {
+  /** The global threshold that maximises micro-F1 on the calibration set (ties: the one nearest 0.5). */
+  threshold: number;
+  microF1: number;
+  /** micro-F1 at 0.5, for comparison. */
+  microF1At05: number;
+  /** micro-F1 at each threshold of THRESHOLD_GRID. */
+  curve: { threshold: number; microF1: number }[];
+  /** Per class: the threshold maximising that class's F1 (classes without a positive keep the global one). */
+  perClass?: number[];
+}
+
+/**
+ * Picks the multi-label decision threshold on a validation set: the value of THRESHOLD_GRID that
+ * maximises micro-F1 (and, with `perClass`, each class's own F1). A grid of 0.01 rather than every
+ * distinct probability: the optimum of a small validation set is flat and noisy, and a grid keeps
+ * the choice stable.
+ */
+export function calibrateThreshold(probs: Float32Array, targets: Float32Array, k: number, perClass = false): ThresholdCalibration {
+  const pick = (c: number | null) => {
+    let best = { threshold: 0.5, f1: -1 };
+    const curve = THRESHOLD_GRID.map((t) => {
+      const value = f1(...counts(probs, targets, k, t, c));
+      if (value > best.f1 || (value === best.f1 && Math.abs(t - 0.5) < Math.abs(best.threshold - 0.5))) best = { threshold: t, f1: value };
+      return { threshold: t, microF1: value };
+    });
+    return { best, curve };
+  };
+  const global = pick(null);
+  const result: ThresholdCalibration = {
+    threshold: global.best.threshold,
+    microF1: global.best.f1,
+    microF1At05: f1(...counts(probs, targets, k, 0.5, null)),
+    curve: global.curve,
+  };
+  if (perClass) {
+    result.perClass = Array.from({ length: k }, (_, c) => {
+      const [tp, , fn] = counts(probs, targets, k, 0.5, c);
+      return tp + fn === 0 ? global.best.threshold : pick(c).best.threshold;
+    });
+  }
+  return result;
 }

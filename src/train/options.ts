@@ -11,9 +11,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
-import { field } from '../options/fields.js';
+import { ALLOWED, field } from '../options/fields.js';
 import { mixupShape } from '../mixup/options.js';
 import type { Backbone } from '../backbone/types.js';
+import type { MixPlan } from '../mixup/index.js';
 import type { EpochRecord } from './trainer.js';
 
 export const HEAD_TYPES = ['linear', 'mlp', 'conv'] as const;
@@ -27,8 +28,8 @@ export type LabelMode = (typeof LABEL_MODES)[number];
 export const SCHEDULES = ['constant', 'cosine', 'onecycle'] as const;
 export type ScheduleName = (typeof SCHEDULES)[number];
 
-/** The mixing options as training takes them: the trainer seeds the mixer from `seed`. */
-const trainMixupSchema = z.object(mixupShape).omit({ seed: true }).partial().strict();
+/** The mixing options as training takes them: `seed` (default: the training seed) seeds the mix draws. */
+const trainMixupSchema = z.object(mixupShape).partial().strict();
 
 /** The JSON-able training options (what a config file may set), each with its check. */
 export const trainDataShape = {
@@ -47,10 +48,14 @@ export const trainDataShape = {
    * stack for single-label and blend for multi-label data, as fastai decides from the loss.
    */
   labels: field.oneOf(LABEL_MODES),
-  epochs: field.positiveInt(),
+  /** Epochs, or 'auto' (default): enough for about AUTO_EPOCH_STEPS optimizer steps (trainer.ts, `autoEpochs`). */
+  epochs: field.orWords(field.positiveInt(), ALLOWED.positiveInt, ['auto'] as const),
   batchSize: field.positiveInt(),
-  /** Peak learning rate; default 1e-3 (adam/adamw), 1e-2 (sgd). */
-  lr: field.positive(),
+  /**
+   * Peak learning rate, or 'auto' (default): the suggestion of the lr finder (src/train/lrfind.ts),
+   * run on the training set before training; a resumed run keeps the rate it started with.
+   */
+  lr: field.orWords(field.positive(), ALLOWED.positive, ['auto'] as const),
   optimizer: field.oneOf(OPTIMIZERS),
   /** SGD momentum; default 0.9. */
   momentum: field.halfOpenUnit(),
@@ -86,8 +91,8 @@ const trainHooksShape = {
   log: field.fn<(line: string) => void>(),
   /** Per-epoch callback (progress lines, reports). */
   onEpoch: field.fn<(record: EpochRecord) => void>(),
-  /** Per-batch callback: batches done in this epoch and their total. */
-  onBatch: field.fn<(done: number, total: number) => void>(),
+  /** Per-batch callback: batches done in this epoch, their total, and the batch's samples and mix plan. */
+  onBatch: field.fn<(done: number, total: number, batch?: { indices: Int32Array; plan: MixPlan }) => void>(),
 };
 
 /** `trainHead`'s options. */
@@ -106,6 +111,13 @@ export const runDataShape = {
   combined: field.bool(),
   /** Replace a finished run in `out` (without it, and without `resume`, runTrain refuses). */
   overwrite: field.bool(),
+  /**
+   * Multi-label: also calibrate one threshold per class on the validation set (default false: one
+   * global threshold, which a small validation set estimates far more reliably).
+   */
+  thresholdPerClass: field.bool(),
+  /** Write report.html with its plots (default true). */
+  report: field.bool(),
 };
 
 const notBoth = (o: { valid?: string; validSplit?: number }, ctx: z.RefinementCtx) => {
@@ -132,10 +144,10 @@ export const TRAIN_DEFAULTS = {
   head: 'linear' as HeadType,
   mixAt: 'features' as MixPoint,
   labels: 'auto' as LabelMode,
-  epochs: 20,
+  epochs: 'auto' as number | 'auto',
   batchSize: 64,
   optimizer: 'adam' as OptimizerName,
-  lr: (optimizer: OptimizerName) => (optimizer === 'sgd' ? 1e-2 : 1e-3),
+  lr: 'auto' as number | 'auto',
   momentum: 0.9,
   weightDecay: (optimizer: OptimizerName) => (optimizer === 'adamw' ? 0.01 : 0),
   schedule: 'cosine' as ScheduleName,

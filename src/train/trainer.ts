@@ -1,7 +1,9 @@
 /**
- * The head trainer: one loop that owns policy (epochs, schedule, early stopping, checkpoints) and
- * asks the mixer (src/mixup) for the arithmetic, as timm's training script and fastai's callbacks
- * divide the work.
+ * The head trainer: one short loop over epochs and batches (`loop`) that asks the mixer (src/mixup)
+ * for the arithmetic, a batch source per mix point for its inputs (batches.ts), losses.ts for the
+ * loss, and hands every policy — lr schedule, fresh dropout masks, weight decay, divergence guard,
+ * best-epoch restore, early stopping, checkpoints — to callbacks with named events (callbacks.ts),
+ * as fastai's Learner and tfjs-layers' callbacks divide the work.
  *
  * Mix points (docs/architecture.md, "Mixup semantics"):
  * - `features`: mix the cached maps (or their pooled vectors, which is the same thing for heads that
@@ -15,19 +17,23 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Rng } from '../random.js';
-import { Mixer, mixingMatrix, smoothTargets, type LambdaHistory, type MixupArgs, type MixPlan } from '../mixup/index.js';
+import { Mixer, type LambdaHistory, type MixupArgs, type MixPlan } from '../mixup/index.js';
 import type { Backbone } from '../backbone/types.js';
 import { buildHead, disposeHead, type Head } from './heads.js';
-import { learningRateAt } from './schedule.js';
-import { TRAIN_DEFAULTS, trainOptionsSchema, type OptimizerName, type TrainArgs } from './options.js';
+import { TRAIN_DEFAULTS, trainOptionsSchema, type MixPoint, type OptimizerName, type ScheduleName, type TrainArgs } from './options.js';
+import { OptionError } from '../errors.js';
 import { parseOptions } from '../options/fields.js';
 import { headlineMetric, multiLabelMetrics, singleLabelMetrics, type Metrics } from './metrics.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint } from './checkpoint.js';
+import { bestEpoch, checkpoints, divergenceGuard, earlyStopping, freshDropout, lrSchedule, weightDecay, type Fit, type TrainCallback } from './callbacks.js';
+import { featureBatches, hiddenBatches, inputBatches, type BatchSource } from './batches.js';
 import { poolRow, subsetFeatureSet, type FeatureSet } from './features.js';
 import { readTidy } from '../tensors.js';
 
 // The options (their schema, enum arrays and defaults) live in ./options.ts; re-exported here.
 export { MIX_POINTS, OPTIMIZERS, LABEL_MODES, type MixPoint, type OptimizerName, type LabelMode, type TrainArgs } from './options.js';
+import { findLearningRate, type LrFindResult } from './lrfind.js';
+import { batchLoss, gatherRows } from './losses.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -51,7 +57,24 @@ export interface TrainResult {
   /** Histogram of the λ values used (20 bins over [0, 1]). */
   lambdaHistogram: number[];
   stoppedEarly: boolean;
+  /** The best epoch is the last one: more epochs (or a higher lr) would likely help. */
+  stillImproving: boolean;
+  /** The number of epochs planned (resolved when 'auto'). */
+  epochs: number;
+  /** The peak learning rate used (resolved when 'auto'). */
+  lr: number;
+  /** The lr finder's curve, when `lr` was 'auto' (and not taken from a resumed run). */
+  lrFind?: LrFindResult;
   resumedFrom?: number;
+}
+
+/** What the learning-rate schedule depends on: a resumed run must keep all of it. */
+interface SchedulePlan {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  schedule: ScheduleName;
+  warmupEpochs: number;
 }
 
 interface LoopState {
@@ -60,11 +83,15 @@ interface LoopState {
   history: EpochRecord[];
   bestEpoch: number;
   bestValue: number;
+  /** Validation loss (training loss without validation) of the best epoch: the tie-break. */
+  bestLoss?: number;
   best?: Metrics;
   lambdaHistogram: number[];
+  stoppedEarly?: boolean;
+  plan?: SchedulePlan;
 }
 
-export class TrainingDivergedError extends Error {}
+export { isBetter, TrainingDivergedError } from './callbacks.js';
 
 const LAMBDA_BINS = 20;
 
@@ -84,13 +111,29 @@ export function resolveTrainArgs(args: TrainArgs) {
     epochs: o.epochs ?? d.epochs,
     batchSize: o.batchSize ?? d.batchSize,
     optimizer,
-    lr: o.lr ?? d.lr(optimizer),
+    lr: o.lr ?? d.lr,
     momentum: o.momentum ?? d.momentum,
     weightDecay: o.weightDecay ?? d.weightDecay(optimizer),
     schedule: o.schedule ?? d.schedule,
     warmupEpochs: o.warmupEpochs ?? d.warmupEpochs,
     seed: o.seed ?? d.seed,
   };
+}
+
+/** The default training length aims at this many optimizer steps… */
+export const AUTO_EPOCH_STEPS = 1000;
+/** …within these bounds on the number of epochs. */
+export const AUTO_EPOCH_RANGE = [5, 150] as const;
+
+/**
+ * Default number of epochs: ceil(AUTO_EPOCH_STEPS / steps per epoch), clamped to AUTO_EPOCH_RANGE.
+ * A fixed number of epochs under-trains small sets (20 epochs of 600 images are 200 steps, and the
+ * weights of a fresh head move by about Σlr); counting steps gives a small set as many updates as a
+ * large one gets in a few epochs, and the best-epoch restore guards against training too long.
+ */
+export function autoEpochs(size: number, batchSize: number): number {
+  const steps = Math.ceil(size / batchSize);
+  return Math.min(AUTO_EPOCH_RANGE[1], Math.max(AUTO_EPOCH_RANGE[0], Math.ceil(AUTO_EPOCH_STEPS / steps)));
 }
 
 function makeOptimizer(name: OptimizerName, lr: number, momentum: number): tf.Optimizer {
@@ -115,20 +158,13 @@ function disposeOptimizer(opt: tf.Optimizer): void {
   if (c && !c.isDisposed) c.dispose();
 }
 
-function softCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
-  return tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), -1))) as tf.Scalar;
-}
-
-/** Sigmoid BCE from logits, stable form: max(z,0) − z·t + log(1 + e^(−|z|)). */
-function sigmoidCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
-  return tf.mean(tf.add(tf.sub(tf.relu(logits), tf.mul(logits, targets)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))))) as tf.Scalar;
-}
-
-/** Copies rows `idx` of a size×k matrix. */
-function gatherRows(m: Float32Array, k: number, idx: ArrayLike<number>): Float32Array {
-  const out = new Float32Array(idx.length * k);
-  for (let j = 0; j < idx.length; j++) out.set(m.subarray(idx[j] * k, (idx[j] + 1) * k), j * k);
-  return out;
+/** The classes of each sample of `idx`, from its multi-hot row. */
+export function labelSetsOf(targets: Float32Array, k: number, idx: ArrayLike<number>): number[][] {
+  return Array.from(idx, (i) => {
+    const set: number[] = [];
+    for (let c = 0; c < k; c++) if (targets[i * k + c] > 0.5) set.push(c);
+    return set;
+  });
 }
 
 /** Probabilities for every sample of `set` (inference mode, never mixed). */
@@ -163,8 +199,73 @@ export function evaluateSet(head: Head, set: FeatureSet): Metrics {
 /** Trains a head on `train`, validating on `valid` after every epoch. */
 export async function trainHead(train: FeatureSet, valid: FeatureSet | null, args: TrainArgs = {}): Promise<TrainResult> {
   const a = resolveTrainArgs(args);
-  const [h, w, c] = train.featureShape;
-  const k = train.classes.length;
+  const { labelMode, mixupArgs, cutmix } = checkData(train, valid, args, a);
+  const head = buildHead({
+    type: a.head,
+    featureShape: train.featureShape,
+    numClasses: train.classes.length,
+    hidden: args.hidden,
+    dropout: args.dropout,
+    multiLabel: train.multiLabel,
+    // CutMix pastes spatial boxes, which does not commute with pooling.
+    poolFirst: !cutmix && args.poolFirst !== false,
+    seed: a.seed,
+  });
+  const ckptDir = args.out ? path.join(args.out, 'checkpoints') : undefined;
+  let optimizer: tf.Optimizer | undefined;
+  let source: BatchSource | undefined;
+  try {
+    const start = await startRun(train, head, args, a, ckptDir, !cutmix && args.poolFirst !== false);
+    optimizer = start.optimizer;
+    const { plan, state, lrFind } = start;
+    const stepsPerEpoch = Math.ceil(train.size / a.batchSize);
+    const callbacks: TrainCallback[] = [
+      lrSchedule(a.schedule, plan.lr, stepsPerEpoch * plan.epochs, Math.round(a.warmupEpochs * stepsPerEpoch), setLearningRate),
+      freshDropout(),
+      ...(a.weightDecay > 0 ? [weightDecay(a.weightDecay)] : []),
+      divergenceGuard(ckptDir),
+      bestEpoch(ckptDir),
+      ...(args.patience != null ? [earlyStopping(args.patience)] : []),
+      ...(ckptDir ? [checkpoints(ckptDir)] : []),
+    ];
+    source =
+      a.mixAt === 'input'
+        ? inputBatches((idx, p, mixer) => mixedInputFeatures(train, args.backbone!, idx, p, mixer, head.pooled))
+        : a.mixAt === 'hidden'
+          ? hiddenBatches(train, head, a.batchSize)
+          : featureBatches(train, head, a.batchSize);
+    const fit: Fit<LoopState> = { head, optimizer, state, epoch: state.epoch, batch: 0, batchSize: 0, loss: 0, lr: plan.lr, rngs: { dropout: new Rng(a.seed) }, stop: state.stoppedEarly ?? false, log: args.log };
+    await loop(fit, callbacks, source, { train, valid, args, a, labelMode, mixupArgs, cutmix, stepsPerEpoch, epochs: plan.epochs });
+    for (const cb of callbacks) await cb.afterFit?.(fit);
+    return {
+      head,
+      history: state.history,
+      bestEpoch: state.bestEpoch,
+      best: state.best,
+      lambdaHistogram: state.lambdaHistogram,
+      stoppedEarly: state.stoppedEarly ?? false,
+      stillImproving: state.bestEpoch === state.epoch && state.epoch > 1,
+      resumedFrom: start.resumedFrom,
+      epochs: plan.epochs,
+      lr: plan.lr,
+      lrFind,
+    };
+  } catch (err) {
+    // A failed run hands back no head: free its weights here.
+    disposeHead(head);
+    throw err;
+  } finally {
+    source?.close();
+    // The exported config keeps the seed the head was built with, not the last step's.
+    head.setDropoutSeed(a.seed);
+    if (optimizer) disposeOptimizer(optimizer);
+  }
+}
+
+type Resolved = ReturnType<typeof resolveTrainArgs>;
+
+/** Checks the data against the options before any work; returns what the loop derives from them. */
+function checkData(train: FeatureSet, valid: FeatureSet | null, args: TrainArgs, a: Resolved) {
   if (train.size < 1) throw new Error('the training set is empty');
   if (valid && valid.classes.join('\u0000') !== train.classes.join('\u0000')) {
     throw new Error(`the validation classes differ from the training classes: ${valid.classes.join(', ')} vs ${train.classes.join(', ')}`);
@@ -176,179 +277,134 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
   if (a.mixAt === 'input' && (!args.backbone || !train.item)) {
     throw new Error('mixAt "input" reruns the backbone on mixed images: it needs the backbone and the image sources');
   }
-  const mixupArgs: Partial<MixupArgs> = { alpha: 0.4, ...args.mixup, seed: a.seed };
+  // The mix draws follow the user's mixup seed when one is given, else the training seed.
+  const mixupArgs: Partial<MixupArgs> = { alpha: 0.4, ...args.mixup, seed: args.mixup?.seed ?? a.seed };
   const cutmix = (mixupArgs.cutmixAlpha ?? 0) > 0;
-  const labelSmoothing = mixupArgs.labelSmoothing ?? 0;
   if (cutmix && a.mixAt !== 'features') throw new Error(`cutmixAlpha > 0 pastes boxes of feature-map cells: it needs mixAt "features", not "${a.mixAt}"`);
   // Validate every mixing option before any work starts.
   new Mixer(mixupArgs, train.classes);
-  const head = buildHead({
-    type: a.head,
-    featureShape: train.featureShape,
-    numClasses: k,
-    hidden: args.hidden,
-    dropout: args.dropout,
-    multiLabel: train.multiLabel,
-    // CutMix pastes spatial boxes, which does not commute with pooling.
-    poolFirst: !cutmix && args.poolFirst !== false,
-    seed: a.seed,
-  });
-  const vars = head.train.trainableWeights.map((v) => v.read() as tf.Variable);
-  const opt = makeOptimizer(a.optimizer, a.lr, a.momentum);
-  const stepsPerEpoch = Math.ceil(train.size / a.batchSize);
-  const totalSteps = stepsPerEpoch * a.epochs;
-  const warmupSteps = Math.round(a.warmupEpochs * stepsPerEpoch);
-  const ckptDir = args.out ? path.join(args.out, 'checkpoints') : undefined;
+  return { labelMode, mixupArgs, cutmix };
+}
 
-  let state: LoopState = { epoch: 0, step: 0, history: [], bestEpoch: -1, bestValue: -Infinity, lambdaHistogram: new Array(LAMBDA_BINS).fill(0) };
-  let resumedFrom: number | undefined;
-  let stoppedEarly = false;
-  try {
-    if (ckptDir) await fs.mkdir(ckptDir, { recursive: true });
-    if (args.resume && ckptDir) {
-      const ck = await loadCheckpoint<LoopState>(ckptDir, 'last');
-      if (ck) {
-        await ck.restore(head.train.trainableWeights, opt);
-        state = ck.state;
-        resumedFrom = state.epoch;
-        args.log?.(`resuming after epoch ${state.epoch} from ${path.join(ckptDir, 'last')}`);
-      } else {
-        args.log?.(`resume: no whole checkpoint in ${ckptDir}; starting from epoch 1`);
-      }
-    }
-
-    // Hidden mix point: the loop sets the plan and the chosen tap before each step.
-    let pending: { plan: MixPlan; tap: string } | null = null;
-    for (const tap of head.taps) {
-      tap.attachMixer({
-        mixMatrix: (batch, name) => (pending && pending.tap === name && pending.plan.partner.length === batch ? mixingMatrix(pending.plan.lam, pending.plan.partner) : null),
-      });
-    }
-
-    const cleanSet = train.size <= (args.cleanSample ?? 2048) ? train : subsetFeatureSet(train, Int32Array.from(new Rng(a.seed).fork('clean-sample').permutation(train.size).subarray(0, args.cleanSample ?? 2048)).sort());
-    const rowSize = head.pooled ? c : h * w * c;
-    const xBuf = new Float32Array(a.batchSize * rowSize);
-    const mixBuf = new Float32Array(a.batchSize * rowSize);
-    for (let epoch = state.epoch; epoch < a.epochs; epoch++) {
-      const t0 = performance.now();
-      // One stream per epoch and purpose: resuming at epoch e replays exactly what a full run does.
-      const root = new Rng(a.seed);
-      const order = root.fork(`order-${epoch}`).permutation(train.size);
-      const tapRng = root.fork(`tap-${epoch}`);
-      const mixer = new Mixer({ ...mixupArgs, seed: root.fork(`mix-${epoch}`).int(2 ** 31) }, train.classes);
-      let lossSum = 0;
-      let seen = 0;
-      let lr = a.lr;
-      for (let b = 0; b < stepsPerEpoch; b++) {
-        const idx = order.subarray(b * a.batchSize, Math.min(train.size, (b + 1) * a.batchSize));
-        const n = idx.length;
-        const labels = Int32Array.from(idx, (i) => train.labelIndex[i]);
-        const plan = mixer.plan(labels, epoch, cutmix ? { spatial: [h, w] } : {});
-        const targets = gatherRows(train.targets, k, idx);
-        let x: Float32Array;
-        if (a.mixAt === 'input') {
-          x = await mixedInputFeatures(train, args.backbone!, idx, plan, mixer, head.pooled);
-        } else {
-          x = xBuf.subarray(0, n * rowSize);
-          if (head.pooled) train.readPooled(idx, x);
-          else train.readRows(idx, x);
-          if (a.mixAt === 'features' && plan.mode !== 'none') {
-            x = mixer.applyToRows(plan, x, head.pooled ? [c] : [h, w, c], mixBuf.subarray(0, n * rowSize));
-          }
-        }
-        pending = a.mixAt === 'hidden' && plan.mode !== 'none' ? { plan, tap: head.taps[tapRng.int(head.taps.length)].name } : null;
-        lr = learningRateAt(a.schedule, a.lr, state.step, totalSteps, warmupSteps);
-        setLearningRate(opt, lr);
-        const lossValue = tf.tidy(() => {
-          const input = tf.tensor(x, head.pooled ? [n, c] : [n, h, w, c]);
-          const lossFn = (): tf.Scalar => {
-            const logits = head.train.apply(input, { training: true }) as tf.Tensor;
-            // applyToTargets smooths (ε) then blends; a plan of mode 'none' only smooths.
-            if (train.multiLabel) return sigmoidCrossEntropy(logits, tf.tensor2d(mixer.applyToTargets(plan, targets), [n, k]));
-            if (labelMode === 'blend' || plan.mode === 'none') return softCrossEntropy(logits, tf.tensor2d(mixer.applyToTargets(plan, targets), [n, k]));
-            // stack: meanᵢ[λᵢ·CE(zᵢ, yᵢ) + (1−λᵢ)·CE(zᵢ, y_π(i))], targets kept apart.
-            const own = smoothTargets(targets, k, labelSmoothing);
-            const partnerTargets = gatherRows(own, k, plan.partner);
-            const logp = tf.logSoftmax(logits);
-            const ce1 = tf.neg(tf.sum(tf.mul(tf.tensor2d(own, [n, k]), logp), -1));
-            const ce2 = tf.neg(tf.sum(tf.mul(tf.tensor2d(partnerTargets, [n, k]), logp), -1));
-            const lam = tf.tensor1d(plan.lam);
-            return tf.mean(tf.add(tf.mul(lam, ce1), tf.mul(tf.sub(1, lam), ce2)));
-          };
-          const loss = opt.minimize(lossFn, true, vars)!;
-          if (a.weightDecay > 0) {
-            // Decoupled decay on kernels only: w ← w − lr·wd·w.
-            for (const v of head.train.trainableWeights) {
-              if (v.name.includes('kernel')) (v.read() as tf.Variable).assign(tf.mul(v.read(), 1 - lr * a.weightDecay));
-            }
-          }
-          return loss.dataSync()[0];
-        });
-        pending = null;
-        if (!Number.isFinite(lossValue)) {
-          const last = state.epoch > 0 && ckptDir ? ` The last good checkpoint is ${path.join(ckptDir, 'last')} (epoch ${state.epoch}).` : '';
-          throw new TrainingDivergedError(`training loss became ${lossValue} at epoch ${epoch + 1}, batch ${b + 1} (lr ${lr.toExponential(2)}): lower --lr.${last}`);
-        }
-        lossSum += lossValue * n;
-        seen += n;
-        state.step++;
-        args.onBatch?.(b + 1, stepsPerEpoch);
-      }
-      const hist = mixer.lambdaHistory();
-      addHistogram(state.lambdaHistogram, hist);
-      const cleanMetrics = evaluateSet(head, cleanSet);
-      const validMetrics = valid ? evaluateSet(head, valid) : undefined;
-      const watched = headlineMetric(validMetrics ?? cleanMetrics);
-      const seconds = (performance.now() - t0) / 1000;
-      const record: EpochRecord = {
-        epoch: epoch + 1,
-        lr,
-        mixedLoss: lossSum / seen,
-        cleanLoss: cleanMetrics.loss,
-        validLoss: validMetrics?.loss,
-        metric: validMetrics ? headlineMetric(validMetrics) : undefined,
-        seconds,
-        samplesPerSecond: seen / seconds,
-        numTensors: tf.memory().numTensors,
-      };
-      state.history.push(record);
-      state.epoch = epoch + 1;
-      const improved = watched.value > state.bestValue || state.bestEpoch < 0;
-      if (improved) {
-        state.bestValue = watched.value;
-        state.bestEpoch = epoch + 1;
-        state.best = validMetrics ?? cleanMetrics;
-        if (ckptDir) await saveCheckpoint(ckptDir, 'best', state, head.train.trainableWeights, null);
-      }
-      if (ckptDir) await saveCheckpoint(ckptDir, 'last', state, head.train.trainableWeights, opt);
-      args.onEpoch?.(record);
-      if (args.patience != null && state.epoch - state.bestEpoch >= args.patience) {
-        stoppedEarly = true;
-        break;
-      }
-    }
-    // The exported head is the best epoch's, not the last one's.
-    if (ckptDir && state.bestEpoch !== state.epoch) {
-      const best = await loadCheckpoint<LoopState>(ckptDir, 'best');
-      if (best) await best.restore(head.train.trainableWeights, null);
-    }
-  } catch (err) {
-    // A failed run hands back no head: free its weights here.
-    disposeHead(head);
-    throw err;
-  } finally {
-    for (const tap of head.taps) tap.attachMixer(null);
-    disposeOptimizer(opt);
+/**
+ * Resolves 'auto' lr and epochs (a resumed run keeps those it started with; a new one runs the lr
+ * finder and counts steps), makes the optimizer and restores a checkpoint when resuming.
+ */
+async function startRun(train: FeatureSet, head: Head, args: TrainArgs, a: Resolved, ckptDir: string | undefined, poolFirst: boolean) {
+  if (ckptDir) await fs.mkdir(ckptDir, { recursive: true });
+  const ck = args.resume && ckptDir ? await loadCheckpoint<LoopState>(ckptDir, 'last') : undefined;
+  const epochs = a.epochs !== 'auto' ? a.epochs : (ck?.state.plan?.epochs ?? autoEpochs(train.size, a.batchSize));
+  let lr = a.lr !== 'auto' ? a.lr : ck?.state.plan?.lr;
+  let lrFind: LrFindResult | undefined;
+  if (lr === undefined) {
+    lrFind = await findLearningRate(train, { head: a.head, hidden: args.hidden, dropout: args.dropout, batchSize: a.batchSize, optimizer: a.optimizer, momentum: a.momentum, poolFirst, seed: a.seed });
+    lr = lrFind.suggestion;
+    args.log?.(`lr-find: lr ${lr.toExponential(2)} (${lrFind.rule} of the smoothed loss over ${lrFind.lrs.length} steps, ${lrFind.seconds.toFixed(1)} s)`);
   }
-  return {
-    head,
-    history: state.history,
-    bestEpoch: state.bestEpoch,
-    best: state.best,
-    lambdaHistogram: state.lambdaHistogram,
-    stoppedEarly,
-    resumedFrom,
-  };
+  const plan: SchedulePlan = { epochs, batchSize: a.batchSize, lr, schedule: a.schedule, warmupEpochs: a.warmupEpochs };
+  const optimizer = makeOptimizer(a.optimizer, lr, a.momentum);
+  let state: LoopState = { epoch: 0, step: 0, history: [], bestEpoch: -1, bestValue: -Infinity, lambdaHistogram: new Array(LAMBDA_BINS).fill(0), plan };
+  let resumedFrom: number | undefined;
+  if (ck && ckptDir) {
+    assertSamePlan(ck.state.plan, plan, path.join(ckptDir, 'last'));
+    await ck.restore(head.train.trainableWeights, optimizer);
+    state = ck.state;
+    resumedFrom = state.epoch;
+    args.log?.(`resuming after epoch ${state.epoch} from ${path.join(ckptDir, 'last')}`);
+  } else if (args.resume && ckptDir) {
+    args.log?.(`resume: no whole checkpoint in ${ckptDir}; starting from epoch 1`);
+  }
+  return { optimizer, plan, state, lrFind, resumedFrom };
+}
+
+interface LoopInputs {
+  train: FeatureSet;
+  valid: FeatureSet | null;
+  args: TrainArgs;
+  a: Resolved;
+  labelMode: 'stack' | 'blend';
+  mixupArgs: Partial<MixupArgs>;
+  cutmix: boolean;
+  stepsPerEpoch: number;
+  epochs: number;
+}
+
+/** Epochs of batches: plan the mix, build the batch, step, then evaluate; policies are the callbacks. */
+async function loop(fit: Fit<LoopState>, callbacks: TrainCallback[], source: BatchSource, p: LoopInputs): Promise<void> {
+  const { train, valid, args, a } = p;
+  const [h, w, c] = train.featureShape;
+  const k = train.classes.length;
+  const state = fit.state;
+  const cleanSet = train.size <= (args.cleanSample ?? 2048) ? train : subsetFeatureSet(train, Int32Array.from(new Rng(a.seed).fork('clean-sample').permutation(train.size).subarray(0, args.cleanSample ?? 2048)).sort());
+  const vars = fit.head.train.trainableWeights.map((v) => v.read() as tf.Variable);
+  const labelSmoothing = p.mixupArgs.labelSmoothing ?? 0;
+  for (let epoch = state.epoch; epoch < p.epochs && !fit.stop; epoch++) {
+    const t0 = performance.now();
+    // One stream per epoch and purpose: resuming at epoch e replays exactly what a full run does.
+    const root = new Rng(a.seed);
+    const order = root.fork(`order-${epoch}`).permutation(train.size);
+    const tapRng = root.fork(`tap-${epoch}`);
+    fit.rngs = { dropout: root.fork(`dropout-${epoch}`) };
+    fit.epoch = epoch;
+    const mixer = new Mixer({ ...p.mixupArgs, seed: new Rng(p.mixupArgs.seed!).fork(`mix-${epoch}`).int(2 ** 31) }, train.classes);
+    let lossSum = 0;
+    let seen = 0;
+    for (let b = 0; b < p.stepsPerEpoch; b++) {
+      const idx = order.subarray(b * a.batchSize, Math.min(train.size, (b + 1) * a.batchSize));
+      const n = idx.length;
+      const labels = Int32Array.from(idx, (i) => train.labelIndex[i]);
+      // Multi-label samples: exclusion and differentClass look at every label (labelSetsOf).
+      const plan = mixer.plan(labels, epoch, { spatial: p.cutmix ? [h, w] : undefined, labelSets: train.multiLabel ? labelSetsOf(train.targets, k, idx) : undefined });
+      const targets = gatherRows(train.targets, k, idx);
+      const x = await source.rows(idx, plan, mixer, tapRng);
+      fit.batch = b;
+      fit.batchSize = n;
+      for (const cb of callbacks) cb.beforeStep?.(fit);
+      fit.loss = tf.tidy(() => {
+        const input = tf.tensor(x, fit.head.pooled ? [n, c] : [n, h, w, c]);
+        const lossFn = (): tf.Scalar => batchLoss(fit.head.train.apply(input, { training: true }) as tf.Tensor, { targets, k, multiLabel: train.multiLabel, labelMode: p.labelMode, labelSmoothing, plan, mixer });
+        return fit.optimizer.minimize(lossFn, true, vars)!.dataSync()[0];
+      });
+      source.done();
+      for (const cb of callbacks) cb.afterStep?.(fit);
+      lossSum += fit.loss * n;
+      seen += n;
+      state.step++;
+      args.onBatch?.(b + 1, p.stepsPerEpoch, { indices: idx, plan });
+    }
+    addHistogram(state.lambdaHistogram, mixer.lambdaHistory());
+    const cleanMetrics = evaluateSet(fit.head, cleanSet);
+    const validMetrics = valid ? evaluateSet(fit.head, valid) : undefined;
+    const seconds = (performance.now() - t0) / 1000;
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      lr: fit.lr,
+      mixedLoss: lossSum / seen,
+      cleanLoss: cleanMetrics.loss,
+      validLoss: validMetrics?.loss,
+      metric: validMetrics ? headlineMetric(validMetrics) : undefined,
+      seconds,
+      samplesPerSecond: seen / seconds,
+      numTensors: tf.memory().numTensors,
+    };
+    state.history.push(record);
+    state.epoch = epoch + 1;
+    fit.watched = validMetrics ?? cleanMetrics;
+    for (const cb of callbacks) await cb.afterEpoch?.(fit);
+    args.onEpoch?.(record);
+  }
+}
+
+/** Resuming with another schedule would silently train a different run: refuse, naming the change. */
+function assertSamePlan(saved: SchedulePlan | undefined, now: SchedulePlan, where: string): void {
+  if (!saved) return;
+  // A constant rate does not depend on the run's length: such a run may be extended.
+  const keys = (Object.keys(now) as (keyof SchedulePlan)[]).filter((k) => !(k === 'epochs' && now.schedule === 'constant' && saved.schedule === 'constant'));
+  for (const key of keys) {
+    if (saved[key] !== now[key]) {
+      throw new OptionError(`resume: ${key} was ${saved[key]} in the run at ${where} and is ${now[key]} now; the learning-rate schedule depends on it: resume with ${key} ${saved[key]}, or start a new run`);
+    }
+  }
 }
 
 function addHistogram(into: number[], hist: LambdaHistory): void {

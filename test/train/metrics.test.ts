@@ -33,7 +33,9 @@ describe('multi-label metrics', () => {
   it('average precision is the mean precision at each positive, ranked by score', () => {
     // Ranked: pos, neg, pos, neg → precisions at positives 1/1 and 2/3.
     expect(averagePrecision([0.9, 0.8, 0.7, 0.1], [1, 0, 1, 0])).toBeCloseTo((1 + 2 / 3) / 2, 10);
-    expect(Number.isNaN(averagePrecision([0.5], [0]))).toBe(true);
+    // No positive: 0, as scikit-learn (it warns); tied scores are one threshold.
+    expect(averagePrecision([0.5], [0])).toBe(0);
+    expect(averagePrecision([0.9, 0.5, 0.5], [0, 0, 1])).toBeCloseTo(1 / 3, 12);
   });
 
   it('micro/macro F1 and mAP from hand counts', () => {

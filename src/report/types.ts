@@ -1,0 +1,43 @@
+/**
+ * What the reports show: the records `runTrain` and `runCompare` write as report.json and render
+ * as report.html. Their own module, so that the report renderer depends on no job module and the
+ * jobs (src/run.ts, src/compare.ts) import the renderer without a cycle.
+ */
+import type { EpochRecord } from '../train/trainer.js';
+import type { Metrics, ThresholdCalibration } from '../train/metrics.js';
+import type { LrFindResult } from '../train/lrfind.js';
+import type { CompareRow } from '../format.js';
+
+export interface TrainReport {
+  kind: 'train';
+  backend: string;
+  cache: string;
+  valid: string;
+  trainSize: number;
+  validSize: number;
+  classes: string[];
+  /** Every option the run used, defaults and 'auto' values resolved. */
+  options: Record<string, unknown>;
+  history: EpochRecord[];
+  bestEpoch: number;
+  stoppedEarly: boolean;
+  /** The best epoch is the last: the head was still improving. */
+  stillImproving: boolean;
+  lambdaHistogram: number[];
+  metrics: Metrics;
+  /** The lr finder's curve when the rate was 'auto'. */
+  lrFind?: Pick<LrFindResult, 'lrs' | 'losses' | 'smoothed' | 'suggestion' | 'minimumLr' | 'steepestLr' | 'rule' | 'diverged'>;
+  /** Multi-label: the calibrated decision threshold (absent: 0.5, no validation set to calibrate on). */
+  threshold?: ThresholdCalibration;
+  seconds: number;
+}
+
+export interface CompareReport {
+  kind: 'compare';
+  /** Seeds per setting. */
+  seeds: number[];
+  rows: CompareRow[];
+  runs: { name: string; seed: number; report: TrainReport }[];
+  /** Options shared by every run, resolved. */
+  options: Record<string, unknown>;
+}

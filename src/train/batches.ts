@@ -1,0 +1,76 @@
+/**
+ * Batch sources: one per mix point, each turning a batch's sample indices and mix plan into the
+ * head's input rows (see trainer.ts for the mix points).
+ * - `features`: read the cached maps (or pooled vectors) and mix them on the host.
+ * - `hidden`: read them unmixed; pick one of the head's taps per mixed batch, where the plan is
+ *   applied inside the training graph (one MatMul, FeatureTap).
+ * - `input`: mix the images and rerun the frozen backbone (given as `inputFeatures`).
+ */
+import { mixingMatrix, type MixPlan, type Mixer } from '../mixup/index.js';
+import type { Rng } from '../random.js';
+import type { Head } from './heads.js';
+import type { FeatureSet } from './features.js';
+
+export interface BatchSource {
+  /** The input rows of one batch (valid until the next call). `rng`: the epoch's tap stream. */
+  rows(idx: Int32Array, plan: MixPlan, mixer: Mixer, rng: Rng): Promise<Float32Array>;
+  /** Called after the step: the hidden source forgets its plan. */
+  done(): void;
+  /** Detaches what the source attached to the head. */
+  close(): void;
+}
+
+/** Reads rows of `set` into a reusable buffer; `mix` on the host when asked. */
+function reader(set: FeatureSet, head: Head, batchSize: number, mix: boolean): BatchSource {
+  const [h, w, c] = set.featureShape;
+  const rowSize = head.pooled ? c : h * w * c;
+  const xBuf = new Float32Array(batchSize * rowSize);
+  const mixBuf = new Float32Array(batchSize * rowSize);
+  return {
+    async rows(idx, plan, mixer) {
+      const n = idx.length;
+      const x = xBuf.subarray(0, n * rowSize);
+      if (head.pooled) set.readPooled(idx, x);
+      else set.readRows(idx, x);
+      if (!mix || plan.mode === 'none') return x;
+      return mixer.applyToRows(plan, x, head.pooled ? [c] : [h, w, c], mixBuf.subarray(0, n * rowSize));
+    },
+    done() {},
+    close() {},
+  };
+}
+
+export function featureBatches(set: FeatureSet, head: Head, batchSize: number): BatchSource {
+  return reader(set, head, batchSize, true);
+}
+
+export function hiddenBatches(set: FeatureSet, head: Head, batchSize: number): BatchSource {
+  const read = reader(set, head, batchSize, false);
+  // The plan and the chosen tap of the step in progress; taps mix only when named.
+  let pending: { plan: MixPlan; tap: string } | null = null;
+  for (const tap of head.taps) {
+    tap.attachMixer({
+      mixMatrix: (batch, name) => (pending && pending.tap === name && pending.plan.partner.length === batch ? mixingMatrix(pending.plan.lam, pending.plan.partner) : null),
+    });
+  }
+  return {
+    async rows(idx, plan, mixer, rng) {
+      pending = plan.mode !== 'none' ? { plan, tap: head.taps[rng.int(head.taps.length)].name } : null;
+      return read.rows(idx, plan, mixer, rng);
+    },
+    done() {
+      pending = null;
+    },
+    close() {
+      for (const tap of head.taps) tap.attachMixer(null);
+    },
+  };
+}
+
+export function inputBatches(inputFeatures: (idx: Int32Array, plan: MixPlan, mixer: Mixer) => Promise<Float32Array>): BatchSource {
+  return {
+    rows: (idx, plan, mixer) => inputFeatures(idx, plan, mixer),
+    done() {},
+    close() {},
+  };
+}

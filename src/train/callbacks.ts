@@ -1,0 +1,183 @@
+/**
+ * The policies around the training loop, as small callbacks hooked to named events of one loop
+ * (the shape of fastai's `Learner` callbacks and tfjs-layers' `CustomCallback`): the loop in
+ * trainer.ts only walks epochs and batches and takes optimizer steps; everything else — the
+ * learning-rate schedule, fresh dropout masks, weight decay, the divergence guard, best-epoch
+ * tracking and restore, early stopping, checkpoints — is one callback each, run in list order.
+ *
+ * Events, in the order the loop fires them:
+ *   beforeStep (after the batch is built) → the optimizer step → afterStep
+ *   afterEpoch (after the epoch's evaluation; `fit.record` holds it) → afterFit (once, at the end).
+ */
+import * as tf from '@tensorflow/tfjs';
+import path from 'node:path';
+import type { Head } from './heads.js';
+import type { Metrics } from './metrics.js';
+import { headlineMetric } from './metrics.js';
+import { learningRateAt, type ScheduleName } from './schedule.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import type { Rng } from '../random.js';
+
+/** What the loop and its callbacks share. */
+export interface Fit<State extends FitState = FitState> {
+  head: Head;
+  optimizer: tf.Optimizer;
+  state: State;
+  /** 0-based epoch being trained. */
+  epoch: number;
+  /** 0-based batch within the epoch, its size, and the loss of the last step. */
+  batch: number;
+  batchSize: number;
+  loss: number;
+  /** Learning rate of the current step. */
+  lr: number;
+  /** This epoch's streams (`dropout-<epoch>` …), forked from the run's seed. */
+  rngs: { dropout: Rng };
+  /** The finished epoch's metrics (afterEpoch): validation when there is a validation set, else training. */
+  watched?: Metrics;
+  /** Set by a callback to end training after this epoch. */
+  stop: boolean;
+  log?: (line: string) => void;
+}
+
+/** The part of the loop state the callbacks read and write (saved in checkpoints). */
+export interface FitState {
+  epoch: number;
+  step: number;
+  bestEpoch: number;
+  bestValue: number;
+  bestLoss?: number;
+  best?: Metrics;
+  stoppedEarly?: boolean;
+}
+
+export interface TrainCallback {
+  name: string;
+  beforeStep?(fit: Fit): void;
+  afterStep?(fit: Fit): void;
+  afterEpoch?(fit: Fit): void | Promise<void>;
+  afterFit?(fit: Fit): void | Promise<void>;
+}
+
+/** Sets each step's learning rate from the schedule (src/train/schedule.ts). */
+export function lrSchedule(schedule: ScheduleName, peak: number, totalSteps: number, warmupSteps: number, setRate: (opt: tf.Optimizer, lr: number) => void): TrainCallback {
+  return {
+    name: 'lrSchedule',
+    beforeStep(fit) {
+      fit.lr = learningRateAt(schedule, peak, fit.state.step, totalSteps, warmupSteps);
+      setRate(fit.optimizer, fit.lr);
+    },
+  };
+}
+
+/** A fresh dropout mask per step, seeded from the epoch's `dropout` stream (see Head.setDropoutSeed). */
+export function freshDropout(): TrainCallback {
+  return {
+    name: 'freshDropout',
+    beforeStep(fit) {
+      fit.head.setDropoutSeed(fit.rngs.dropout.int(2 ** 31));
+    },
+  };
+}
+
+/** Decoupled weight decay on kernels (Loshchilov & Hutter, 2019): w ← w − lr·wd·w after each step. */
+export function weightDecay(wd: number): TrainCallback {
+  return {
+    name: 'weightDecay',
+    afterStep(fit) {
+      tf.tidy(() => {
+        for (const v of fit.head.train.trainableWeights) {
+          if (v.name.includes('kernel')) (v.read() as tf.Variable).assign(tf.mul(v.read(), 1 - fit.lr * wd));
+        }
+      });
+    },
+  };
+}
+
+export class TrainingDivergedError extends Error {}
+
+/** Stops with a clear error when a step's loss is not finite, naming the last good checkpoint. */
+export function divergenceGuard(ckptDir: string | undefined): TrainCallback {
+  return {
+    name: 'divergenceGuard',
+    afterStep(fit) {
+      if (Number.isFinite(fit.loss)) return;
+      const last = fit.state.epoch > 0 && ckptDir ? ` The last good checkpoint is ${path.join(ckptDir, 'last')} (epoch ${fit.state.epoch}).` : '';
+      throw new TrainingDivergedError(`training loss became ${fit.loss} at epoch ${fit.epoch + 1}, batch ${fit.batch + 1} (lr ${fit.lr.toExponential(2)}): lower --lr.${last}`);
+    },
+  };
+}
+
+/**
+ * Whether an epoch beats the best so far: a higher metric, or the same metric with a validation loss
+ * lower by more than 1e-4 of itself (a tie on accuracy is common on small validation sets, and the
+ * lower loss is the better-calibrated head; the margin keeps float noise from counting as progress).
+ */
+export function isBetter(value: number, loss: number, bestValue: number, bestLoss: number | undefined): boolean {
+  if (value > bestValue) return true;
+  if (value < bestValue) return false;
+  return bestLoss == null || !Number.isFinite(bestLoss) ? Number.isFinite(loss) : loss < bestLoss - 1e-4 * Math.abs(bestLoss);
+}
+
+/**
+ * Tracks the best epoch (metric first, validation loss as the tie-break), keeps its weights on the
+ * host (and as checkpoint `best` with `ckptDir`), and at the end puts them back: the head returned is
+ * always the best epoch's. Says so when the best epoch is the last ("still improving").
+ */
+export function bestEpoch(ckptDir: string | undefined): TrainCallback {
+  let kept: { epoch: number; values: Float32Array[] } | undefined;
+  return {
+    name: 'bestEpoch',
+    async afterEpoch(fit) {
+      const m = fit.watched!;
+      const s = fit.state;
+      if (s.bestEpoch >= 0 && !isBetter(headlineMetric(m).value, m.loss, s.bestValue, s.bestLoss)) return;
+      s.bestValue = headlineMetric(m).value;
+      s.bestLoss = m.loss;
+      s.bestEpoch = fit.epoch + 1;
+      s.best = m;
+      kept = { epoch: fit.epoch + 1, values: fit.head.train.trainableWeights.map((v) => Float32Array.from(v.read().dataSync() as Float32Array)) };
+      if (ckptDir) await saveCheckpoint(ckptDir, 'best', s, fit.head.train.trainableWeights, null);
+    },
+    async afterFit(fit) {
+      const s = fit.state;
+      if (s.bestEpoch === s.epoch) {
+        if (s.epoch > 1 && !s.stoppedEarly) fit.log?.(`the best epoch is the last (${s.epoch}): the head is still improving; more epochs or a higher lr may help`);
+        return;
+      }
+      if (kept?.epoch === s.bestEpoch) {
+        const values = kept.values;
+        fit.head.train.trainableWeights.forEach((v, i) =>
+          tf.tidy(() => {
+            v.write(tf.tensor(values[i], v.shape as number[]));
+          }),
+        );
+      } else if (ckptDir) {
+        // Resumed after the best epoch: its weights are on disk only.
+        const best = await loadCheckpoint<FitState>(ckptDir, 'best');
+        if (best) await best.restore(fit.head.train.trainableWeights, null);
+      }
+    },
+  };
+}
+
+/** Ends training after `patience` epochs without a better epoch. */
+export function earlyStopping(patience: number): TrainCallback {
+  return {
+    name: 'earlyStopping',
+    afterEpoch(fit) {
+      if (fit.state.epoch - fit.state.bestEpoch >= patience) fit.state.stoppedEarly = fit.stop = true;
+    },
+  };
+}
+
+/** Saves checkpoint `last` (weights, optimizer, loop state) after every epoch. */
+export function checkpoints(ckptDir: string): TrainCallback {
+  return {
+    name: 'checkpoints',
+    async afterEpoch(fit) {
+      fit.state.stoppedEarly = fit.stop;
+      await saveCheckpoint(ckptDir, 'last', fit.state, fit.head.train.trainableWeights, fit.optimizer);
+    },
+  };
+}
