@@ -142,7 +142,10 @@ describe('one schema: CLI flag, config file and library call agree', () => {
     const help = Object.fromEntries(FLAGS.map((r) => [`${r.scope} ${r.flag}`, helpOf(r)]));
     expect(help['train --head <type>']).toMatch(/\(linear, mlp, conv\) \[default: linear\]$/);
     expect(help['train --alpha <a>']).toMatch(/\[default: 0\.4\]$/);
-    expect(help['train --epochs <n>']).toMatch(/\[default: 20\]$/);
+    expect(help['train --epochs <n|auto>']).toMatch(/\[default: auto\]$/);
+    expect(help['train --lr <rate|auto>']).toMatch(/\[default: auto\]$/);
+    expect(help['compare --seeds <n>']).toMatch(/\[default: 3\]$/);
+    expect(help['lrFind --rule <rule>']).toMatch(/\(steepest, minimum\/10\) \[default: steepest\]$/);
     expect(help['precompute --dtype <type>']).toMatch(/\(float32, float16, uint8\) \[default: float16\]$/);
     expect(help['compare --alphas <list>']).toMatch(/\[default: 0,0\.2,0\.4\]$/);
   });
