@@ -31,21 +31,7 @@ import { disposeHead } from '../src/train/heads.js';
 import { Rng } from '../src/random.js';
 import { writeSyntheticCache } from '../scripts/synth-cache.js';
 
-// TODO(lead): import from ./lib.ts
-export interface BenchRow {
-  workload: string;
-  metric: string;
-  unit: string;
-  mixhead: number;
-  reference?: number;
-  ratio?: number;
-  note?: string;
-}
-export interface BenchContext {
-  quick: boolean;
-  outDir: string;
-  python: string | null;
-}
+import type { BenchContext, BenchRow } from './lib.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const CONV_SAMPLES = 10_000;
@@ -226,7 +212,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   if (args[0] === '--child') {
     await child(args[1]!, args[2]!);
   } else {
-    const rows = await run({ quick: args.includes('--quick'), outDir: 'bench', python: null });
+    const rows = await run({ quick: args.includes('--quick'), outDir: 'bench', python: null, workDir: 'bench/out', backend: 'wasm', details: {}, budgetMiB: 0, cgroup: false });
     for (const r of rows) {
       const ratio = r.ratio !== undefined ? ` (×${r.ratio.toFixed(2)} of linear from 10³)` : '';
       console.log(`${r.metric}: ${r.mixhead.toFixed(r.unit === 's' ? 2 : 0)} ${r.unit}${ratio}${r.note ? `; ${r.note}` : ''}`);

@@ -19,21 +19,7 @@ import type { DataItem } from '../src/data/types.js';
 import type { PreprocessSpec } from '../src/backbone/types.js';
 import { precompute } from '../src/precompute.js';
 
-// TODO(lead): import from ./lib.ts
-export interface BenchRow {
-  workload: string;
-  metric: string;
-  unit: string;
-  mixhead: number;
-  reference?: number;
-  ratio?: number;
-  note?: string;
-}
-export interface BenchContext {
-  quick: boolean;
-  outDir: string;
-  python: string | null;
-}
+import type { BenchContext, BenchRow } from './lib.js';
 
 /** A seeded photo-like JPEG: gradient, discs, stripes and noise (no flat areas for the codec to skip). */
 async function photo(seed: number, width: number, height: number): Promise<Buffer> {
@@ -104,6 +90,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { selectBackend } = await import('../src/backend.js');
   await selectBackend({ force: process.env.MIXHEAD_BACKEND ?? 'wasm' });
-  const rows = await run({ quick: process.argv.includes('--quick'), outDir: path.join(os.tmpdir(), 'mixhead-bench'), python: null });
+  const outDir = path.join(os.tmpdir(), 'mixhead-bench');
+  const rows = await run({ quick: process.argv.includes('--quick'), outDir, python: null, workDir: outDir, backend: 'wasm', details: {}, budgetMiB: 0, cgroup: false });
   for (const r of rows) console.log(`${r.metric}: triangle ${r.mixhead.toFixed(1)} ${r.unit}, sharp-linear ${r.reference?.toFixed(1)} ${r.unit}, ratio ${r.ratio?.toFixed(2)}`);
 }

@@ -46,7 +46,8 @@ for (const [data, cache] of [
 }
 
 const result = await runCompare({
-  base: { cache: 'cache/demo-train', valid: 'cache/demo-test', seed: 0 },
+  // The demo owns its output folder: a rerun replaces the previous demo's runs.
+  base: { cache: 'cache/demo-train', valid: 'cache/demo-test', seed: 0, overwrite: true },
   seeds: Number(values.seeds),
   alphas: [0, 0.2, 0.4],
   mixAts: ['features', 'hidden'],
