@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, describeBackend } from '../src/backend.js';
+import { nativePresent } from './native.js';
 
 describe('selectBackend', () => {
   // First in the file: the cpu backend must not have written a tensor yet, or there is no banner to mute.
@@ -36,12 +37,6 @@ describe('selectBackend', () => {
   it('falls back past a missing tfjs-node to wasm, with a notice per skipped package', async () => {
     const info = await selectBackend({ force: '' });
     // tfjs-node(-gpu) cannot be installed offline; when it is absent the choice must be wasm.
-    let nativePresent = true;
-    try {
-      await import('@tensorflow/tfjs-node' as string);
-    } catch {
-      nativePresent = false;
-    }
     if (!nativePresent) {
       expect(info.name).toBe('wasm');
       expect(info.notices.some((n) => n.includes('@tensorflow/tfjs-node'))).toBe(true);
@@ -61,14 +56,7 @@ describe('selectBackend', () => {
     await expect(selectBackend({ force: 'webgpu' })).rejects.toThrow(/tensorflow, wasm, cpu/);
   });
 
-  it('a forced tensorflow backend without tfjs-node is a clear error, not a silent fallback', async () => {
-    let nativePresent = true;
-    try {
-      await import('@tensorflow/tfjs-node' as string);
-    } catch {
-      nativePresent = false;
-    }
-    if (nativePresent) return;
+  it.skipIf(nativePresent)('a forced tensorflow backend without tfjs-node is a clear error, not a silent fallback', async () => {
     await expect(selectBackend({ force: 'tensorflow' })).rejects.toThrow(/tensorflow was requested/);
   });
 });

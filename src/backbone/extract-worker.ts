@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Piscina } from 'piscina';
 import { selectBackend } from '../backend.js';
 import { readTidy } from '../tensors.js';
-import { loadBackbone, type LoadBackboneArgs } from './index.js';
+import { backboneIdentity, loadBackbone, type LoadBackboneArgs } from './index.js';
 import type { Backbone } from './types.js';
 
 export interface WorkerArgs {
@@ -69,15 +69,7 @@ export default async function handle(task: ExtractTask): Promise<unknown> {
   try {
     const { backbone, backend } = await load();
     if (task.type === 'info') {
-      return {
-        id: backbone.id,
-        weightsHash: backbone.weightsHash,
-        cut: backbone.cut,
-        kind: backbone.kind,
-        featureShape: backbone.featureShape,
-        preprocess: backbone.preprocess,
-        backend,
-      } satisfies BackboneInfoReply;
+      return { ...backboneIdentity(backbone), backend } satisfies BackboneInfoReply;
     }
     await maybeCrash();
     const size = backbone.preprocess.size;

@@ -53,6 +53,11 @@ export interface LoadBackboneArgs {
   onProgress?: (received: number, total: number | undefined) => void;
 }
 
+/** What identifies a backbone's features (what a cache header records of it), without the model. */
+export function backboneIdentity(b: Backbone): Pick<Backbone, 'id' | 'weightsHash' | 'cut' | 'kind' | 'featureShape' | 'preprocess'> {
+  return { id: b.id, weightsHash: b.weightsHash, cut: b.cut, kind: b.kind, featureShape: b.featureShape, preprocess: b.preprocess };
+}
+
 export function defaultModelsDir(): string {
   return process.env.MIXHEAD_MODELS_DIR ?? path.resolve('models');
 }

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import pLimit from 'p-limit';
 import { ExtractorPool, type ExtractorPoolArgs, type PoolBackboneInfo } from '../backbone/pool.js';
-import { defaultModelsDir, loadBackbone } from '../backbone/index.js';
+import { backboneIdentity, defaultModelsDir, loadBackbone } from '../backbone/index.js';
 import { UnsupportedOpError } from './convert/index.js';
 import { defaultThreads, openBackboneSession, type OnnxBackboneSession } from './onnx.js';
 import { resolveEngine, type EngineChoice, type EngineName } from './index.js';
@@ -89,12 +89,7 @@ export async function startExtractor(args: StartExtractorArgs): Promise<Extracto
       const session = await openBackboneSession(backbone, args.modelsDir ?? args.backbone.modelsDir ?? defaultModelsDir(), { threads: args.workers ?? defaultThreads(), log: args.log });
       return new OnnxExtractor(
         {
-          id: backbone.id,
-          weightsHash: backbone.weightsHash,
-          cut: backbone.cut,
-          kind: backbone.kind,
-          featureShape: backbone.featureShape,
-          preprocess: backbone.preprocess,
+          ...backboneIdentity(backbone),
           // The TF.js backend stays what the process selected (it trains the head); the backbone's runtime is ONNX Runtime.
           backend: args.backend ?? tf.getBackend() ?? 'none',
           engine: 'onnx',

@@ -79,6 +79,28 @@ export class LayersWalker {
     return this.g;
   }
 
+  /**
+   * A Keras depthwise kernel [kh, kw, c, mult] as an ONNX Conv with group = c (stride, dilation and
+   * padding from the layer's config; `layer` names the layer in messages).
+   */
+  private depthwise(x: Value, kernel: { data: Float32Array; shape: number[] }, cfg: Config, name: string, bias?: Float32Array, layer = name): Value {
+    const [kh, kw, c, mult] = kernel.shape;
+    return this.g.conv(
+      x,
+      {
+        weight: depthwiseKernelToOnnx(kernel.data, kh, kw, c, mult),
+        bias,
+        outChannels: c * mult,
+        kernel: [kh, kw],
+        strides: pair(cfg.strides ?? 1, layer),
+        dilations: pair(cfg.dilationRate ?? 1, layer),
+        padding: padMode(cfg.padding, layer),
+        group: c,
+      },
+      name,
+    );
+  }
+
   private activation(x: Value, name: unknown, base: string, layer: tf.layers.Layer): Value {
     switch (name ?? 'linear') {
       case 'linear':
@@ -132,21 +154,7 @@ export class LayersWalker {
         const w = weightsOf(layer);
         const kernel = w.get('depthwise_kernel');
         if (!kernel) throw new Error(`layer "${name}" (DepthwiseConv2D) has no depthwise_kernel`);
-        const [kh, kw, c, mult] = kernel.shape;
-        const y = this.g.conv(
-          x,
-          {
-            weight: depthwiseKernelToOnnx(kernel.data, kh, kw, c, mult),
-            bias: cfg.useBias === false ? undefined : w.get('bias')?.data.slice(),
-            outChannels: c * mult,
-            kernel: [kh, kw],
-            strides: pair(cfg.strides ?? 1, name),
-            dilations: pair(cfg.dilationRate ?? 1, name),
-            padding: padMode(cfg.padding, name),
-            group: c,
-          },
-          name,
-        );
+        const y = this.depthwise(x, kernel, cfg, name, cfg.useBias === false ? undefined : w.get('bias')?.data.slice());
         return this.activation(y, cfg.activation, `${name}_act`, layer);
       }
       case 'SeparableConv2D': {
@@ -155,21 +163,9 @@ export class LayersWalker {
         const dk = w.get('depthwise_kernel');
         const pk = w.get('pointwise_kernel');
         if (!dk || !pk) throw new Error(`layer "${name}" (SeparableConv2D) lacks its kernels`);
-        const [kh, kw, c, mult] = dk.shape;
+        const [, , c, mult] = dk.shape;
         const cout = pk.shape[3];
-        const d = this.g.conv(
-          x,
-          {
-            weight: depthwiseKernelToOnnx(dk.data, kh, kw, c, mult),
-            outChannels: c * mult,
-            kernel: [kh, kw],
-            strides: pair(cfg.strides ?? 1, name),
-            dilations: pair(cfg.dilationRate ?? 1, name),
-            padding: padMode(cfg.padding, name),
-            group: c,
-          },
-          `${name}_depthwise`,
-        );
+        const d = this.depthwise(x, dk, cfg, `${name}_depthwise`, undefined, name);
         const y = this.g.conv(
           d,
           { weight: convKernelToOnnx(pk.data, 1, 1, c * mult, cout), bias: cfg.useBias === false ? undefined : w.get('bias')?.data.slice(), outChannels: cout, kernel: [1, 1], strides: [1, 1], dilations: [1, 1], padding: 'valid', group: 1 },
