@@ -11,8 +11,9 @@
  *   built-in CMYK profile, on the way).
  * - Animated GIF/WebP: the first frame only (`pages: 1`).
  * - Resize kernel: `triangle` (src/web/preprocess.ts), a tent filter widened to the scale when
- *   shrinking (a large photo is averaged rather than point-sampled), run in plain JS on sharp's
- *   full-resolution decode, so the browser module reproduces it exactly. `cover` (default) samples
+ *   shrinking (a large photo is averaged rather than point-sampled), run on sharp's full-resolution
+ *   decode in WebAssembly SIMD (src/web/resize-wasm.ts; the same bytes as the plain-JS definition
+ *   the browser module runs, so it reproduces them exactly). `cover` (default) samples
  *   the centred square, `contain` letterboxes on black, `fill` stretches. Specs naming
  *   `sharp-linear` (caches and models made before) keep libvips' linear reduce with shrink-on-load.
  * - Raw pixels (IDX) go through the very same sharp pipeline, so a PNG and its raw pixels give the
@@ -30,6 +31,7 @@ import { promises as fs } from 'node:fs';
 import type { PreprocessSpec } from '../backbone/types.js';
 import type { DataItem, RawImage } from './types.js';
 import { DEFAULT_KERNEL, normalize, resizeToSquare } from '../web/preprocess.js';
+import { fastResampler } from '../web/resize-wasm.js';
 
 export { normalize };
 
@@ -153,7 +155,7 @@ export async function decodeToRgb(source: string | Buffer | RawImage, spec: Prep
     // Full-resolution decode (no JPEG shrink-on-load: a browser cannot reproduce it), then the
     // portable kernel, which src/web/browser.ts runs on the browser's decode of the same file.
     const { data, info } = await img.rotate().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    return resizeToSquare({ data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: info.channels }, spec);
+    return resizeToSquare({ data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: info.channels }, spec, fastResampler());
   } catch (err) {
     if (err instanceof ImageDecodeError) throw err;
     const reason = input ? await decodeReason(err, input, maxPixels) : `cannot decode (${String((err as Error).message).split('\n')[0]})`;

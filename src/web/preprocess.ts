@@ -80,7 +80,7 @@ export function toRgb(px: Pixels): Uint8Array {
 }
 
 /** One axis' resampling: for output i, `count[i]` weights from source index `first[i]` on. */
-interface AxisWeights {
+export interface AxisWeights {
   first: Int32Array;
   count: Int32Array;
   taps: number;
@@ -176,32 +176,50 @@ function blockMeans(rgb: Uint8Array, width: number, height: number, kx: number, 
 }
 
 /**
- * Resamples the window (x0, y0, w, h) of an RGB image to outW×outH and writes it into `out`
- * (stride `outStride` pixels) at (ox, oy): block means by the whole factor k = max(1, ⌊scale/2⌋) per
- * axis, then the triangle kernel on those means (remaining scale below 4, so the tent still covers
- * every block). The same two steps as Pillow's resize with reducing_gap = 2.
+ * What one resize of the window (x0, y0, w, h) of a width×height image to outW×outH reads, and with
+ * which weights: block means by the whole factor k = max(1, ⌊scale/2⌋) per axis, then the triangle
+ * kernel on those means (remaining scale below 4, so the tent still covers every block). The same
+ * two steps as Pillow's resize with reducing_gap = 2. Block columns [cLo, cHi) and block rows
+ * [rLo, rHi) are the ones the outputs read (they read blocks in increasing order, so the first and
+ * last outputs bound them).
  */
-function resampleInto(
-  rgb: Uint8Array,
-  width: number,
-  height: number,
-  win: { x0: number; y0: number; w: number; h: number },
-  outW: number,
-  outH: number,
-  out: Uint8Array,
-  outStride: number,
-  ox: number,
-  oy: number,
-): void {
+export interface ResamplePlan {
+  width: number;
+  height: number;
+  outW: number;
+  outH: number;
+  kx: number;
+  ky: number;
+  hx: AxisWeights;
+  vy: AxisWeights;
+  cLo: number;
+  cHi: number;
+  rLo: number;
+  rHi: number;
+}
+
+export function planResample(width: number, height: number, win: { x0: number; y0: number; w: number; h: number }, outW: number, outH: number): ResamplePlan {
   const kx = Math.max(1, Math.floor(win.w / outW / 2));
   const ky = Math.max(1, Math.floor(win.h / outH / 2));
   const hx = axisWeights(Math.ceil(width / kx), win.x0 / kx, win.w / kx, outW);
   const vy = axisWeights(Math.ceil(height / ky), win.y0 / ky, win.h / ky, outH);
-  // Outputs read blocks in increasing order: the first and last outputs bound what is read.
   const cLo = hx.first[0];
   const cHi = hx.first[outW - 1] + hx.count[outW - 1];
   const rLo = vy.first[0];
   const rHi = vy.first[outH - 1] + vy.count[outH - 1];
+  return { width, height, outW, outH, kx, ky, hx, vy, cLo, cHi, rLo, rHi };
+}
+
+/**
+ * Runs a plan on RGB bytes, writing the outW×outH result into `out` (stride `outStride` pixels) at
+ * (ox, oy). `resampleInto` below is the definition; Node runs an equivalent in WebAssembly SIMD
+ * (src/web/resize-wasm.ts) that gives the same bytes.
+ */
+export type Resampler = (rgb: Uint8Array, plan: ResamplePlan, out: Uint8Array, outStride: number, ox: number, oy: number) => void;
+
+/** The triangle kernel in plain JavaScript, as the file's header describes it. */
+export const resampleInto: Resampler = (rgb, plan, out, outStride, ox, oy) => {
+  const { width, height, outW, outH, kx, ky, hx, vy, cLo, cHi, rLo, rHi } = plan;
   const sub = blockMeans(rgb, width, height, kx, ky, cLo, cHi, rLo, rHi);
   const sw = cHi - cLo;
   const hFirst = hx.first;
@@ -250,10 +268,10 @@ function resampleInto(
       out[dst + x] = v < 0 ? 0 : v > 255 ? 255 : v;
     }
   }
-}
+};
 
 /** Decoded pixels → size×size×3 8-bit RGB by the spec's fit, with the triangle kernel. */
-export function resizeToSquare(px: Pixels, spec: Pick<PreprocessSpec, 'size' | 'fit'>): Uint8Array {
+export function resizeToSquare(px: Pixels, spec: Pick<PreprocessSpec, 'size' | 'fit'>, resample: Resampler = resampleInto): Uint8Array {
   const { width: w, height: h } = px;
   const size = spec.size;
   if (!(Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0)) throw new RangeError(`bad image size ${w}×${h}`);
@@ -261,17 +279,17 @@ export function resizeToSquare(px: Pixels, spec: Pick<PreprocessSpec, 'size' | '
   const rgb = toRgb(px);
   const out = new Uint8Array(size * size * 3);
   if (spec.fit === 'fill') {
-    resampleInto(rgb, w, h, { x0: 0, y0: 0, w, h }, size, size, out, size, 0, 0);
+    resample(rgb, planResample(w, h, { x0: 0, y0: 0, w, h }, size, size), out, size, 0, 0);
   } else if (spec.fit === 'contain') {
     const s = Math.min(size / w, size / h);
     const cw = Math.min(size, Math.max(1, Math.round(w * s)));
     const ch = Math.min(size, Math.max(1, Math.round(h * s)));
-    resampleInto(rgb, w, h, { x0: 0, y0: 0, w, h }, cw, ch, out, size, Math.floor((size - cw) / 2), Math.floor((size - ch) / 2));
+    resample(rgb, planResample(w, h, { x0: 0, y0: 0, w, h }, cw, ch), out, size, Math.floor((size - cw) / 2), Math.floor((size - ch) / 2));
   } else {
     const s = Math.max(size / w, size / h);
     const ww = size / s;
     const wh = size / s;
-    resampleInto(rgb, w, h, { x0: (w - ww) / 2, y0: (h - wh) / 2, w: ww, h: wh }, size, size, out, size, 0, 0);
+    resample(rgb, planResample(w, h, { x0: (w - ww) / 2, y0: (h - wh) / 2, w: ww, h: wh }, size, size), out, size, 0, 0);
   }
   return out;
 }
@@ -285,9 +303,17 @@ export function normalize(rgb: Uint8Array, spec: Pick<PreprocessSpec, 'range' | 
   const scale = (hi - lo) / 255;
   const mean = spec.mean ?? [0, 0, 0];
   const std = spec.std ?? [1, 1, 1];
-  for (let i = 0; i < rgb.length; i++) {
-    const c = i % 3;
-    out[i] = (lo + rgb[i] * scale - mean[c]) / std[c];
+  // The formula takes 256 values per channel: computed once into a table (the same float32s as
+  // computing each pixel, a third of the precompute's per-pixel JavaScript before).
+  const table = new Float32Array(768);
+  for (let c = 0; c < 3; c++) for (let p = 0; p < 256; p++) table[c * 256 + p] = (lo + p * scale - mean[c]) / std[c];
+  const n = rgb.length;
+  const whole = n - (n % 3);
+  for (let i = 0; i < whole; i += 3) {
+    out[i] = table[rgb[i]];
+    out[i + 1] = table[256 + rgb[i + 1]];
+    out[i + 2] = table[512 + rgb[i + 2]];
   }
+  for (let i = whole; i < n; i++) out[i] = table[(i % 3) * 256 + rgb[i]];
   return out;
 }

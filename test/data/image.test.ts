@@ -257,6 +257,15 @@ describe('normalize', () => {
     });
   });
 
+  it('gives exactly the float32 of the per-pixel formula (it reads a table of it), also for a length that is not a multiple of 3 and into a given array', () => {
+    const rgb = Uint8Array.from({ length: 256 * 3 + 2 }, (_, i) => (i * 101) % 256);
+    const s: PreprocessSpec = { size: 1, range: [-1, 1], mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], fit: 'cover' };
+    const into = new Float32Array(rgb.length + 4).fill(9);
+    const out = normalize(rgb, s, into.subarray(2, 2 + rgb.length));
+    rgb.forEach((p, i) => expect(out[i]).toBe(Math.fround((-1 + p * (2 / 255) - s.mean![i % 3]) / s.std![i % 3])));
+    expect([into[0], into[1], into[rgb.length + 2], into[rgb.length + 3]]).toEqual([9, 9, 9, 9]);
+  });
+
   it('without mean/std it is the range only: [0, 1] is p/255', () => {
     const out = normalize(Uint8Array.from([0, 51, 255]), spec(1));
     expect(Array.from(out)).toEqual([0, Math.fround(0.2), 1]);
