@@ -14,13 +14,15 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { startExtractor, type Extractor, type ExtractorInfo } from './engine/extractor.js';
 import type { EngineName } from './engine/index.js';
 import type { PreprocessSpec } from './backbone/types.js';
 import { loadDataset } from './data/index.js';
-import { decodeImage, readErrorReason } from './data/image.js';
+import { decodeToRgb, normalize, readErrorReason } from './data/image.js';
+import { DecodePool } from './data/decode-pool.js';
 import type { DataItem, Dataset, RawImage } from './data/types.js';
 import { FeatureCache, makeHeader, type CacheHeader, type SkippedItem } from './cache/index.js';
 import { Progress } from './progress.js';
@@ -197,7 +199,17 @@ async function plan(args: PrecomputeArgs, dataset: Dataset, items: DataItem[], c
   return { todo, reused, removed, skipped, fromReader, conflicts };
 }
 
-/** Decodes at once: libuv's thread pool runs sharp, so more than its size only queue. */
+/**
+ * Decode threads (DecodePool): `MIXHEAD_DECODE_THREADS`, default the number of cores; 0 decodes on
+ * this thread (sharp on libuv's pool, the resize here), as before the pool existed.
+ */
+function decodeThreads(): number {
+  const env = process.env.MIXHEAD_DECODE_THREADS;
+  if (env != null && env !== '' && Number.isInteger(Number(env)) && Number(env) >= 0) return Number(env);
+  return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+}
+
+/** Decodes at once without the pool: libuv's thread pool runs sharp, so more than its size only queue. */
 function decodeConcurrency(): number {
   const uv = Number(process.env.UV_THREADPOOL_SIZE);
   return Number.isInteger(uv) && uv > 0 ? uv : 4;
@@ -214,6 +226,8 @@ async function run(args: PrecomputeArgs, work: PrecomputePlan, extractor: Extrac
   const spec = extractor.info.preprocess;
   const px = spec.size * spec.size * 3;
   const progress = new Progress({ label: 'precompute', total: work.todo.length, unit: 'img/s', quiet: args.progress === false });
+  const threads = decodeThreads();
+  const pool = threads > 0 ? new DecodePool(threads) : undefined;
   const decodeLimit = pLimit(decodeConcurrency());
   const batchLimit = pLimit(extractor.size + 1);
   let computed = 0;
@@ -222,17 +236,17 @@ async function run(args: PrecomputeArgs, work: PrecomputePlan, extractor: Extrac
   // Time inside the backbone calls (queueing for a slot included): the profile of a run.
   let backboneMs = 0;
   let failure: { err: unknown } | undefined;
-  const decode = (b: Loaded) =>
-    decodeLimit(async () => {
-      try {
-        const src = typeof b.source === 'string' ? await fs.readFile(b.source) : b.source;
-        return await decodeImage(src, spec);
-      } catch (err) {
-        const reason = (err as { reason?: string }).reason ?? readErrorReason(err);
-        work.skipped.push({ source: typeof b.item.source === 'string' ? b.item.source : b.item.id, reason });
-        return undefined;
-      }
-    });
+  const decode = async (b: Loaded) => {
+    const label = typeof b.item.source === 'string' ? b.item.source : b.item.id;
+    try {
+      // 8-bit RGB (size² × 3 bytes), from the decode threads; normalised straight into the batch's floats below.
+      return await (pool ? pool.decode(b.source, spec, label) : decodeLimit(() => decodeToRgb(b.source, spec)));
+    } catch (err) {
+      const reason = (err as { reason?: string }).reason ?? readErrorReason(err);
+      work.skipped.push({ source: label, reason });
+      return undefined;
+    }
+  };
   const runBatch = async (batch: Loaded[]) => {
     if (failure) return;
     const decoded = await Promise.all(batch.map(decode));
@@ -240,7 +254,7 @@ async function run(args: PrecomputeArgs, work: PrecomputePlan, extractor: Extrac
     if (ok.length) {
       const pixels = new Float32Array(ok.length * px);
       let j = 0;
-      decoded.forEach((d) => d && pixels.set(d, px * j++));
+      decoded.forEach((d) => d && normalize(d, spec, pixels.subarray(px * j, px * ++j)));
       const tb = performance.now();
       const features = await extractor.extract(pixels, ok.length);
       backboneMs += performance.now() - tb;
@@ -275,7 +289,7 @@ async function run(args: PrecomputeArgs, work: PrecomputePlan, extractor: Extrac
       }),
     );
   }
-  await Promise.all(batches);
+  await Promise.all(batches).finally(() => pool?.close());
   progress.finish();
   if (failure) throw failure.err;
   return { computed, replaced, backboneSeconds: backboneMs / 1000 };

@@ -8,11 +8,9 @@
  * the run with one line. (tinypool 2.2 was tried first: with worker threads it leaves the task of a
  * thread that calls process.exit pending forever.)
  */
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import os from 'node:os';
 import { Piscina } from 'piscina';
+import { workerEntry } from '../util/worker-entry.js';
 import type { LoadBackboneArgs } from './index.js';
 import type { BackboneInfoReply, ExtractTask, TaskFailure, WorkerArgs } from './extract-worker.js';
 import type { PreprocessSpec } from './types.js';
@@ -37,19 +35,6 @@ export interface PoolBackboneInfo {
 
 /** Attempts per batch: the first, plus one retry on a fresh thread after its worker died. */
 const ATTEMPTS = 2;
-
-/**
- * The worker module beside this file: `.js` when built; under tsx or vitest the source is `.ts`,
- * which a worker thread cannot load by itself, so a small .mjs entry loads it through tsx.
- */
-function workerEntry(): { filename: string; extra: Record<string, string> } {
-  const here = fileURLToPath(import.meta.url);
-  const dir = path.dirname(here);
-  if (path.extname(here) !== '.ts') return { filename: path.join(dir, 'extract-worker.js'), extra: {} };
-  const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-  const script = pathToFileURL(path.join(dir, 'extract-worker.ts')).href;
-  return { filename: path.join(dir, 'extract-worker-tsx.mjs'), extra: { tsxApi, script } };
-}
 
 function isFailure(x: unknown): x is TaskFailure {
   return typeof x === 'object' && x !== null && typeof (x as TaskFailure).failed === 'string';
@@ -77,7 +62,7 @@ export class ExtractorPool {
 
   static async start(args: ExtractorPoolArgs): Promise<ExtractorPool> {
     const n = Math.max(1, args.workers ?? os.availableParallelism?.() ?? os.cpus().length);
-    const entry = workerEntry();
+    const entry = workerEntry(import.meta.url, 'extract-worker');
     const workerData: WorkerArgs & Record<string, unknown> = { backbone: args.backbone, backend: args.backend, ...entry.extra };
     // The crash test hook counts tasks over all threads in one shared word (extract-worker.ts).
     if (process.env.MIXHEAD_TEST_WORKER_CRASH) workerData.crashCounter = new Int32Array(new SharedArrayBuffer(4));
