@@ -22,7 +22,7 @@ import type { EngineName } from './engine/index.js';
 import type { PreprocessSpec } from './backbone/types.js';
 import { loadDataset } from './data/index.js';
 import { decodeToRgb, normalize, readErrorReason } from './data/image.js';
-import { DecodePool } from './data/decode-pool.js';
+import { DecodePool, DecodePoolError } from './data/decode-pool.js';
 import type { DataItem, Dataset, RawImage } from './data/types.js';
 import { FeatureCache, makeHeader, type CacheHeader, type SkippedItem } from './cache/index.js';
 import { Progress } from './progress.js';
@@ -222,12 +222,10 @@ function decodeConcurrency(): number {
  * kill leaves whole entries only. After the first failure queued batches return at once; those in
  * flight finish (never left to reject unobserved, or to write after close).
  */
-async function run(args: PrecomputeArgs, work: PrecomputePlan, extractor: Extractor, cache: FeatureCache, batchSize: number): Promise<{ computed: number; replaced: number; backboneSeconds: number }> {
+async function run(args: PrecomputeArgs, work: PrecomputePlan, extractor: Extractor, cache: FeatureCache, batchSize: number, pool: DecodePool | undefined): Promise<{ computed: number; replaced: number; backboneSeconds: number }> {
   const spec = extractor.info.preprocess;
   const px = spec.size * spec.size * 3;
   const progress = new Progress({ label: 'precompute', total: work.todo.length, unit: 'img/s', quiet: args.progress === false });
-  const threads = decodeThreads();
-  const pool = threads > 0 ? new DecodePool(threads) : undefined;
   const decodeLimit = pLimit(decodeConcurrency());
   const batchLimit = pLimit(extractor.size + 1);
   let computed = 0;
@@ -242,6 +240,7 @@ async function run(args: PrecomputeArgs, work: PrecomputePlan, extractor: Extrac
       // 8-bit RGB (size² × 3 bytes), from the decode threads; normalised straight into the batch's floats below.
       return await (pool ? pool.decode(b.source, spec, label) : decodeLimit(() => decodeToRgb(b.source, spec)));
     } catch (err) {
+      if (err instanceof DecodePoolError) throw err;
       const reason = (err as { reason?: string }).reason ?? readErrorReason(err);
       work.skipped.push({ source: label, reason });
       return undefined;
@@ -289,7 +288,7 @@ async function run(args: PrecomputeArgs, work: PrecomputePlan, extractor: Extrac
       }),
     );
   }
-  await Promise.all(batches).finally(() => pool?.close());
+  await Promise.all(batches);
   progress.finish();
   if (failure) throw failure.err;
   return { computed, replaced, backboneSeconds: backboneMs / 1000 };
@@ -327,12 +326,18 @@ export async function precompute(input: PrecomputeArgs): Promise<PrecomputeResul
   const dataset: Dataset = await loadDataset(args.data);
   const items = dataset.items.filter((it) => inShard(it.id, args.shard));
   const batchSize = args.batchSize ?? PRECOMPUTE_DEFAULTS.batchSize;
+  // The decode threads start now, so that their start-up overlaps loading the backbone and the plan.
+  const threads = items.length ? decodeThreads() : 0;
+  const pool = threads > 0 ? new DecodePool(threads) : undefined;
   const extractor = await startExtractor({
     backbone: { ...args.backbone, preprocess: { ...args.backbone?.preprocess, ...(args.size ? { size: args.size } : {}) } },
     workers: args.workers,
     backend: args.backend,
     engine: args.engine,
     log: args.log,
+  }).catch(async (err: unknown) => {
+    await pool?.close();
+    throw err;
   });
   let cache: FeatureCache | undefined;
   try {
@@ -347,7 +352,7 @@ export async function precompute(input: PrecomputeArgs): Promise<PrecomputeResul
     if (dataset.hidden) args.log?.(`ignored ${dataset.hidden} hidden entries (names starting with a dot, such as .DS_Store)`);
     const work = await plan(args, dataset, items, cache, info.preprocess);
     const t1 = performance.now();
-    const { computed, replaced, backboneSeconds } = await run(args, work, extractor, cache, batchSize);
+    const { computed, replaced, backboneSeconds } = await run(args, work, extractor, cache, batchSize, pool);
     const runSeconds = (performance.now() - t1) / 1000;
     await record(args, work, cache);
     const stats = cache.quantizationStats();
@@ -377,6 +382,7 @@ export async function precompute(input: PrecomputeArgs): Promise<PrecomputeResul
       quantization: stats ? { maxError: stats.maxError, clipped: stats.clipped, values: stats.values } : undefined,
     };
   } finally {
+    await pool?.close();
     await extractor.close();
     await cache?.close();
   }

@@ -8,9 +8,10 @@
  * buffers forced; ONNX Runtime's `run` blocks that thread too. A worker's heap is a few MB, so its
  * collections are cheap, and its resize overlaps the backbone. See docs/engine.md.
  *
- * A thread that dies takes the images in flight on it along; piscina starts a replacement and each
- * of those images is tried once more there. An image on which a thread dies twice fails with that
- * reason (precompute skips it); the others are decoded.
+ * Each thread decodes one image at a time (two per thread measured no faster), so a thread that
+ * dies takes only its image along; piscina starts a replacement and the image is tried once more
+ * there. An image on which a thread dies twice fails with that reason (precompute skips it); threads
+ * that die on every image (a worker that cannot start) end the run with DecodePoolError.
  */
 import os from 'node:os';
 import { Piscina } from 'piscina';
@@ -20,11 +21,18 @@ import type { RawImage } from './types.js';
 import { ImageDecodeError, isRawImage } from './image.js';
 import type { DecodeReply, DecodeTask } from './decode-worker.js';
 
+/** The pool itself is broken (its threads die on every image): the run cannot go on. */
+export class DecodePoolError extends Error {
+  override name = 'DecodePoolError';
+}
+
 export class DecodePool {
   private readonly pool: Piscina;
+  /** Thread deaths since the last image that decoded (or failed with a reason of its own). */
+  private deathsInARow = 0;
 
   /** `threads` worker threads (default: the number of cores), each with up to `perThread` images in flight. */
-  constructor(threads = Math.max(1, os.availableParallelism?.() ?? os.cpus().length), perThread = 2) {
+  constructor(threads = Math.max(1, os.availableParallelism?.() ?? os.cpus().length), perThread = 1) {
     const entry = workerEntry(import.meta.url, 'decode-worker');
     this.pool = new Piscina({
       filename: entry.filename,
@@ -52,11 +60,14 @@ export class DecodePool {
       try {
         reply = (await this.pool.run(task)) as DecodeReply;
       } catch (err) {
-        // Only a dead thread rejects (the handler answers its own errors). Another image in flight
-        // on that thread dies with it, so each image gets one more try on a fresh thread.
+        // Only a dead thread rejects (the handler answers its own errors): one more try on a fresh
+        // thread. Threads that die whatever they are given end the run instead of skipping every image.
+        const why = String((err as Error).message).split('\n')[0];
+        if (++this.deathsInARow > 2 * this.concurrency + 2) throw new DecodePoolError(`the image decoding threads keep dying (${this.deathsInARow} times in a row; last: ${why})`);
         if (attempt < 2) continue;
-        throw new ImageDecodeError(label, `the decoding thread died on it twice (${String((err as Error).message).split('\n')[0]})`);
+        throw new ImageDecodeError(label, `the decoding thread died on it twice (${why})`);
       }
+      this.deathsInARow = 0;
       if (!(reply instanceof Uint8Array)) throw new ImageDecodeError(label, reply.reason);
       return reply;
     }

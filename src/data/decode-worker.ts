@@ -18,12 +18,12 @@ export type DecodeReply = Uint8Array | { reason: string };
 
 /**
  * Test hook, never set in normal use: MIXHEAD_TEST_DECODE_CRASH=name makes the thread that is given
- * a file of that base name exit, as a thread dies when it runs out of memory.
+ * a file of that base name (`*`: any file) exit, as a thread dies when it runs out of memory.
  */
 const crashOn = process.env.MIXHEAD_TEST_DECODE_CRASH;
 
 export default async function handle(task: DecodeTask): Promise<unknown> {
-  if (crashOn && typeof task.source === 'string' && task.source.endsWith(`/${crashOn}`)) process.exit(70);
+  if (crashOn && typeof task.source === 'string' && (crashOn === '*' || task.source.endsWith(`/${crashOn}`))) process.exit(70);
   try {
     // Bytes arrive as a plain Uint8Array; sharp wants a Buffer over the same memory.
     const src = task.source instanceof Uint8Array ? Buffer.from(task.source.buffer, task.source.byteOffset, task.source.byteLength) : task.source;

@@ -84,4 +84,14 @@ describe('precompute with decode threads', () => {
     expect(count).toBe(20);
     expect(skipped.find((s) => s.source.endsWith('photo.jpg'))?.reason).toMatch(/^the decoding thread died on it twice/);
   });
+
+  it('threads that die on every image end the run with one line instead of skipping everything', () => {
+    const data = path.join(dir, 'fashion');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/precompute.ts', '--data', data, '--cache', path.join(dir, 'cache-dead'), '--batch-size', '8'], { env: { ...process.env, MIXHEAD_TEST_DECODE_CRASH: '*' }, encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    const errors = r.stderr.split('\n').filter((l) => /^mixhead:/.test(l));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/image decoding threads keep dying/);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
 });
