@@ -5,7 +5,9 @@
  * (src/data/image.ts, after sharp has decoded the file) and in a browser (src/web/browser.ts, after
  * the browser has decoded it). Every step uses only +, −, ×, ÷, floor, round, min, max and abs on
  * IEEE doubles, which ECMAScript defines exactly: two engines given the same decoded pixels give
- * the same bytes. See docs/architecture.md ("Preprocessing").
+ * the same bytes. Node runs the resize's arithmetic in WebAssembly SIMD (resize-wasm.ts: the same
+ * operations in the same order, so the same bytes, tested); `resampleInto` here is the definition
+ * and what browsers run. See docs/architecture.md ("Preprocessing").
  *
  * The resize kernel, `triangle`:
  * - Output pixel i on an axis samples the source window [start, start + len) at the centre
