@@ -86,7 +86,7 @@ export async function startExtractor(args: StartExtractorArgs): Promise<Extracto
   if (engine === 'onnx') {
     const backbone = await loadBackbone(args.backbone);
     try {
-      const session = await openBackboneSession(backbone, args.modelsDir ?? args.backbone.modelsDir ?? defaultModelsDir(), { threads: args.workers ?? defaultThreads(), log: args.log });
+      const session = await openBackboneSession(backbone, args.modelsDir ?? args.backbone.modelsDir ?? defaultModelsDir(), { threads: args.workers ?? defaultThreads(), log: args.log, spin: false });
       return new OnnxExtractor(
         {
           ...backboneIdentity(backbone),

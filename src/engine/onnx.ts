@@ -76,6 +76,11 @@ export interface OnnxSessionOptions {
    * e.g. `cuda,cpu`) or `cpu`.
    */
   providers?: string[];
+  /**
+   * Let idle intra-op threads spin-wait for the next parallel section (ONNX Runtime's default).
+   * Precompute turns it off: its decode threads share the cores, and it measured 3% faster so.
+   */
+  spin?: boolean;
 }
 
 export function defaultThreads(): number {
@@ -106,6 +111,8 @@ export class OnnxBackboneSession {
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
+      // Idle intra-op threads spin by default; beside other busy threads that only burns their cores.
+      ...(options.spin === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     };
     const session = typeof model === 'string' ? await m.InferenceSession.create(model, opts) : await m.InferenceSession.create(model, opts);
     return new OnnxBackboneSession(session, m, size, featureSize, `onnxruntime ${ortVersion(m)} (${providers.join('+')}, ${threads} threads)`);
