@@ -56,9 +56,10 @@
         (br $nextRow))))
 
   ;; Block means of one block row: for blocks bx in [cLo, cHi), the sums of its columns (clipped at
-  ;; the image's width) divided, as f64, by columns × rows.
+  ;; the image's width) divided, as f64, by columns × rows. A column's (r, g, b) is summed as one
+  ;; i32x4 (the fourth lane, the next column's red, is ignored); red and green divide as one f64x2.
   (func $blockMeans (param $sums i32) (param $kx i32) (param $cLo i32) (param $cHi i32) (param $width i32) (param $rows i32) (param $sub i32)
-    (local $bx i32) (local $cols i32) (local $c i32) (local $r i32) (local $g i32) (local $b i32) (local $n f64) (local $s i32) (local $t i32) (local $x1 i32)
+    (local $bx i32) (local $cols i32) (local $c i32) (local $acc v128) (local $n f64) (local $s i32) (local $t i32) (local $x1 i32)
     (local.set $s (local.get $sums))
     (local.set $t (local.get $sub))
     (local.set $bx (local.get $cLo))
@@ -67,24 +68,21 @@
         (br_if $done (i32.ge_s (local.get $bx) (local.get $cHi)))
         (local.set $x1 (i32.mul (i32.add (local.get $bx) (i32.const 1)) (local.get $kx)))
         (if (i32.gt_s (local.get $x1) (local.get $width)) (then (local.set $x1 (local.get $width))))
+        ;; cols >= 1: a block the plan reads starts inside the image.
         (local.set $cols (i32.sub (local.get $x1) (i32.mul (local.get $bx) (local.get $kx))))
-        (local.set $r (i32.const 0))
-        (local.set $g (i32.const 0))
-        (local.set $b (i32.const 0))
-        (local.set $c (i32.const 0))
+        (local.set $acc (v128.load (local.get $s)))
+        (local.set $s (i32.add (local.get $s) (i32.const 12)))
+        (local.set $c (i32.const 1))
         (block $colsDone
           (loop $nextCol
             (br_if $colsDone (i32.ge_s (local.get $c) (local.get $cols)))
-            (local.set $r (i32.add (local.get $r) (i32.load (local.get $s))))
-            (local.set $g (i32.add (local.get $g) (i32.load offset=4 (local.get $s))))
-            (local.set $b (i32.add (local.get $b) (i32.load offset=8 (local.get $s))))
+            (local.set $acc (i32x4.add (local.get $acc) (v128.load (local.get $s))))
             (local.set $s (i32.add (local.get $s) (i32.const 12)))
             (local.set $c (i32.add (local.get $c) (i32.const 1)))
             (br $nextCol)))
         (local.set $n (f64.convert_i32_s (i32.mul (local.get $cols) (local.get $rows))))
-        (f64.store (local.get $t) (f64.div (f64.convert_i32_s (local.get $r)) (local.get $n)))
-        (f64.store offset=8 (local.get $t) (f64.div (f64.convert_i32_s (local.get $g)) (local.get $n)))
-        (f64.store offset=16 (local.get $t) (f64.div (f64.convert_i32_s (local.get $b)) (local.get $n)))
+        (v128.store (local.get $t) (f64x2.div (f64x2.convert_low_i32x4_s (local.get $acc)) (f64x2.splat (local.get $n))))
+        (f64.store offset=16 (local.get $t) (f64.div (f64.convert_i32_s (i32x4.extract_lane 2 (local.get $acc))) (local.get $n)))
         (local.set $t (i32.add (local.get $t) (i32.const 24)))
         (local.set $bx (i32.add (local.get $bx) (i32.const 1)))
         (br $next))))
@@ -119,12 +117,13 @@
         (br $next))))
 
   ;; Vertical pass and rounding: output row j = Σ_t mid[vFirst[j] − rLo + t] · vW[j][t] (0 + first
-  ;; product, then tap by tap, two values per step), then floor(x + 0.5) clamped to 0..255.
+  ;; product, then tap by tap), two values at a time kept in a register across the taps, then
+  ;; floor(x + 0.5) clamped to 0..255. A row of odd length computes one value past its end, which
+  ;; lands on the next row's first byte (rewritten when that row is done) or in the padding.
   (func $vpass (param $mid i32) (param $rLo i32) (param $line i32) (param $outH i32) (param $vFirst i32) (param $vCount i32) (param $vW i32) (param $vTaps i32) (param $acc i32) (param $out i32)
-    (local $j i32) (local $t i32) (local $k i32) (local $base i32) (local $wv v128) (local $p i32) (local $q i32) (local $end i32)
-    (local $rowBytes i32) (local $x i32) (local $v f64) (local $o i32)
+    (local $j i32) (local $t i32) (local $k i32) (local $base i32) (local $w i32) (local $x i32) (local $p i32)
+    (local $rowBytes i32) (local $a v128) (local $v v128) (local $o i32)
     (local.set $rowBytes (i32.shl (local.get $line) (i32.const 3)))
-    (local.set $end (i32.add (local.get $acc) (local.get $rowBytes)))
     (local.set $o (local.get $out))
     (block $done
       (loop $next
@@ -132,44 +131,34 @@
         (local.set $k (i32.load (i32.add (local.get $vCount) (i32.shl (local.get $j) (i32.const 2)))))
         (local.set $base (i32.add (local.get $mid)
           (i32.mul (i32.sub (i32.load (i32.add (local.get $vFirst) (i32.shl (local.get $j) (i32.const 2)))) (local.get $rLo)) (local.get $rowBytes))))
-        (local.set $wv (f64x2.splat (f64.load (i32.add (local.get $vW) (i32.shl (i32.mul (local.get $j) (local.get $vTaps)) (i32.const 3))))))
-        (local.set $p (local.get $base))
-        (local.set $q (local.get $acc))
-        (block $firstDone
-          (loop $first
-            (br_if $firstDone (i32.ge_u (local.get $q) (local.get $end)))
-            (v128.store (local.get $q) (f64x2.add (v128.const f64x2 0 0) (f64x2.mul (v128.load (local.get $p)) (local.get $wv))))
-            (local.set $p (i32.add (local.get $p) (i32.const 16)))
-            (local.set $q (i32.add (local.get $q) (i32.const 16)))
-            (br $first)))
-        (local.set $t (i32.const 1))
-        (block $tapsDone
-          (loop $nextTap
-            (br_if $tapsDone (i32.ge_s (local.get $t) (local.get $k)))
-            (local.set $wv (f64x2.splat (f64.load (i32.add (local.get $vW)
-              (i32.shl (i32.add (i32.mul (local.get $j) (local.get $vTaps)) (local.get $t)) (i32.const 3))))))
-            (local.set $p (i32.add (local.get $base) (i32.mul (local.get $t) (local.get $rowBytes))))
-            (local.set $q (local.get $acc))
-            (block $rowDone
-              (loop $row
-                (br_if $rowDone (i32.ge_u (local.get $q) (local.get $end)))
-                (v128.store (local.get $q) (f64x2.add (v128.load (local.get $q)) (f64x2.mul (v128.load (local.get $p)) (local.get $wv))))
-                (local.set $p (i32.add (local.get $p) (i32.const 16)))
-                (local.set $q (i32.add (local.get $q) (i32.const 16)))
-                (br $row)))
-            (local.set $t (i32.add (local.get $t) (i32.const 1)))
-            (br $nextTap)))
+        (local.set $w (i32.add (local.get $vW) (i32.shl (i32.mul (local.get $j) (local.get $vTaps)) (i32.const 3))))
         (local.set $x (i32.const 0))
-        (block $roundDone
-          (loop $round
-            (br_if $roundDone (i32.ge_s (local.get $x) (local.get $line)))
-            (local.set $v (f64.floor (f64.add (f64.load (i32.add (local.get $acc) (i32.shl (local.get $x) (i32.const 3)))) (f64.const 0.5))))
-            (if (f64.lt (local.get $v) (f64.const 0)) (then (local.set $v (f64.const 0))))
-            (if (f64.gt (local.get $v) (f64.const 255)) (then (local.set $v (f64.const 255))))
-            (i32.store8 (local.get $o) (i32.trunc_f64_s (local.get $v)))
-            (local.set $o (i32.add (local.get $o) (i32.const 1)))
-            (local.set $x (i32.add (local.get $x) (i32.const 1)))
-            (br $round)))
+        (block $rowDone
+          (loop $pair
+            (br_if $rowDone (i32.ge_s (local.get $x) (local.get $line)))
+            (local.set $p (i32.add (local.get $base) (i32.shl (local.get $x) (i32.const 3))))
+            (local.set $a (f64x2.add (v128.const f64x2 0 0) (f64x2.mul (v128.load (local.get $p)) (f64x2.splat (f64.load (local.get $w))))))
+            (local.set $t (i32.const 1))
+            (block $tapsDone
+              (loop $tap
+                (br_if $tapsDone (i32.ge_s (local.get $t) (local.get $k)))
+                (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+                (local.set $a (f64x2.add (local.get $a)
+                  (f64x2.mul (v128.load (local.get $p)) (f64x2.splat (f64.load (i32.add (local.get $w) (i32.shl (local.get $t) (i32.const 3))))))))
+                (local.set $t (i32.add (local.get $t) (i32.const 1)))
+                (br $tap)))
+            ;; floor(x + 0.5), then 0..255 (pmax/pmin pick the bound when x is beyond it).
+            (local.set $v
+              (i32x4.trunc_sat_f64x2_s_zero
+                (f64x2.pmin (f64x2.splat (f64.const 255))
+                  (f64x2.pmax (v128.const f64x2 0 0) (f64x2.floor (f64x2.add (local.get $a) (f64x2.splat (f64.const 0.5))))))))
+            (i32.store8 (local.get $o) (i32x4.extract_lane 0 (local.get $v)))
+            (i32.store8 offset=1 (local.get $o) (i32x4.extract_lane 1 (local.get $v)))
+            (local.set $o (i32.add (local.get $o) (i32.const 2)))
+            (local.set $x (i32.add (local.get $x) (i32.const 2)))
+            (br $pair)))
+        ;; An odd line wrote one byte too many: step back so the next row starts where it should.
+        (local.set $o (i32.sub (local.get $o) (i32.sub (local.get $x) (local.get $line))))
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (br $next))))
 
