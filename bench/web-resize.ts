@@ -1,6 +1,7 @@
 /**
  * Workload `web-resize`: what the portable `triangle` kernel (src/web/preprocess.ts: sharp decodes
- * at full resolution, plain JS resizes, so browsers reproduce it) costs against the kernel it
+ * at full resolution, then the resize runs in WebAssembly SIMD with the bytes of the plain JS that
+ * browsers run) costs against the kernel it
  * replaced, `sharp-linear` (libvips' linear reduce after JPEG shrink-on-load), in the same run:
  *   - decode+resize img/s on photo JPEGs (1280×960 and 2592×1944), 4 decodes in flight as precompute does;
  *   - end-to-end precompute img/s (bundled MobileNetV2, 1 worker) on a folder of 1280×960 JPEGs.

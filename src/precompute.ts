@@ -200,12 +200,16 @@ async function plan(args: PrecomputeArgs, dataset: Dataset, items: DataItem[], c
 }
 
 /**
- * Decode threads (DecodePool): `MIXHEAD_DECODE_THREADS`, default the number of cores; 0 decodes on
- * this thread (sharp on libuv's pool, the resize here), as before the pool existed.
+ * Decode threads (DecodePool): `MIXHEAD_DECODE_THREADS` when set (0 decodes on this thread: sharp on
+ * libuv's pool, the resize here); otherwise the number of cores, or none for fewer than
+ * POOL_MIN_ITEMS items, where the threads' start-up (~0.2 s of CPU each, loading sharp) would cost
+ * more than they save.
  */
-function decodeThreads(): number {
+const POOL_MIN_ITEMS = 64;
+function decodeThreads(items: number): number {
   const env = process.env.MIXHEAD_DECODE_THREADS;
   if (env != null && env !== '' && Number.isInteger(Number(env)) && Number(env) >= 0) return Number(env);
+  if (items < POOL_MIN_ITEMS) return 0;
   return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
 }
 
@@ -327,7 +331,7 @@ export async function precompute(input: PrecomputeArgs): Promise<PrecomputeResul
   const items = dataset.items.filter((it) => inShard(it.id, args.shard));
   const batchSize = args.batchSize ?? PRECOMPUTE_DEFAULTS.batchSize;
   // The decode threads start now, so that their start-up overlaps loading the backbone and the plan.
-  const threads = items.length ? decodeThreads() : 0;
+  const threads = items.length ? decodeThreads(items.length) : 0;
   const pool = threads > 0 ? new DecodePool(threads) : undefined;
   const extractor = await startExtractor({
     backbone: { ...args.backbone, preprocess: { ...args.backbone?.preprocess, ...(args.size ? { size: args.size } : {}) } },

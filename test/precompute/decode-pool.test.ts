@@ -75,7 +75,7 @@ describe('precompute with decode threads', () => {
   it('a decode thread that dies costs only its image, skipped with the reason; the run finishes', () => {
     const data = path.join(dir, 'fashion');
     const cache = path.join(dir, 'cache-crash');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/precompute.ts', '--data', data, '--cache', cache, '--batch-size', '8'], { env: { ...process.env, MIXHEAD_TEST_DECODE_CRASH: 'photo.jpg' }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/precompute.ts', '--data', data, '--cache', cache, '--batch-size', '8'], { env: { ...process.env, MIXHEAD_DECODE_THREADS: '2', MIXHEAD_TEST_DECODE_CRASH: 'photo.jpg' }, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const c = FeatureCache.open(cache, { readonly: true });
     const skipped = c.skipped();
@@ -87,7 +87,7 @@ describe('precompute with decode threads', () => {
 
   it('threads that die on every image end the run with one line instead of skipping everything', () => {
     const data = path.join(dir, 'fashion');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/precompute.ts', '--data', data, '--cache', path.join(dir, 'cache-dead'), '--batch-size', '8'], { env: { ...process.env, MIXHEAD_TEST_DECODE_CRASH: '*' }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/precompute.ts', '--data', data, '--cache', path.join(dir, 'cache-dead'), '--batch-size', '8'], { env: { ...process.env, MIXHEAD_DECODE_THREADS: '2', MIXHEAD_TEST_DECODE_CRASH: '*' }, encoding: 'utf8' });
     expect(r.status).toBe(1);
     const errors = r.stderr.split('\n').filter((l) => /^mixhead:/.test(l));
     expect(errors).toHaveLength(1);

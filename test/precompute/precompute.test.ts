@@ -33,7 +33,8 @@ function entries(cacheDir: string) {
 /** Runs scripts/precompute.ts in a child; kills it with SIGKILL after `killAfterMs` if given. */
 function child(args: string[], killAfterMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'scripts/precompute.ts', ...args], { env: { ...process.env, MIXHEAD_BACKEND: 'wasm' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The decode threads are on (the path of any folder of 64 images or more), so kills land in them too.
+    const p = spawn(process.execPath, ['--import', 'tsx', 'scripts/precompute.ts', ...args], { env: { ...process.env, MIXHEAD_BACKEND: 'wasm', MIXHEAD_DECODE_THREADS: '2' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', () => undefined);
