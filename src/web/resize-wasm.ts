@@ -1,9 +1,9 @@
 /**
  * The `triangle` resize in WebAssembly SIMD (resize.wat): a `Resampler` that gives the same bytes as
- * preprocess.ts's `resampleInto`, about 8× faster here. It was the precompute's hot spot on photos:
- * a CPU profile of `mixhead precompute` over 1280×960 JPEGs put `blockMeans` and `resampleInto` at
- * 18 ms per image on the main thread, more than sharp's decode (15 ms) or the backbone (8 ms), and
- * the JavaScript loops cost 2–5 ns per value on this machine. See docs/architecture.md
+ * preprocess.ts's `resampleInto`, about 5× faster here (2.2 vs 12 ms per 1280×960 photo). It was
+ * the precompute's hot spot on photos: a CPU profile of `mixhead precompute` over 1280×960 JPEGs
+ * put `blockMeans` and `resampleInto` at 18 ms per image on the main thread, more than sharp's
+ * decode or the backbone, and the JavaScript loops cost 2–5 ns per value on this machine. See docs/architecture.md
  * ("Preprocessing").
  *
  * Plain ECMAScript (WebAssembly and atob only), like preprocess.ts, so a browser can use it too.
@@ -74,7 +74,6 @@ export const resampleWasm: Resampler = (rgb: Uint8Array, plan: ResamplePlan, out
   const sums = take(stride * 4);
   const sub = take((cHi - cLo) * 3 * 8);
   const mid = take((rHi - rLo) * line * 8);
-  const acc = take(line * 8);
   const dst = take(outH * line);
   const need = at - m.memory.buffer.byteLength;
   if (need > 0) m.memory.grow(Math.ceil(need / 65536));
@@ -91,7 +90,7 @@ export const resampleWasm: Resampler = (rgb: Uint8Array, plan: ResamplePlan, out
   new Int32Array(buf, vFirst, outH).set(vy.first);
   new Int32Array(buf, vCount, outH).set(vy.count);
   new Float64Array(buf, vW, vy.weights.length).set(vy.weights);
-  m.resample(src, stride, stride, width, height, yBase, kx, ky, cLo, cHi, rLo, rHi, outW, outH, hFirst, hCount, hW, hx.taps, vFirst, vCount, vW, vy.taps, sums, sub, mid, acc, dst);
+  m.resample(src, stride, stride, width, height, yBase, kx, ky, cLo, cHi, rLo, rHi, outW, outH, hFirst, hCount, hW, hx.taps, vFirst, vCount, vW, vy.taps, sums, sub, mid, dst);
   if (ox === 0 && outW === outStride) {
     out.set(bytes.subarray(dst, dst + outH * line), oy * outStride * 3);
   } else {

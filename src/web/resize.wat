@@ -10,7 +10,7 @@
 ;;   src    the source rows [yBase, yEnd) of the columns the output reads, RGB bytes, `stride` per row
 ;;   hFirst, hCount (i32 × outW), hW (f64 × outW × hTaps): the horizontal weights, likewise vertical
 ;;   sums   i32 per source byte of one block row;  sub  f64 per block value of one block row
-;;   mid    f64, (rHi − rLo) rows of outW × 3;  acc  f64 × outW × 3;  out  outH × outW × 3 bytes
+;;   mid    f64, (rHi − rLo) rows of outW × 3;  out  outH × outW × 3 bytes
 (module
   (memory (export "memory") 1)
 
@@ -120,7 +120,7 @@
   ;; product, then tap by tap), two values at a time kept in a register across the taps, then
   ;; floor(x + 0.5) clamped to 0..255. A row of odd length computes one value past its end, which
   ;; lands on the next row's first byte (rewritten when that row is done) or in the padding.
-  (func $vpass (param $mid i32) (param $rLo i32) (param $line i32) (param $outH i32) (param $vFirst i32) (param $vCount i32) (param $vW i32) (param $vTaps i32) (param $acc i32) (param $out i32)
+  (func $vpass (param $mid i32) (param $rLo i32) (param $line i32) (param $outH i32) (param $vFirst i32) (param $vCount i32) (param $vW i32) (param $vTaps i32) (param $out i32)
     (local $j i32) (local $t i32) (local $k i32) (local $base i32) (local $w i32) (local $x i32) (local $p i32)
     (local $rowBytes i32) (local $a v128) (local $v v128) (local $o i32)
     (local.set $rowBytes (i32.shl (local.get $line) (i32.const 3)))
@@ -170,7 +170,7 @@
     (param $outW i32) (param $outH i32)
     (param $hFirst i32) (param $hCount i32) (param $hW i32) (param $hTaps i32)
     (param $vFirst i32) (param $vCount i32) (param $vW i32) (param $vTaps i32)
-    (param $sums i32) (param $sub i32) (param $mid i32) (param $acc i32) (param $out i32)
+    (param $sums i32) (param $sub i32) (param $mid i32) (param $out i32)
     (local $by i32) (local $y0 i32) (local $y1 i32) (local $dst i32) (local $line i32)
     (local.set $line (i32.mul (local.get $outW) (i32.const 3)))
     (local.set $dst (local.get $mid))
@@ -190,4 +190,4 @@
         (local.set $dst (i32.add (local.get $dst) (i32.shl (local.get $line) (i32.const 3))))
         (local.set $by (i32.add (local.get $by) (i32.const 1)))
         (br $next)))
-    (call $vpass (local.get $mid) (local.get $rLo) (local.get $line) (local.get $outH) (local.get $vFirst) (local.get $vCount) (local.get $vW) (local.get $vTaps) (local.get $acc) (local.get $out))))
+    (call $vpass (local.get $mid) (local.get $rLo) (local.get $line) (local.get $outH) (local.get $vFirst) (local.get $vCount) (local.get $vW) (local.get $vTaps) (local.get $out))))
