@@ -8,7 +8,8 @@ import pLimit from 'p-limit';
 import { ExtractorPool, type ExtractorPoolArgs, type PoolBackboneInfo } from '../backbone/pool.js';
 import { backboneIdentity, defaultModelsDir, loadBackbone } from '../backbone/index.js';
 import { UnsupportedOpError } from './convert/index.js';
-import { defaultThreads, openBackboneSession, type OnnxBackboneSession } from './onnx.js';
+import { defaultThreads, onnxModelPath, openBackboneSession, OnnxBackboneSession } from './onnx.js';
+import { rememberIdentity, storedIdentity } from './identity.js';
 import { resolveEngine, type EngineChoice, type EngineName } from './index.js';
 
 export interface ExtractorInfo extends PoolBackboneInfo {
@@ -78,18 +79,31 @@ class PoolExtractor implements Extractor {
 
 /**
  * Starts the engine asked for. For onnx the backbone is loaded here once (TF.js, to convert it or
- * find its stored conversion) and then freed; a backbone the converter does not cover falls back to
+ * find its stored conversion) and then freed, unless its identity is remembered (identity.ts: the
+ * bundled backbone after its first run); a backbone the converter does not cover falls back to
  * the TF.js pool with one line through `log`.
  */
 export async function startExtractor(args: StartExtractorArgs): Promise<Extractor> {
   const engine = await resolveEngine(args.engine, args.log);
   if (engine === 'onnx') {
+    const modelsDir = args.modelsDir ?? args.backbone.modelsDir ?? defaultModelsDir();
+    const sessionOptions = { threads: args.workers ?? defaultThreads(), log: args.log, spin: false };
+    // The bundled backbone's identity, remembered beside its ONNX file: no TF.js model to build (identity.ts).
+    const known = await storedIdentity(args.backbone, modelsDir);
+    if (known) {
+      const featureSize = known.identity.featureShape.reduce((a, b) => a * b, 1);
+      const session = await OnnxBackboneSession.create(known.file, known.identity.preprocess.size, featureSize, sessionOptions).catch(() => undefined);
+      // A session that does not open (a damaged file) leaves it to the full path below, which converts again.
+      if (session) return new OnnxExtractor({ ...known.identity, backend: args.backend ?? (await processBackend()), engine: 'onnx', runtime: session.description }, session);
+    }
     const backbone = await loadBackbone(args.backbone);
     try {
-      const session = await openBackboneSession(backbone, args.modelsDir ?? args.backbone.modelsDir ?? defaultModelsDir(), { threads: args.workers ?? defaultThreads(), log: args.log, spin: false });
+      const session = await openBackboneSession(backbone, modelsDir, sessionOptions);
+      const identity = backboneIdentity(backbone);
+      await rememberIdentity(args.backbone, modelsDir, identity, onnxModelPath(backbone, modelsDir)).catch(() => undefined); // a read-only models folder only costs the shortcut
       return new OnnxExtractor(
         {
-          ...backboneIdentity(backbone),
+          ...identity,
           // The TF.js backend stays what the process selected (it trains the head); the backbone's runtime is ONNX Runtime.
           backend: args.backend ?? tf.getBackend() ?? 'none',
           engine: 'onnx',
@@ -105,4 +119,14 @@ export async function startExtractor(args: StartExtractorArgs): Promise<Extracto
     }
   }
   return new PoolExtractor(await ExtractorPool.start(args));
+}
+
+/** The process's TF.js backend, initialising the best one if none is yet (as loading a model would). */
+async function processBackend(): Promise<string> {
+  try {
+    return tf.getBackend() ?? 'none';
+  } catch {
+    await tf.ready();
+    return tf.getBackend() ?? 'none';
+  }
 }
