@@ -16,7 +16,6 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
-import { spawn } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,7 +31,7 @@ import { decodeImage } from '../src/data/image.js';
 import { writeFashionSample } from '../src/data/fashion.js';
 import { Rng } from '../src/random.js';
 
-import type { BenchContext, BenchRow } from './lib.js';
+import { reference as libReference, runProcess, type BenchContext, type BenchRow } from './lib.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const log = (line: string) => process.stderr.write(`[engine] ${line}\n`);
@@ -40,24 +39,8 @@ const now = () => performance.now() / 1000;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (v: number | undefined, d = 1) => (v == null ? '?' : v.toFixed(d));
 
-function reference<T>(python: string | null, args: string[]): Promise<T | undefined> {
-  if (!python) return Promise.resolve(undefined);
-  return new Promise((resolve) => {
-    const p = spawn(python, [path.join(HERE, 'reference.py'), ...args], { env: { ...process.env, BENCH_THREADS: String(defaultThreads()) }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('exit', (code) => {
-      if (code !== 0) {
-        log(`reference ${args[0]} failed (exit ${code}): ${err.trim().split('\n').slice(-2).join(' | ')}`);
-        resolve(undefined);
-        return;
-      }
-      resolve(JSON.parse(out.trim().split('\n').pop()!) as T);
-    });
-  });
-}
+/** reference.py with as many threads as ONNX Runtime gets. */
+const reference = <T>(python: string | null, args: string[]) => libReference<T>({ python }, args, { env: { ...process.env, BENCH_THREADS: String(defaultThreads()) } });
 
 /**
  * `mixhead precompute` from the built code (dist/, rebuilt first), as users run it: a worker thread
@@ -66,18 +49,14 @@ function reference<T>(python: string | null, args: string[]): Promise<T | undefi
 let built = false;
 async function builtPrecompute(data: string, cache: string, modelsDir: string): Promise<{ computed: number; seconds: number; startSeconds: number; runSeconds: number; backboneSeconds: number; processSeconds: number; decodeThreads: number }> {
   const root = path.join(HERE, '..');
-  const exec = (cmd: string, args: string[]) =>
-    new Promise<string>((resolve, reject) => {
-      const p = spawn(cmd, args, { cwd: root, env: { ...process.env, MIXHEAD_ENGINE: 'onnx', MIXHEAD_MODELS_DIR: modelsDir }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      p.stdout.on('data', (d) => (out += d));
-      p.stderr.on('data', (d) => (err += d));
-      p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.slice(0, 2).join(' ')} exited ${code}: ${err.trim().split('\n').pop()}`))));
-    });
+  const exec = async (cmd: string, args: string[]) => {
+    const r = await runProcess(cmd, args, { env: { ...process.env, MIXHEAD_ENGINE: 'onnx', MIXHEAD_MODELS_DIR: modelsDir } });
+    if (r.code !== 0) throw new Error(`${cmd} ${args.slice(0, 2).join(' ')} exited ${r.code}: ${r.stderr.trim().split('\n').pop()}`);
+    return r.stdout;
+  };
   if (!built) {
     log('building dist/ (tsc)');
-    await exec(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json']);
+    await exec(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.json')]);
     built = true;
   }
   const t = now();

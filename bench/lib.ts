@@ -153,9 +153,9 @@ export function pythonCandidate(): string {
 }
 
 /** Runs `bench/reference.py <args>` and returns its JSON answer; undefined (logged) when it fails or there is no python. */
-export async function reference<T>(ctx: Pick<BenchContext, 'python'>, args: string[]): Promise<T | undefined> {
+export async function reference<T>(ctx: Pick<BenchContext, 'python'>, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<T | undefined> {
   if (!ctx.python) return undefined;
-  const r = await runProcess(ctx.python, [path.join(BENCH_DIR, 'reference.py'), ...args]);
+  const r = await runProcess(ctx.python, [path.join(BENCH_DIR, 'reference.py'), ...args], options);
   if (r.code !== 0) {
     log(`reference ${args[0]} failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
     return undefined;

@@ -7,23 +7,11 @@
  *   npx tsx scripts/fashion-sample.ts --out DIR --per-class N --split train|test [--idx]
  *   npx tsx scripts/fashion-sample.ts --out DIR --multi-label 1000 --split train|test
  */
-import { parseArgs } from 'node:util';
+import { scriptArgs } from './script-args.js';
 import { writeFashionSample, writeFashionMultiLabel } from '../src/data/fashion.js';
 
 const usage = 'usage: npx tsx scripts/fashion-sample.ts --out DIR [--per-class N (default 100)] [--split train|test (default train)] [--idx] [--multi-label N]';
-let values;
-try {
-  ({ values } = parseArgs({
-    options: { out: { type: 'string' }, 'per-class': { type: 'string', default: '100' }, split: { type: 'string', default: 'train' }, idx: { type: 'boolean', default: false }, 'multi-label': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  }));
-} catch (err) {
-  console.error(`${(err as Error).message}\n${usage}`);
-  process.exit(2);
-}
-if (values.help) {
-  console.log(usage);
-  process.exit(0);
-}
+const values = scriptArgs({ out: { type: 'string' }, 'per-class': { type: 'string', default: '100' }, split: { type: 'string', default: 'train' }, idx: { type: 'boolean', default: false }, 'multi-label': { type: 'string' } }, usage);
 const perClass = Number(values['per-class']);
 if (!values.out || !['train', 'test'].includes(values.split!) || !(Number.isInteger(perClass) && perClass > 0)) {
   console.error(usage);

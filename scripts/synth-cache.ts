@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { scriptArgs } from './script-args.js';
 import { FeatureCache, makeHeader, type CacheDtype, type CacheHeader, type EntryMeta } from '../src/cache/index.js';
 import { Rng } from '../src/random.js';
 
@@ -92,27 +92,17 @@ export async function writeSyntheticCache(args: SyntheticCacheArgs): Promise<{ s
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const usage = 'usage: npx tsx scripts/synth-cache.ts --out DIR --entries N [--classes 10] [--shape 7,7,1280] [--dtype uint8|float16|float32] [--seed 0]';
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        out: { type: 'string' },
-        entries: { type: 'string' },
-        classes: { type: 'string', default: '10' },
-        shape: { type: 'string', default: '7,7,1280' },
-        dtype: { type: 'string', default: 'uint8' },
-        seed: { type: 'string', default: '0' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    console.error(`${(err as Error).message}\n${usage}`);
-    process.exit(2);
-  }
-  if (values.help) {
-    console.log(usage);
-    process.exit(0);
-  }
+  const values = scriptArgs(
+    {
+      out: { type: 'string' },
+      entries: { type: 'string' },
+      classes: { type: 'string', default: '10' },
+      shape: { type: 'string', default: '7,7,1280' },
+      dtype: { type: 'string', default: 'uint8' },
+      seed: { type: 'string', default: '0' },
+    },
+    usage,
+  );
   const entries = Number(values.entries);
   const classes = Number(values.classes);
   const shape = values.shape!.split(',').map(Number);

@@ -31,14 +31,14 @@ export class DecodePool {
   /** Thread deaths since the last image that decoded (or failed with a reason of its own). */
   private deathsInARow = 0;
 
-  /** `threads` worker threads (default: the number of cores), each with up to `perThread` images in flight. */
-  constructor(threads = Math.max(1, os.availableParallelism?.() ?? os.cpus().length), perThread = 1) {
+  /** `threads` worker threads (default: the number of cores), one image in flight on each. */
+  constructor(threads = Math.max(1, os.availableParallelism?.() ?? os.cpus().length)) {
     const entry = workerEntry(import.meta.url, 'decode-worker');
     this.pool = new Piscina({
       filename: entry.filename,
       minThreads: threads,
       maxThreads: threads,
-      concurrentTasksPerWorker: perThread,
+      concurrentTasksPerWorker: 1,
       idleTimeout: Infinity,
       atomics: 'disabled',
       workerData: entry.extra,
@@ -49,7 +49,7 @@ export class DecodePool {
 
   /** Images the pool runs at once. */
   get concurrency(): number {
-    return this.pool.options.maxThreads * this.pool.options.concurrentTasksPerWorker;
+    return this.pool.options.maxThreads;
   }
 
   /** size×size×3 8-bit RGB, as decodeToRgb gives; rejects with an ImageDecodeError naming `label`. */

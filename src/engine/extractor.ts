@@ -105,7 +105,7 @@ export async function startExtractor(args: StartExtractorArgs): Promise<Extracto
         {
           ...identity,
           // The TF.js backend stays what the process selected (it trains the head); the backbone's runtime is ONNX Runtime.
-          backend: args.backend ?? tf.getBackend() ?? 'none',
+          backend: args.backend ?? (await processBackend()),
           engine: 'onnx',
           runtime: session.description,
         },

@@ -251,10 +251,6 @@ export function convKernelToOnnx(k: Float32Array, kh: number, kw: number, cin: n
  * groups (output channel o belongs to group ⌊o/M⌋).
  */
 export function depthwiseKernelToOnnx(k: Float32Array, kh: number, kw: number, c: number, m: number): Float32Array {
-  const out = new Float32Array(k.length);
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let i = 0; i < c; i++)
-        for (let j = 0; j < m; j++) out[((i * m + j) * kh + y) * kw + x] = k[((y * kw + x) * c + i) * m + j];
-  return out;
+  // [kh, kw, C, M] read as [kh, kw, 1, C·M]: the conv permutation with one input channel.
+  return convKernelToOnnx(k, kh, kw, 1, c * m);
 }
