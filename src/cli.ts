@@ -289,7 +289,7 @@ const COMMANDS: CommandSpec[] = [
         out,
         log: ctx.json ? undefined : say,
       });
-      print(ctx.json, { ...r, backend: info.name }, () => `${formatCompareTable(r.rows)}\nreport: ${r.report}`);
+      print(ctx.json, { ...r, backend: info.name }, () => `${formatCompareTable(r.rows, r.floors)}\nreport: ${r.report}`);
     },
   },
 ];
