@@ -19,7 +19,7 @@
  *   constant) and z = log(p/(1−p)) for sigmoid. The NLL is convex in β = 1/T (a log-sum-exp of
  *   functions linear in β), so a golden-section search over β finds the minimum.
  */
-import { Rng } from '../random.js';
+import { Rng } from '../base/random.js';
 
 export const ECE_BINS = 15;
 const EPS = 1e-7;

@@ -16,7 +16,7 @@ import {
   temperedNll,
 } from '../../src/train/calibration.js';
 import { calibrateThreshold, crossFitThreshold, multiLabelMetrics, singleLabelMetrics, topLosses } from '../../src/train/metrics.js';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/base/random.js';
 
 /** Guo et al. 2017, eq. (3): Bₘ = {i : conf ∈ ((m−1)/M, m/M]}, ECE = Σ |Bₘ|/n |acc − conf|. */
 function referenceEce(conf: number[], correct: boolean[], M = 15): number {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { holmAdjust, judgeFamily, mean, pairedInterval, pairedTest, sd, t975, tTwoSidedP } from '../../src/train/stats.js';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/base/random.js';
 
 describe('compare statistics', () => {
   it('mean and sample sd by hand', () => {
