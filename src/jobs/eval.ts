@@ -8,13 +8,14 @@ import { cacheFeatureSet } from '../train/features.js';
 import { predictRows } from '../train/predict.js';
 import { loadHead, readMeta } from '../train/export.js';
 import { multiLabelMetrics, singleLabelMetrics, type Metrics } from '../train/metrics.js';
+import { applyTemperature } from '../train/calibration.js';
 import { parseOptions } from '../base/options.js';
 import { evalOptionsSchema } from './model-options.js';
 
 export type RunEvalArgs = z.input<typeof evalOptionsSchema>;
 
 /** Metrics of a trained model on a cache; refuses a cache made with another backbone or classes. */
-export async function runEval(args: RunEvalArgs): Promise<{ metrics: Metrics; size: number }> {
+export async function runEval(args: RunEvalArgs): Promise<{ metrics: Metrics; size: number; temperature: number; uncalibrated?: { nll: number; ece: number; brier: number } }> {
   parseOptions(evalOptionsSchema, args);
   const meta = await readMeta(args.model);
   const reader = CacheReader.open(args.cache);
@@ -28,10 +29,15 @@ export async function runEval(args: RunEvalArgs): Promise<{ metrics: Metrics; si
     try {
       const set = cacheFeatureSet(reader, { pooled: false });
       const k = meta.classes.length;
-      const probs = predictRows({ model: head, pooled: false, outputs: 'probabilities', multiLabel: meta.multiLabel }, set, k, 64);
-      // The threshold(s) calibrated at training time (meta.json).
-      const metrics = meta.multiLabel ? multiLabelMetrics(probs, set.targets, k, meta.thresholds ?? meta.threshold) : singleLabelMetrics(probs, set.labelIndex, meta.classes);
-      return { metrics, size: set.size };
+      const raw = predictRows({ model: head, pooled: false, outputs: 'probabilities', multiLabel: meta.multiLabel }, set, k, 64);
+      // The model as predict uses it: the temperature and threshold(s) fitted at training time (meta.json).
+      const temperature = meta.temperature ?? 1;
+      const probs = applyTemperature(raw, k, temperature, meta.multiLabel);
+      const measure = (p: Float32Array) => (meta.multiLabel ? multiLabelMetrics(p, set.targets, k, meta.thresholds ?? meta.threshold) : singleLabelMetrics(p, set.labelIndex, meta.classes));
+      const metrics = measure(probs);
+      // The head's own calibration beside it, so eval tells what the temperature did.
+      const before = temperature === 1 ? undefined : measure(raw);
+      return { metrics, size: set.size, temperature, ...(before ? { uncalibrated: { nll: before.nll, ece: before.ece, brier: before.brier } } : {}) };
     } finally {
       head.dispose();
     }

@@ -38,7 +38,7 @@ export interface ExportWebResult {
  * preprocessing it shares with Node (preprocess/). The export keeps these relative paths, so the
  * modules' own imports resolve unchanged.
  */
-export const WEB_MODULES = ['preprocess/index.js', 'preprocess/spec.js', 'web/browser.js', 'web/app.js'];
+export const WEB_MODULES = ['preprocess/index.js', 'preprocess/spec.js', 'preprocess/temperature.js', 'web/browser.js', 'web/app.js'];
 const MODULES = WEB_MODULES;
 
 /** Where the compiled `src/` is: above this file in dist/, or dist/src when run from source. */

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { decodeImage } from '../data/image.js';
 import { loadHead, predictedLabels, readMeta } from '../train/export.js';
 import { mapRows, predictRows } from '../train/predict.js';
+import { applyTemperature } from '../train/calibration.js';
 import { extractFeatures, sessionOf, useEngine } from '../engine/index.js';
 import { parseOptions } from '../base/options.js';
 import { predictOptionsSchema, PREDICT_DEFAULTS } from './model-options.js';
@@ -61,7 +62,8 @@ export async function runPredict(args: RunPredictArgs): Promise<Prediction[]> {
         const pixels = new Float32Array(good.length * px);
         good.forEach((i, j) => pixels.set((decoded[i] as { d: Float32Array }).d, j * px));
         const maps = await extractFeatures(backbone, pixels, good.length);
-        probs = predictRows({ model: head!, pooled: false, outputs: 'probabilities', multiLabel: meta.multiLabel }, mapRows(maps, backbone.featureShape), meta.classes.length, bs);
+        const raw = predictRows({ model: head!, pooled: false, outputs: 'probabilities', multiLabel: meta.multiLabel }, mapRows(maps, backbone.featureShape), meta.classes.length, bs);
+        probs = applyTemperature(raw, meta.classes.length, meta.temperature ?? 1, meta.multiLabel);
       }
       const k = meta.classes.length;
       files.forEach((file, i) => {

@@ -7,9 +7,11 @@ const f = (v: number | undefined, d = 4) => (v == null || Number.isNaN(v) ? '-' 
 const pct = (v: number | undefined) => (v == null || Number.isNaN(v) ? '-' : `${(100 * v).toFixed(2)}%`);
 
 export function formatMetrics(m: Metrics): string {
+  // Older report.json files lack the calibration figures: they are left out rather than shown as "-".
+  const cal = m.ece == null ? '' : `, ECE ${f(m.ece)}, Brier ${f(m.brier)}`;
   return m.kind === 'single'
-    ? `accuracy ${pct(m.accuracy)}, top-5 ${pct(m.top5)}, loss ${f(m.loss)}`
-    : `mAP ${pct(m.mAP)}, micro-F1 ${pct(m.microF1)}, macro-F1 ${pct(m.macroF1)}, loss ${f(m.loss)}`;
+    ? `accuracy ${pct(m.accuracy)}${m.balancedAccuracy == null ? '' : `, balanced accuracy ${pct(m.balancedAccuracy)}, macro-F1 ${pct(m.macroF1)}`}, top-5 ${pct(m.top5)}, loss (NLL) ${f(m.loss)}${cal}`
+    : `mAP ${pct(m.mAP)}, micro-F1 ${pct(m.microF1)}${m.crossFitMicroF1 == null ? '' : ` (cross-fitted ${pct(m.crossFitMicroF1)})`}, macro-F1 ${pct(m.macroF1)}, loss (NLL) ${f(m.loss)}${cal}`;
 }
 
 /** Rows of fixed-width columns, the first row a header. */

@@ -35,7 +35,7 @@ export interface TrainReport {
   /** Temperature scaling fitted on validation, with cross-fitted before/after calibration. */
   temperature?: TemperatureReport;
   /** Where the evaluated samples came from (ids and source files), for top losses' thumbnails. */
-  samples?: { id: string; source: string }[];
+  samples?: { index: number; id: string; source: string }[];
   seconds: number;
 }
 

@@ -20,6 +20,9 @@
  *   functions linear in β), so a golden-section search over β finds the minimum.
  */
 import { Rng } from '../base/random.js';
+import { applyTemperature } from '../preprocess/temperature.js';
+
+export { applyTemperature };
 
 export const ECE_BINS = 15;
 const EPS = 1e-7;
@@ -126,36 +129,6 @@ export function multiLabelCalibration(probs: Float32Array | Float64Array, target
   const all = Float64Array.from(probs);
   const hits = Float64Array.from(targets, (v) => (v > 0.5 ? 1 : 0));
   return { nll: n ? nll / (n * k) : NaN, ece: n && k ? ece / k : NaN, brier: n ? brier / (n * k) : NaN, reliability: reliabilityBins(all, hits) };
-}
-
-/** Probabilities rescaled by temperature T: softmax(log p / T) per row, or sigmoid(logit(p) / T). */
-export function applyTemperature(probs: Float32Array, k: number, temperature: number, multiLabel: boolean): Float32Array {
-  const out = new Float32Array(probs.length);
-  if (temperature === 1) {
-    out.set(probs);
-    return out;
-  }
-  const beta = 1 / temperature;
-  if (multiLabel) {
-    for (let i = 0; i < probs.length; i++) {
-      const p = clamp(probs[i]);
-      out[i] = 1 / (1 + Math.exp(-beta * Math.log(p / (1 - p))));
-    }
-    return out;
-  }
-  const z = new Float64Array(k);
-  for (let r = 0; r < probs.length / k; r++) {
-    let max = -Infinity;
-    for (let j = 0; j < k; j++) {
-      // log 0 would be −∞; the smallest float32 normal keeps it finite and still far below the rest.
-      z[j] = beta * Math.log(Math.max(probs[r * k + j], 1e-38));
-      if (z[j] > max) max = z[j];
-    }
-    let sum = 0;
-    for (let j = 0; j < k; j++) sum += (z[j] = Math.exp(z[j] - max));
-    for (let j = 0; j < k; j++) out[r * k + j] = z[j] / sum;
-  }
-  return out;
 }
 
 /** The NLL of the probabilities after temperature 1/β, in float64 (what the fit minimises). */
