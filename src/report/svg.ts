@@ -179,7 +179,7 @@ export function confusionMatrix(a: { title: string; classes: string[]; matrix: n
  * under it. Empty bins are left blank.
  */
 export function reliabilityDiagram(a: { title: string; bins: { lo: number; hi: number; count: number; confidence: number; accuracy: number }[]; note?: string; yLabel?: string; width?: number; height?: number }): string {
-  const W = a.width ?? 420;
+  const W = a.width ?? 440;
   const H = a.height ?? 400;
   const m = { l: 56, r: 16, t: 44, b: 70 };
   const pw = W - m.l - m.r;
