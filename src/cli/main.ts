@@ -252,7 +252,9 @@ const COMMANDS: CommandSpec[] = [
       const args = (await ctx.values('eval')) as { model: string; cache: string };
       await backend(ctx);
       const r = await runEval(args);
-      print(ctx.json, r, () => `${r.size} samples: ${formatMetrics(r.metrics)}`);
+      // With a temperature the metrics are the scaled model's (as predict uses it); say what T did.
+      const t = r.uncalibrated ? `\ntemperature ${r.temperature.toFixed(3)} (meta.json): NLL ${r.uncalibrated.nll.toFixed(4)} → ${r.metrics.nll.toFixed(4)}, ECE ${r.uncalibrated.ece.toFixed(4)} → ${r.metrics.ece.toFixed(4)}` : '';
+      print(ctx.json, r, () => `${r.size} samples: ${formatMetrics(r.metrics)}${t}`);
     },
   },
   {
