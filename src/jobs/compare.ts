@@ -101,6 +101,7 @@ export function withPath<T extends object>(obj: T, key: string, value: unknown):
  */
 export function compareSettings(heads: HeadType[], mixAts: MixPoint[], alphas: number[], log?: (line: string) => void, grid: readonly GridAxis[] = []): Setting[] {
   const out: Setting[] = [];
+  let saidLinear = false;
   for (const head of heads) {
     for (const point of gridPoints(grid)) {
       const prefix = [head, gridLabel(point)].filter(Boolean).join('-');
@@ -109,7 +110,8 @@ export function compareSettings(heads: HeadType[], mixAts: MixPoint[], alphas: n
       for (const mixAt of mixAts) {
         // The linear head's only mix point is its input, so "hidden" would repeat "features" run for run.
         if (head === 'linear' && mixAt === 'hidden' && mixAts.includes('features')) {
-          if (!Object.keys(point).length || point === gridPoints(grid)[0]) log?.('linear head: its only mix point is the features, so "hidden" is the "features" run');
+          if (!saidLinear) log?.('linear head: its only mix point is the features, so "hidden" is the "features" run');
+          saidLinear = true;
           continue;
         }
         for (const alpha of alphas) if (alpha > 0) out.push({ name: `${prefix}-${mixAt}-a${alpha}`, head, mixAt, alpha, grid: point, baseline });
