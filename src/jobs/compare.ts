@@ -1,14 +1,16 @@
 /**
- * `compare`: one head per setting (α × mix point × head) on the same cached features, each trained
- * with the same N seeds, and a table of validation metrics (mean ± sd over the seeds) — the answer to
- * "does mixup help on my data, and at which α?". Features are cached, so each run costs only head
- * training.
+ * `compare`: one head per setting (head × grid point × mix point × α) on the same cached features,
+ * each trained with the same N seeds, and a table of validation metrics (mean ± sd over the seeds) —
+ * the answer to "does mixup help on my data, at which α, and with which other settings?". Features
+ * are cached, so each run costs only head training.
  *
- * Judging (src/train/stats.ts): every setting is paired seed by seed with α = 0 of the same head
- * (same seed: same initial weights, data order and validation split), and the mean difference gets a
- * 95% t-interval. A setting is "better" or "worse" only when its interval excludes 0; the winner of a
- * head is its best "better" setting; otherwise the answer is "no clear difference". Ties are never
- * called wins.
+ * Judging (docs/architecture.md, "Judging"; src/train/stats.ts): every setting is paired seed by
+ * seed with its baseline — the same head and grid values with every kind of mixing off (mixup and
+ * CutMix) — on accuracy (or mAP), NLL and ECE. Per metric, the settings sharing a baseline are one
+ * family: paired t-tests (the sign test when the differences have no spread), Holm's adjustment,
+ * and "better"/"worse" only where the adjusted p ≤ 0.05. A family's winner is its best surviving
+ * "better" setting. Without α = 0 there is no baseline, and the rows say so. Beside the heads, two
+ * floors on pooled features (kNN, logistic regression) show what a head adds.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
