@@ -103,12 +103,13 @@ export function trainPlots(r: TrainReport, prefix = ''): Plot[] {
     });
   }
   const yLabel = r.metrics.kind === 'multi' ? 'fraction positive' : 'accuracy';
+  const xLabel = r.metrics.kind === 'multi' ? 'predicted probability (every label pooled)' : undefined;
   if (r.temperature) {
     const t = r.temperature;
-    plots.push({ name: `${prefix}reliability-before`, title: 'Reliability before temperature scaling', svg: reliabilityDiagram({ title: 'Reliability: the head as trained', bins: t.before.reliability, yLabel, note: `ECE ${t.before.ece.toFixed(4)}, NLL ${t.before.nll.toFixed(4)}; red: gap to the diagonal` }) });
-    plots.push({ name: `${prefix}reliability-after`, title: 'Reliability after temperature scaling', svg: reliabilityDiagram({ title: `Reliability after temperature T = ${t.temperature.toFixed(3)}`, bins: t.after.reliability, yLabel, note: `ECE ${t.after.ece.toFixed(4)}, NLL ${t.after.nll.toFixed(4)} (cross-fitted on the two halves)` }) });
+    plots.push({ name: `${prefix}reliability-before`, title: 'Reliability before temperature scaling', svg: reliabilityDiagram({ title: 'Reliability: the head as trained', bins: t.before.reliability, xLabel, yLabel, note: `ECE ${t.before.ece.toFixed(4)}, NLL ${t.before.nll.toFixed(4)}; red: gap to the diagonal` }) });
+    plots.push({ name: `${prefix}reliability-after`, title: 'Reliability after temperature scaling', svg: reliabilityDiagram({ title: `Reliability after temperature T = ${t.temperature.toFixed(3)}`, bins: t.after.reliability, xLabel, yLabel, note: `ECE ${t.after.ece.toFixed(4)}, NLL ${t.after.nll.toFixed(4)} (cross-fitted on the two halves)` }) });
   } else if (r.metrics.reliability) {
-    plots.push({ name: `${prefix}reliability`, title: 'Reliability', svg: reliabilityDiagram({ title: 'Reliability (no validation set: training data)', bins: r.metrics.reliability, yLabel, note: `ECE ${num(r.metrics.ece)}` }) });
+    plots.push({ name: `${prefix}reliability`, title: 'Reliability', svg: reliabilityDiagram({ title: 'Reliability (no validation set: training data)', bins: r.metrics.reliability, xLabel, yLabel, note: `ECE ${num(r.metrics.ece)}` }) });
   }
   if (r.metrics.kind === 'single') {
     const classes = r.metrics.perClass.map((p) => p.name);

@@ -178,7 +178,7 @@ export function confusionMatrix(a: { title: string; classes: string[]; matrix: n
  * bar against the diagonal (perfect calibration), the gap to it shaded, and each bin's sample count
  * under it. Empty bins are left blank.
  */
-export function reliabilityDiagram(a: { title: string; bins: { lo: number; hi: number; count: number; confidence: number; accuracy: number }[]; note?: string; yLabel?: string; width?: number; height?: number }): string {
+export function reliabilityDiagram(a: { title: string; bins: { lo: number; hi: number; count: number; confidence: number; accuracy: number }[]; note?: string; xLabel?: string; yLabel?: string; width?: number; height?: number }): string {
   const W = a.width ?? 440;
   const H = a.height ?? 400;
   const m = { l: 56, r: 16, t: 44, b: 70 };
@@ -207,7 +207,7 @@ export function reliabilityDiagram(a: { title: string; bins: { lo: number; hi: n
   parts.push(`<line x1="${X(0)}" y1="${Y(0)}" x2="${X(1)}" y2="${Y(1)}" stroke="#333" stroke-dasharray="4 3"/>`);
   parts.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
   parts.push(`<text x="${m.l - 6}" y="${m.t + ph + 30}" font-size="9" text-anchor="end" fill="#555" ${FONT}>n</text>`);
-  parts.push(`<text x="${m.l + pw / 2}" y="${H - 22}" font-size="12" text-anchor="middle" ${FONT}>confidence (top-1 probability)</text>`);
+  parts.push(`<text x="${m.l + pw / 2}" y="${H - 22}" font-size="12" text-anchor="middle" ${FONT}>${escapeXml(a.xLabel ?? 'confidence (top-1 probability)')}</text>`);
   parts.push(`<text transform="translate(14 ${m.t + ph / 2}) rotate(-90)" font-size="12" text-anchor="middle" ${FONT}>${escapeXml(a.yLabel ?? 'accuracy')}</text>`);
   if (a.note) parts.push(`<text x="${m.l}" y="${H - 6}" font-size="11" fill="#555" ${FONT}>${escapeXml(a.note)}</text>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${parts.join('')}</svg>`;
