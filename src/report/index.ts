@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { CompareReport, TrainReport } from './types.js';
+import type { CompareRow } from './format.js';
 import { confusionMatrix, deltaHeatMap, escapeXml, histogram, lineChart, reliabilityDiagram, type Series } from './svg.js';
 import { compareFamilies, compareVerdicts, formatDiff, formatMetrics, formatValue } from './format.js';
 import { writeFileAtomic } from '../base/fs.js';
@@ -308,7 +309,9 @@ export async function renderCompareReport(r: CompareReport, out: string): Promis
     }),
   };
   const alphas = [...new Set(r.rows.map((x) => x.alpha))].sort((a, b) => a - b);
-  const groups = [...new Set(r.rows.map((x) => `${x.head} @ ${x.mixAt === '-' ? 'features' : x.mixAt}`))];
+  // One curve per family (head and grid values) and mix point; α = 0 is the family's baseline.
+  const gridOf = (x: CompareRow) => Object.entries(x.grid ?? {}).map(([k, v]) => `${k.split('.').at(-1)} ${v}`).join(', ');
+  const groups = [...new Map(r.rows.filter((x) => x.alpha > 0).map((x) => [`${x.head}${gridOf(x) ? ` (${gridOf(x)})` : ''} @ ${x.mixAt}`, x])).entries()];
   const byAlpha: Plot = {
     name: 'compare-alpha',
     title: 'Final metric by α',
@@ -316,17 +319,14 @@ export async function renderCompareReport(r: CompareReport, out: string): Promis
       title: `Validation ${metricName} by α (mean over seeds)`,
       xLabel: 'α',
       yLabel: metricName,
-      series: groups.map((g) => {
-        const [head, mixAt] = g.split(' @ ');
-        return {
-          name: g,
-          points: alphas.map((a) => {
-            const row = r.rows.find((x) => x.head === head && x.alpha === a && (a === 0 || x.mixAt === mixAt));
-            return { x: a, y: row?.value };
-          }),
-        };
-      }),
-      width: 760,
+      series: groups.map(([name, first]) => ({
+        name,
+        points: alphas.map((a) => {
+          const row = a === 0 ? r.rows.find((x) => x.name === first.baseline) : r.rows.find((x) => x.alpha === a && x.mixAt === first.mixAt && x.baseline === first.baseline);
+          return { x: a, y: row?.value };
+        }),
+      })),
+      width: 1000,
     }),
   };
   const plots = [byAlpha, curves, losses];

@@ -224,7 +224,7 @@ export function deltaHeatMap(a: { title: string; rows: string[]; cols: string[];
   const cellH = 34;
   const labelW = Math.min(320, 10 + 7 * Math.max(4, ...a.rows.map((r) => r.length)));
   const m = { l: labelW + 12, t: 64, r: 16, b: 36 };
-  const W = Math.max(360, m.l + a.cols.length * cellW + m.r);
+  const W = Math.max(460, m.l + a.cols.length * cellW + m.r);
   const H = m.t + a.rows.length * cellH + m.b;
   const max = Math.max(1e-12, ...a.cells.flat().map((c) => (c && Number.isFinite(c.delta) ? Math.abs(c.delta) : 0)));
   const parts: string[] = [`<rect x="0" y="0" width="${W}" height="${H}" fill="white"/>`];
@@ -247,6 +247,6 @@ export function deltaHeatMap(a: { title: string; rows: string[]; cols: string[];
       if (c) parts.push(`<text x="${x + cellW / 2}" y="${y + cellH / 2 + 4}" font-size="11" text-anchor="middle" ${decided ? 'font-weight="bold" ' : ''}${FONT}>${escapeXml(c.label)}${c.verdict === 'better' ? ' ✓' : c.verdict === 'worse' ? ' ✗' : ''}</text>`);
     });
   });
-  parts.push(`<text x="12" y="40" font-size="11" fill="#555" ${FONT}>${escapeXml(a.note ?? `Δ against the no-mixing baseline; green = better (${a.lowerIsBetter ? 'lower' : 'higher'}), outlined ✓/✗ = survives Holm's correction`)}</text>`);
+  parts.push(`<text x="12" y="40" font-size="11" fill="#555" ${FONT}>${escapeXml(a.note ?? `green: better (${a.lowerIsBetter ? 'lower' : 'higher'}); outlined ✓/✗: survives Holm's correction`)}</text>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${parts.join('')}</svg>`;
 }

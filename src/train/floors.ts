@@ -8,9 +8,8 @@
  * - Logistic regression: multinomial softmax (single-label) or one sigmoid per label
  *   (multi-label) on standardised pooled vectors, minimising mean CE + (λ/2)·‖W‖² (bias not
  *   penalised) — scikit-learn's `LogisticRegression(C)` objective divided by C·N, so λ = 1/(C·N);
- *   the default λ = 1/N is its C = 1. Solved on the host in float64 by Nesterov's accelerated
- *   gradient with step 1/L, L = ½·λmax(X̃ᵀX̃)/N + λ (the softmax CE Hessian is at most ½·X̃ᵀX̃/N;
- *   X̃ is X with a column of ones), λmax by power iteration. Deterministic: no seed involved.
+ *   the default λ = 1/N is its C = 1. Solved on the host in float64 by L-BFGS, as scikit-learn's
+ *   default solver. Deterministic: no seed involved.
  */
 import type { FeatureSet } from './features.js';
 
@@ -99,67 +98,131 @@ function activate(z: Float64Array, k: number, multiLabel: boolean): void {
   }
 }
 
-/** Fits the L2-regularised logistic regression (see the module comment) on N×d rows and N×K targets. */
-export function fitLogistic(x: Float64Array, targets: Float32Array, d: number, k: number, opts: { l2: number; multiLabel: boolean; iterations?: number }): LogisticModel {
+/**
+ * The objective at θ = [W (d×K, row-major), b (K)] and its gradient into `grad`:
+ * f = mean CE + (λ/2)·‖W‖², ∂f/∂W = Xᵀ(P − Y)/N + λW, ∂f/∂b = Σᵢ(P − Y)ᵢ/N.
+ */
+function objective(theta: Float64Array, x: Float64Array, targets: Float32Array, d: number, k: number, l2: number, multiLabel: boolean, z: Float64Array, grad: Float64Array): number {
   const n = x.length / d;
-  const iterations = opts.iterations ?? 500;
-  // λmax(X̃ᵀX̃) by power iteration on X̃ᵀX̃ (X̃ = [X, 1]).
-  let v = new Float64Array(d + 1).fill(1 / Math.sqrt(d + 1));
-  let lambdaMax = 0;
-  for (let it = 0; it < 50; it++) {
-    const xv = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      let s = v[d];
-      for (let j = 0; j < d; j++) s += x[i * d + j] * v[j];
-      xv[i] = s;
+  const model: LogisticModel = { weights: theta.subarray(0, d * k), bias: theta.subarray(d * k), multiLabel, iterations: 0 };
+  logits(x, d, model, k, z);
+  let f = 0;
+  if (multiLabel) {
+    for (let i = 0; i < z.length; i++) {
+      const t = targets[i];
+      // softplus(z) − t·z, written to stay finite for large |z|.
+      f += Math.max(z[i], 0) + Math.log1p(Math.exp(-Math.abs(z[i]))) - t * z[i];
     }
-    const w = new Float64Array(d + 1);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < d; j++) w[j] += x[i * d + j] * xv[i];
-      w[d] += xv[i];
+  } else {
+    for (let r = 0; r < n; r++) {
+      let max = -Infinity;
+      for (let c = 0; c < k; c++) max = Math.max(max, z[r * k + c]);
+      let s = 0;
+      for (let c = 0; c < k; c++) s += Math.exp(z[r * k + c] - max);
+      const lse = max + Math.log(s);
+      for (let c = 0; c < k; c++) f -= targets[r * k + c] * (z[r * k + c] - lse);
     }
-    const norm = Math.sqrt(w.reduce((a, b) => a + b * b, 0));
-    lambdaMax = norm;
-    if (norm === 0) break;
-    v = w.map((e) => e / norm);
   }
-  const lipschitz = ((opts.multiLabel ? 0.25 : 0.5) * lambdaMax) / Math.max(n, 1) + opts.l2;
-  const step = 1 / lipschitz;
-  const model: LogisticModel = { weights: new Float64Array(d * k), bias: new Float64Array(k), multiLabel: opts.multiLabel, iterations };
-  // Nesterov (FISTA-style momentum without a prox): y = w + ((t−1)/t')·(w − w_prev).
-  let prevW = new Float64Array(d * k);
-  let prevB = new Float64Array(k);
-  let t = 1;
-  const look: LogisticModel = { weights: new Float64Array(d * k), bias: new Float64Array(k), multiLabel: opts.multiLabel, iterations };
+  activate(z, k, multiLabel);
+  grad.fill(0);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < k; c++) z[i * k + c] = (z[i * k + c] - targets[i * k + c]) / n;
+    for (let j = 0; j < d; j++) {
+      const xv = x[i * d + j];
+      if (xv === 0) continue;
+      for (let c = 0; c < k; c++) grad[j * k + c] += xv * z[i * k + c];
+    }
+    for (let c = 0; c < k; c++) grad[d * k + c] += z[i * k + c];
+  }
+  let penalty = 0;
+  for (let i = 0; i < d * k; i++) {
+    penalty += theta[i] * theta[i];
+    grad[i] += l2 * theta[i];
+  }
+  return f / Math.max(n, 1) + (l2 / 2) * penalty;
+}
+
+const dot = (a: Float64Array, b: Float64Array) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+};
+
+/**
+ * Fits the L2-regularised logistic regression (see the module comment) on N×d rows and N×K
+ * targets by L-BFGS (Nocedal & Wright 2006, Algorithm 7.4: the two-loop recursion over the last 10
+ * steps) with a backtracking Armijo line search; it stops when the largest gradient entry is below
+ * `tolerance` or after `iterations` steps. The objective is strictly convex, so the optimum is unique
+ * and scikit-learn's lbfgs reaches the same one (the test compares them).
+ */
+export function fitLogistic(x: Float64Array, targets: Float32Array, d: number, k: number, opts: { l2: number; multiLabel: boolean; iterations?: number; tolerance?: number }): LogisticModel {
+  const n = x.length / d;
+  const maxIter = opts.iterations ?? 300;
+  const tol = opts.tolerance ?? 1e-7;
+  const size = d * k + k;
+  const memory = 10;
+  let theta = new Float64Array(size);
+  let grad = new Float64Array(size);
   const z = new Float64Array(n * k);
-  const gW = new Float64Array(d * k);
-  const gB = new Float64Array(k);
-  for (let it = 0; it < iterations; it++) {
-    const tNext = (1 + Math.sqrt(1 + 4 * t * t)) / 2;
-    const mom = (t - 1) / tNext;
-    for (let i = 0; i < d * k; i++) look.weights[i] = model.weights[i] + mom * (model.weights[i] - prevW[i]);
-    for (let c = 0; c < k; c++) look.bias[c] = model.bias[c] + mom * (model.bias[c] - prevB[c]);
-    logits(x, d, look, k, z);
-    activate(z, k, opts.multiLabel);
-    // Gradient of mean CE: Xᵀ(P − Y)/N; of the penalty: λ·W.
-    gW.fill(0);
-    gB.fill(0);
-    for (let i = 0; i < n; i++) {
-      for (let c = 0; c < k; c++) z[i * k + c] = (z[i * k + c] - targets[i * k + c]) / n;
-      for (let j = 0; j < d; j++) {
-        const xv = x[i * d + j];
-        if (xv === 0) continue;
-        for (let c = 0; c < k; c++) gW[j * k + c] += xv * z[i * k + c];
-      }
-      for (let c = 0; c < k; c++) gB[c] += z[i * k + c];
+  let f = objective(theta, x, targets, d, k, opts.l2, opts.multiLabel, z, grad);
+  const S: Float64Array[] = [];
+  const Y: Float64Array[] = [];
+  let it = 0;
+  for (; it < maxIter; it++) {
+    let gmax = 0;
+    for (let i = 0; i < size; i++) gmax = Math.max(gmax, Math.abs(grad[i]));
+    if (gmax < tol) break;
+    // Two-loop recursion: direction = −H·g with H from the stored (s, y) pairs.
+    const q = Float64Array.from(grad);
+    const alpha: number[] = [];
+    for (let m = S.length - 1; m >= 0; m--) {
+      const a = dot(S[m], q) / dot(Y[m], S[m]);
+      alpha[m] = a;
+      for (let i = 0; i < size; i++) q[i] -= a * Y[m][i];
     }
-    prevW = Float64Array.from(model.weights);
-    prevB = Float64Array.from(model.bias);
-    for (let i = 0; i < d * k; i++) model.weights[i] = look.weights[i] - step * (gW[i] + opts.l2 * look.weights[i]);
-    for (let c = 0; c < k; c++) model.bias[c] = look.bias[c] - step * gB[c];
-    t = tNext;
+    const gamma = S.length ? dot(S.at(-1)!, Y.at(-1)!) / dot(Y.at(-1)!, Y.at(-1)!) : 1 / Math.max(1, Math.sqrt(dot(grad, grad)));
+    for (let i = 0; i < size; i++) q[i] *= gamma;
+    for (let m = 0; m < S.length; m++) {
+      const b = dot(Y[m], q) / dot(Y[m], S[m]);
+      for (let i = 0; i < size; i++) q[i] += S[m][i] * (alpha[m] - b);
+    }
+    const slope = -dot(grad, q);
+    if (!(slope < 0)) {
+      // Not a descent direction (numerical trouble): forget the history, step along −g.
+      S.length = 0;
+      Y.length = 0;
+      continue;
+    }
+    let step = 1;
+    const next = new Float64Array(size);
+    const nextGrad = new Float64Array(size);
+    let fNext = Infinity;
+    for (let tries = 0; tries < 40; tries++) {
+      for (let i = 0; i < size; i++) next[i] = theta[i] - step * q[i];
+      fNext = objective(next, x, targets, d, k, opts.l2, opts.multiLabel, z, nextGrad);
+      if (fNext <= f + 1e-4 * step * slope) break;
+      step /= 2;
+    }
+    if (!(fNext < f)) break; // no progress possible at this precision
+    const s = new Float64Array(size);
+    const y = new Float64Array(size);
+    for (let i = 0; i < size; i++) {
+      s[i] = next[i] - theta[i];
+      y[i] = nextGrad[i] - grad[i];
+    }
+    if (dot(s, y) > 1e-12) {
+      S.push(s);
+      Y.push(y);
+      if (S.length > memory) {
+        S.shift();
+        Y.shift();
+      }
+    }
+    theta = next;
+    grad = nextGrad;
+    f = fNext;
   }
-  return model;
+  return { weights: theta.slice(0, d * k), bias: theta.slice(d * k), multiLabel: opts.multiLabel, iterations: it };
 }
 
 export function logisticProbs(model: LogisticModel, x: Float64Array, d: number, k: number): Float32Array {
