@@ -99,7 +99,7 @@ export interface CompareRow {
   seconds: number;
 }
 
-const pp = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(2)}`;
+const pp = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(100 * v).toFixed(2)}`;
 const signed = (v: number, d = 4) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(d)}`;
 
 /** Whether a metric is a fraction shown in percent (accuracy, mAP, F1) rather than a loss or an error. */
