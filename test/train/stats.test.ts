@@ -52,7 +52,6 @@ describe('tests and the multiple-comparison correction', () => {
 
   it("Holm's step-down adjustment, worked by hand", () => {
     // Sorted: 0.01 (×4 = 0.04), 0.02 (×3 = 0.06), 0.03 (×2 = 0.06), 0.5 (×1 = 0.5); running max.
-
     const h = holmAdjust([0.03, 0.5, 0.01, 0.02]);
     [0.06, 0.5, 0.04, 0.06].forEach((v, i) => expect(h[i]).toBeCloseTo(v, 15));
     // Monotone in the sorted order even when (m − j + 1)·p falls: 0.001·3, 0.04·2 = 0.08, 0.045·1 → 0.08.
