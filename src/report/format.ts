@@ -145,7 +145,8 @@ export function compareVerdicts(rows: CompareRow[]): string[] {
       const winner = members.find((r) => r.metrics[metric].winner);
       if (winner) {
         const m = winner.metrics[metric];
-        return `${metric}: ${winner.name} ${formatDiff(m.diff, metric)}, ${BETTER_WORDS[metric] ?? 'better'}`;
+        const also = members.filter((r) => r !== winner && r.metrics[metric].verdict === 'better').map((r) => r.name);
+        return `${metric}: ${winner.name} ${formatDiff(m.diff, metric)}, ${BETTER_WORDS[metric] ?? 'better'}${also.length ? ` (also better: ${also.join(', ')})` : ''}`;
       }
       const worse = members.filter((r) => r.metrics[metric].verdict === 'worse').map((r) => r.name);
       return `${metric}: no clear difference${worse.length ? ` (clearly worse: ${worse.join(', ')})` : ''}`;
