@@ -10,6 +10,8 @@ import { loadLayersBackbone } from './layers.js';
 import { loadGraphBackbone } from './graph.js';
 import { downloadModel, isDownloaded, verifyDownload } from './download.js';
 import { MODEL_JSON, readModelJson } from './io.js';
+import { isOnnxBackbone, loadOnnxFileBackbone } from './onnx-file.js';
+import { resolvePreprocess, type PreprocessOverrides } from './preprocess-options.js';
 
 export * from './types.js';
 export { FeatureTap, insertTap, stripTaps, composeModels, reapply, isTap, type TapHook, type TapMixer } from './tap.js';
@@ -17,6 +19,8 @@ export { LayersBackbone } from './layers.js';
 export { GraphBackbone } from './graph.js';
 export { BUNDLED_ID } from './bundled.js';
 export { diskSaveHandler, diskLoadHandler } from './io.js';
+export { OnnxFileBackbone, OnnxModelError, inspectOnnx, isOnnxBackbone, loadOnnxFileBackbone, ONNX_SIDECAR, type OnnxInspection } from './onnx-file.js';
+export { NORMALIZE_PRESETS, resolvePreprocess, type PreprocessOverrides } from './preprocess-options.js';
 
 /** The ImageNet MobileNets of @tensorflow-models/mobilenet (GraphModels on TF Hub). */
 interface HubModel {
@@ -38,19 +42,21 @@ export const MOBILENETS: Record<string, HubModel> = {
 };
 
 export interface LoadBackboneArgs {
-  /** A known id (`mixhead backbones`), a folder or model.json path, or an http(s) URL of model.json. */
+  /** A known id (`mixhead backbones`), a folder or model.json path, an http(s) URL of model.json, or an ONNX file (or a folder holding model.onnx). */
   backbone?: string;
   /** Cut layer for LayersModels. */
   layer?: string;
-  /** Cut node for GraphModels. */
+  /** Cut node for GraphModels and ONNX models (a node or tensor name). */
   node?: string;
   /** Overrides the download URL of a known MobileNet (TF Hub links rot). Also `MIXHEAD_MODEL_URL`. */
   modelUrl?: string;
   /** Where downloaded models live; default `MIXHEAD_MODELS_DIR` or `./models`. */
   modelsDir?: string;
-  /** Preprocessing overrides for models that do not declare theirs (size, range, mean/std, fit). */
-  preprocess?: Partial<PreprocessSpec>;
+  /** Preprocessing overrides for models that do not declare theirs (size, normalize or range/mean/std, fit). */
+  preprocess?: PreprocessOverrides;
   onProgress?: (received: number, total: number | undefined) => void;
+  /** Notices (an ONNX model given no preprocessing). */
+  log?: (line: string) => void;
 }
 
 /** What identifies a backbone's features (what a cache header records of it), without the model. */
@@ -85,8 +91,14 @@ async function modelFormat(location: string): Promise<'layers' | 'graph'> {
 }
 
 /** Loads a backbone. @throws listing the known ids when the name is neither an id nor a model location. */
-export async function loadBackbone(args: LoadBackboneArgs = {}): Promise<Backbone> {
-  const spec = args.backbone ?? BUNDLED_ID;
+export async function loadBackbone(input: LoadBackboneArgs = {}): Promise<Backbone> {
+  const spec = input.backbone ?? BUNDLED_ID;
+  if (await isOnnxBackbone(spec)) {
+    if (input.layer) throw new Error(`${spec} is an ONNX model: name its cut with --node, not --layer`);
+    return loadOnnxFileBackbone(spec, { node: input.node, preprocess: input.preprocess, log: input.log });
+  }
+  // A normalisation preset becomes its range, mean and std (preprocess-options.ts).
+  const args: Omit<LoadBackboneArgs, 'preprocess'> & { preprocess?: Partial<PreprocessSpec> } = { ...input, preprocess: input.preprocess && resolvePreprocess(input.preprocess) };
   if (spec === BUNDLED_ID) return loadBundledBackbone(args.layer ?? BUNDLED_CUT, args.preprocess);
   const hubId = canonicalMobilenet(spec);
   if (hubId) {
@@ -106,10 +118,10 @@ export async function loadBackbone(args: LoadBackboneArgs = {}): Promise<Backbon
   if (exists) return loadLocal(local, args, spec);
   const inModels = path.join(args.modelsDir ?? defaultModelsDir(), spec);
   if (await isDownloaded(inModels)) return loadLocal(inModels, args, spec);
-  throw new Error(`unknown backbone "${spec}": use one of ${knownIds().join(', ')}, a folder or model.json of a TF.js model, or an http(s) URL`);
+  throw new Error(`unknown backbone "${spec}": use one of ${knownIds().join(', ')}, a folder or model.json of a TF.js model, an http(s) URL, or an ONNX file`);
 }
 
-async function loadLocal(location: string, args: LoadBackboneArgs, label: string): Promise<Backbone> {
+async function loadLocal(location: string, args: Omit<LoadBackboneArgs, 'preprocess'> & { preprocess?: Partial<PreprocessSpec> }, label: string): Promise<Backbone> {
   await verifyDownload(location.endsWith('.json') ? path.dirname(location) : location);
   const format = await modelFormat(location);
   if (format === 'graph') {

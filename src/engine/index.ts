@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Backbone } from '../backbone/types.js';
 import { defaultModelsDir } from '../backbone/index.js';
+import { OnnxFileBackbone } from '../backbone/onnx-file.js';
 import { OptionError } from '../errors.js';
 import { UnsupportedOpError } from './convert/index.js';
 import { OnnxBackboneSession, loadOrt, openBackboneSession, type OnnxSessionOptions } from './onnx.js';
@@ -67,6 +68,11 @@ export interface UseEngineOptions extends OnnxSessionOptions {
  * line through `log` and the backbone stays on TF.js. Disposing the backbone closes its session.
  */
 export async function useEngine(backbone: Backbone, options: UseEngineOptions = {}): Promise<EngineName> {
+  if (backbone instanceof OnnxFileBackbone) {
+    // An ONNX file has no TF.js form: it runs on its own session whatever the engine asked for.
+    if (requestedEngine(options.engine) === 'tfjs') options.log?.(`${backbone.id} is an ONNX model: it runs on ONNX Runtime (--engine tfjs applies to TF.js backbones)`);
+    return 'onnx';
+  }
   if (sessions.has(backbone)) return 'onnx';
   if (onTfjs.has(backbone)) return 'tfjs';
   const engine = await resolveEngine(options.engine, options.log);
@@ -95,12 +101,12 @@ export async function useEngine(backbone: Backbone, options: UseEngineOptions = 
 
 /** The engine `backbone` runs on. */
 export function engineOf(backbone: Backbone): EngineName {
-  return sessions.has(backbone) ? 'onnx' : 'tfjs';
+  return sessions.has(backbone) || backbone instanceof OnnxFileBackbone ? 'onnx' : 'tfjs';
 }
 
 /** The ONNX session of a backbone on the onnx engine. */
 export function sessionOf(backbone: Backbone): OnnxBackboneSession | undefined {
-  return sessions.get(backbone);
+  return backbone instanceof OnnxFileBackbone ? backbone.session : sessions.get(backbone);
 }
 
 /**
@@ -108,6 +114,7 @@ export function sessionOf(backbone: Backbone): OnnxBackboneSession | undefined {
  * count × (product of featureShape) floats.
  */
 export async function extractFeatures(backbone: Backbone, pixels: Float32Array, count: number): Promise<Float32Array> {
+  if (backbone.extractPixels) return backbone.extractPixels(pixels, count);
   const session = sessions.get(backbone);
   if (session) return session.run(pixels, count);
   const s = backbone.preprocess.size;
