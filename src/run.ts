@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { CacheReader } from './cache/reader.js';
 import { compareHeaders, type CacheHeader } from './cache/header.js';
-import { loadBackbone } from './backbone/index.js';
+import { loadBackbone, reloadArgs } from './backbone/index.js';
 import type { Backbone } from './backbone/types.js';
 import { decodeImage } from './data/image.js';
 import { stratifiedIndices } from './data/split.js';
@@ -87,7 +87,7 @@ export async function runTrain(input: RunTrainArgs): Promise<RunTrainResult> {
     const preprocess = { ...h.preprocess, kernel: h.preprocess.kernel ?? LEGACY_KERNEL };
     const needBackbone = args.mixAt === 'input' || (args.combined !== false && h.backbone.kind === 'layers');
     if (!backbone && needBackbone) {
-      backbone = ownBackbone = await loadBackbone({ backbone: h.backbone.id.replace(/^(layers|graph):/, ''), layer: h.backbone.kind === 'layers' ? h.backbone.cut : undefined, node: h.backbone.kind === 'graph' ? h.backbone.cut : undefined, preprocess });
+      backbone = ownBackbone = await loadBackbone(reloadArgs(h.backbone, preprocess));
       if (backbone.weightsHash !== h.backbone.weightsHash) {
         throw new Error(`backbone ${h.backbone.id} now has other weights than when ${args.cache} was made (weights hash ${backbone.weightsHash.slice(0, 12)}… vs ${h.backbone.weightsHash.slice(0, 12)}…); re-run precompute`);
       }
@@ -282,12 +282,7 @@ export interface RunPredictArgs {
 export async function runPredict(args: RunPredictArgs): Promise<Prediction[]> {
   parseOptions(predictOptionsSchema, args);
   const meta = await readMeta(args.model);
-  const backbone = await loadBackbone({
-    backbone: meta.backbone.id.replace(/^(layers|graph):/, ''),
-    layer: meta.backbone.kind === 'layers' ? meta.backbone.cut : undefined,
-    node: meta.backbone.kind === 'graph' ? meta.backbone.cut : undefined,
-    preprocess: meta.preprocess,
-  });
+  const backbone = await loadBackbone(reloadArgs(meta.backbone, meta.preprocess));
   if (backbone.weightsHash !== meta.backbone.weightsHash) {
     backbone.dispose();
     throw new Error(`backbone ${meta.backbone.id} has other weights than the one ${args.model} was trained on`);

@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Backbone, BackboneInfo, PreprocessSpec } from './types.js';
+import type { Backbone, BackboneInfo, BackboneKind, PreprocessSpec } from './types.js';
 import { BUNDLED_CUT, BUNDLED_ID, loadBundledBackbone } from './bundled.js';
 import { loadLayersBackbone } from './layers.js';
 import { loadGraphBackbone } from './graph.js';
@@ -62,6 +62,20 @@ export interface LoadBackboneArgs {
 /** What identifies a backbone's features (what a cache header records of it), without the model. */
 export function backboneIdentity(b: Backbone): Pick<Backbone, 'id' | 'weightsHash' | 'cut' | 'kind' | 'featureShape' | 'preprocess'> {
   return { id: b.id, weightsHash: b.weightsHash, cut: b.cut, kind: b.kind, featureShape: b.featureShape, preprocess: b.preprocess };
+}
+
+/**
+ * How to load again the backbone a cache header or meta.json records: its id without the kind
+ * prefix (`layers:`, `graph:`, `onnx:`), its cut as a layer (LayersModel) or a node (GraphModel,
+ * ONNX), and the recorded preprocessing.
+ */
+export function reloadArgs(recorded: { id: string; cut: string; kind: BackboneKind }, preprocess: PreprocessOverrides): LoadBackboneArgs {
+  return {
+    backbone: recorded.id.replace(/^(layers|graph|onnx):/, ''),
+    layer: recorded.kind === 'layers' ? recorded.cut : undefined,
+    node: recorded.kind === 'layers' ? undefined : recorded.cut,
+    preprocess,
+  };
 }
 
 export function defaultModelsDir(): string {
