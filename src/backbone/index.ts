@@ -146,12 +146,19 @@ async function loadLocal(location: string, args: Omit<LoadBackboneArgs, 'preproc
   return loadLayersBackbone(location, args.layer, args.preprocess);
 }
 
+/**
+ * What the bundled backbone is, said plainly wherever it is listed: not an ImageNet classifier but
+ * nsfwjs's fine-tuned one, with its weights stored as 8-bit integers.
+ */
+export const BUNDLED_DESCRIPTION =
+  "nsfwjs's MobileNetV2 (Keras, ImageNet start) fine-tuned by nsfwjs on five NSFW classes (Drawing, Hentai, Neutral, Porn, Sexy), weights uint8-quantized; cut at out_relu. Works offline; for other images prefer an ImageNet model (--backbone mobilenet-v2 or an ONNX file, docs/backbones.md)";
+
 /** What `mixhead backbones` prints: the known ids and any model folders found in `modelsDir`. */
 export async function listBackbones(modelsDir = defaultModelsDir()): Promise<BackboneInfo[]> {
   const out: BackboneInfo[] = [
     {
       id: BUNDLED_ID,
-      description: 'MobileNetV2 (Keras) bundled in the nsfwjs package, cut at out_relu',
+      description: BUNDLED_DESCRIPTION,
       featureShape: [7, 7, 1280],
       inputSize: 224,
       offline: true,
@@ -176,8 +183,12 @@ export async function listBackbones(modelsDir = defaultModelsDir()): Promise<Bac
     entries = [];
   }
   for (const name of entries.sort()) {
-    if (MOBILENETS[name] || name.endsWith('.partial')) continue;
+    if (MOBILENETS[name] || name.endsWith('.partial') || name === 'onnx') continue;
     const dir = path.join(modelsDir, name);
+    if (name.endsWith('.onnx') || (await isOnnxBackbone(dir))) {
+      out.push({ id: dir, description: 'ONNX model (runs on ONNX Runtime; mixhead backbones --inspect lists its cut points)', featureShape: [], inputSize: 0, offline: true, where: dir });
+      continue;
+    }
     if (!(await isDownloaded(dir))) continue;
     let format: string;
     try {

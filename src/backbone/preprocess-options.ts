@@ -30,12 +30,12 @@ const PRESETS = Object.keys(NORMALIZE_PRESETS) as [NormalizePreset, ...Normalize
 const TRIPLE = 'use three numbers r,g,b';
 const triple = (positive: boolean) =>
   z
-    .tuple([z.number(), z.number(), z.number()], { errorMap: () => ({ message: TRIPLE }) })
+    .tuple([z.number({ invalid_type_error: TRIPLE }), z.number({ invalid_type_error: TRIPLE }), z.number({ invalid_type_error: TRIPLE })], { errorMap: () => ({ message: TRIPLE }) })
     .refine((t) => t.every((v) => Number.isFinite(v) && (!positive || v > 0)), positive ? 'use three numbers > 0 (r,g,b)' : TRIPLE);
 
 const RANGE = 'use two numbers low,high with low < high, e.g. 0,1 or -1,1 or 0,255';
 const range = z
-  .tuple([z.number(), z.number()], { errorMap: () => ({ message: RANGE }) })
+  .tuple([z.number({ invalid_type_error: RANGE }), z.number({ invalid_type_error: RANGE })], { errorMap: () => ({ message: RANGE }) })
   .refine(([lo, hi]) => Number.isFinite(lo) && Number.isFinite(hi) && lo < hi, RANGE);
 
 /** What a `normalize` preset would conflict with, or undefined when nothing does. */
