@@ -24,7 +24,7 @@ if (!args.dir) {
   process.exit(2);
 }
 const dir = path.resolve(args.dir);
-const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.ts');
+const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.ts');
 
 function mixhead(...argv: string[]): string {
   console.log(`$ mixhead ${argv.map((a) => a.replace(dir, 'DIR')).join(' ')}`);

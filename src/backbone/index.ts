@@ -10,7 +10,7 @@ import { loadLayersBackbone } from './layers.js';
 import { loadGraphBackbone } from './graph.js';
 import { downloadModel, isDownloaded, verifyDownload } from './download.js';
 import { MODEL_JSON, readModelJson } from './io.js';
-import { isOnnxBackbone, loadOnnxFileBackbone } from './onnx-file.js';
+import { isOnnxBackbone } from './onnx-location.js';
 import { resolvePreprocess, type PreprocessOverrides } from './preprocess-options.js';
 
 export * from './types.js';
@@ -19,7 +19,7 @@ export { LayersBackbone } from './layers.js';
 export { GraphBackbone } from './graph.js';
 export { BUNDLED_ID } from './bundled.js';
 export { diskSaveHandler, diskLoadHandler } from './io.js';
-export { OnnxFileBackbone, OnnxModelError, inspectOnnx, isOnnxBackbone, loadOnnxFileBackbone, ONNX_SIDECAR, type OnnxInspection } from './onnx-file.js';
+export { isOnnxBackbone, ONNX_MODEL_FILE, ONNX_SIDECAR } from './onnx-location.js';
 export { NORMALIZE_PRESETS, resolvePreprocess, type PreprocessOverrides } from './preprocess-options.js';
 
 /** The ImageNet MobileNets of @tensorflow-models/mobilenet (GraphModels on TF Hub). */
@@ -104,13 +104,11 @@ async function modelFormat(location: string): Promise<'layers' | 'graph'> {
   throw new Error(`${file}: cannot tell whether this is a LayersModel or a GraphModel`);
 }
 
-/** Loads a backbone. @throws listing the known ids when the name is neither an id nor a model location. */
+/** Loads a TF.js backbone (ONNX files: `openBackbone` in src/engine/). @throws listing the known ids when the name is neither an id nor a model location. */
 export async function loadBackbone(input: LoadBackboneArgs = {}): Promise<Backbone> {
   const spec = input.backbone ?? BUNDLED_ID;
-  if (await isOnnxBackbone(spec)) {
-    if (input.layer) throw new Error(`${spec} is an ONNX model: name its cut with --node, not --layer`);
-    return loadOnnxFileBackbone(spec, { node: input.node, preprocess: input.preprocess, log: input.log });
-  }
+  // ONNX models have no TF.js form: the engine loads them (openBackbone in src/engine/).
+  if (await isOnnxBackbone(spec)) throw new Error(`${spec} is an ONNX model: open it with openBackbone (src/engine), which runs it on ONNX Runtime`);
   // A normalisation preset becomes its range, mean and std (preprocess-options.ts).
   const args: Omit<LoadBackboneArgs, 'preprocess'> & { preprocess?: Partial<PreprocessSpec> } = { ...input, preprocess: input.preprocess && resolvePreprocess(input.preprocess) };
   if (spec === BUNDLED_ID) return loadBundledBackbone(args.layer ?? BUNDLED_CUT, args.preprocess);

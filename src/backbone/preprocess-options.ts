@@ -2,7 +2,7 @@
  * Preprocessing options for every backbone: `normalize` (a named preset), `range`, `mean`, `std`,
  * `size`, `fit`, `kernel`. They end in the `PreprocessSpec` (types.ts), which the cache header and
  * meta.json record and which predict and the browser export apply: x = lo + (hi − lo)·p/255, then
- * (x − mean[c]) / std[c] (src/web/preprocess.ts, `normalize`).
+ * (x − mean[c]) / std[c] (src/preprocess/index.ts, `normalize`).
  *
  * `normalize: 'imagenet'` is the convention of torchvision and timm models: range [0, 1], then the
  * ImageNet channel statistics mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225). It is resolved
@@ -10,12 +10,12 @@
  * range, mean or std (which would silently win or lose).
  */
 import { z } from 'zod';
-import { field } from '../options/fields.js';
-import { OptionError } from '../errors.js';
+import { field } from '../base/options.js';
+import { OptionError } from '../base/errors.js';
 import type { PreprocessSpec } from './types.js';
 
 export const FITS = ['cover', 'contain', 'fill'] as const;
-/** Resize kernels (src/web/preprocess.ts): keep in step with `RESIZE_KERNELS` there. */
+/** Resize kernels (src/preprocess/index.ts): keep in step with `RESIZE_KERNELS` there. */
 export const KERNELS = ['triangle', 'sharp-linear'] as const;
 
 type Triple = [number, number, number];

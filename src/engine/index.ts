@@ -5,9 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Backbone } from '../backbone/types.js';
-import { defaultModelsDir } from '../backbone/index.js';
-import { OnnxFileBackbone } from '../backbone/onnx-file.js';
-import { OptionError } from '../errors.js';
+import { defaultModelsDir, isOnnxBackbone, loadBackbone, type LoadBackboneArgs } from '../backbone/index.js';
+import { OnnxFileBackbone, loadOnnxFileBackbone } from './onnx-file.js';
+import { OptionError } from '../base/errors.js';
 import { UnsupportedOpError } from './convert/index.js';
 import { OnnxBackboneSession, loadOrt, openBackboneSession, type OnnxSessionOptions } from './onnx.js';
 
@@ -17,22 +17,29 @@ export const ENGINES: readonly EngineChoice[] = ['auto', 'onnx', 'tfjs'];
 
 export { OnnxBackboneSession, ensureOnnxModel, onnxModelPath, loadOrt } from './onnx.js';
 export { UnsupportedOpError, convertBackbone } from './convert/index.js';
+export { OnnxFileBackbone, OnnxModelError, inspectOnnx, loadOnnxFileBackbone, type OnnxInspection, type OnnxCutPoint } from './onnx-file.js';
 
-let processDefault: EngineChoice | undefined;
+/**
+ * Any backbone: an ONNX file (or a folder holding model.onnx) on its own ONNX Runtime session
+ * (onnx-file.ts), anything else by `loadBackbone` (TF.js; `useEngine` may then move it to ONNX
+ * Runtime). The one loader for jobs that take whatever `--backbone` names.
+ */
+export async function openBackbone(args: LoadBackboneArgs = {}): Promise<Backbone> {
+  if (await isOnnxBackbone(args.backbone)) {
+    if (args.layer) throw new Error(`${args.backbone} is an ONNX model: name its cut with --node, not --layer`);
+    return loadOnnxFileBackbone(args.backbone!, { node: args.node, preprocess: args.preprocess, log: args.log });
+  }
+  return loadBackbone(args);
+}
 
 export function parseEngine(text: string, what = '--engine'): EngineChoice {
   if ((ENGINES as readonly string[]).includes(text)) return text as EngineChoice;
   throw new OptionError(`${what} ${text}: use one of ${ENGINES.join(', ')}`);
 }
 
-/** Sets the engine every command uses unless told otherwise (the CLI's `--engine`). */
-export function setDefaultEngine(choice: EngineChoice | undefined): void {
-  processDefault = choice;
-}
-
-/** The engine asked for: the argument, else `setDefaultEngine`, else `MIXHEAD_ENGINE`, else auto. */
+/** The engine asked for: the argument, else `MIXHEAD_ENGINE`, else auto. */
 export function requestedEngine(choice?: EngineChoice): EngineChoice {
-  return choice ?? processDefault ?? (process.env.MIXHEAD_ENGINE ? parseEngine(process.env.MIXHEAD_ENGINE, 'MIXHEAD_ENGINE') : 'auto');
+  return choice ?? (process.env.MIXHEAD_ENGINE ? parseEngine(process.env.MIXHEAD_ENGINE, 'MIXHEAD_ENGINE') : 'auto');
 }
 
 /**

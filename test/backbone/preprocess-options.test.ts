@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { NORMALIZE_PRESETS, preprocessOverridesSchema, resolvePreprocess } from '../../src/backbone/preprocess-options.js';
 import { loadBackbone } from '../../src/backbone/index.js';
-import { main } from '../../src/cli.js';
+import { main } from '../../src/cli/main.js';
 import { FeatureCache } from '../../src/cache/index.js';
 import { tempDir } from '../tmp.js';
 
