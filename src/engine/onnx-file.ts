@@ -194,6 +194,8 @@ export class OnnxFileBackbone implements Backbone {
     /** The model file. */
     readonly file: string,
     readonly layout: Layout,
+    /** The cut model's bytes (NHWC in, NHWC maps out): what the session runs, and what `export --web` ships. */
+    readonly cutModel: Uint8Array,
   ) {}
 
   /** Preprocessed NHWC floats (count × size × size × 3) → count × H×W×C maps. */
@@ -251,5 +253,5 @@ export async function loadOnnxFileBackbone(spec: string, args: LoadOnnxArgs = {}
     throw notFourD(file, spec, where, seen?.cutPoints ?? [], s.outputDims);
   }
   const dims = s.outputDims;
-  return new OnnxFileBackbone(`${ONNX_ID_PREFIX}${file}`, weightsHash, tensor, preprocess, dims.slice(1), s, file, input.layout);
+  return new OnnxFileBackbone(`${ONNX_ID_PREFIX}${file}`, weightsHash, tensor, preprocess, dims.slice(1), s, file, input.layout, cut);
 }
