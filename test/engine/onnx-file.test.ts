@@ -7,9 +7,9 @@ import { describe, expect, it, afterAll } from 'vitest';
 import { createHash } from 'node:crypto';
 import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Backbone } from '../../src/backbone/index.js';
+import { loadBackbone, type Backbone } from '../../src/backbone/index.js';
 import { decodeImage } from '../../src/data/image.js';
-import { extractFeatures, inspectOnnx, OnnxFileBackbone, openBackbone } from '../../src/engine/index.js';
+import { engineOf, extractFeatures, inspectOnnx, OnnxFileBackbone, openBackbone, useEngine } from '../../src/engine/index.js';
 import { tempDir } from '../tmp.js';
 import { flatOnly, greyInput, rank2Input, tinyModel, unknownOp } from '../fixtures/onnx-models.js';
 
@@ -175,6 +175,15 @@ describe('ONNX file backbone: refusals, one line each', () => {
     const b = await load({ backbone: file, preprocess: { size: 12 } });
     expect(b.featureShape).toEqual([12, 12, 3]);
     await refusal(openBackbone({ backbone: RESNET, node: CUT, preprocess: { size: 32 } }), /fixed at 64×64; --size 32 does not fit it/);
+  });
+
+  it('loadBackbone (TF.js backbones) points an ONNX file to openBackbone; useEngine keeps it on ONNX Runtime', async () => {
+    await refusal(loadBackbone({ backbone: RESNET }), /is an ONNX model: open it with openBackbone/);
+    const b = await load({ backbone: RESNET, node: CUT });
+    const lines: string[] = [];
+    expect(await useEngine(b, { engine: 'tfjs', log: (l) => lines.push(l) })).toBe('onnx');
+    expect(engineOf(b)).toBe('onnx');
+    expect(lines.join('\n')).toMatch(/is an ONNX model: it runs on ONNX Runtime/);
   });
 
   it('--layer on an ONNX model', async () => {
