@@ -203,7 +203,7 @@ export class OnnxFileBackbone implements Backbone {
     return this.session.run(pixels, count);
   }
 
-  /** TF.js tensors in and out: the floats go through ONNX Runtime (data is read synchronously, so use extractPixels where you can). */
+  /** No synchronous TF.js path exists (ONNX Runtime runs asynchronously): extractFeatures uses extractPixels. */
   extract(): tf.Tensor {
     throw new Error(`${this.id} runs on ONNX Runtime only: use extractFeatures (src/engine) or extractPixels`);
   }
@@ -242,6 +242,7 @@ export async function loadOnnxFileBackbone(spec: string, args: LoadOnnxArgs = {}
   try {
     s = await OnnxBackboneSession.create(cut, size, 'probe', session, input.batch);
   } catch (err) {
+    if (/onnxruntime-node does not load/.test(String((err as Error)?.message))) throw err;
     // The NHWC wrapper's Transpose refuses a cut that is not 4-D: the inspection (no wrapper) says which.
     const seen = await inspectOnnx(spec, { size, layout: input.layout }).catch(() => undefined);
     if (seen && !seen.cutPoints.some((c) => c.tensor === tensor)) throw notFourD(file, spec, where, seen.cutPoints, seen.shapes[tensor]);
