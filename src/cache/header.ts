@@ -33,7 +33,7 @@ export interface CacheBackboneInfo {
   weightsHash: string;
   /** Layer or node whose activations are cached. */
   cut: string;
-  kind: 'layers' | 'graph';
+  kind: 'layers' | 'graph' | 'onnx';
 }
 
 export interface CacheHeader {

@@ -55,6 +55,8 @@ export const FLAGS: readonly FlagRow[] = [
   { flag: '--config <file>', scope: 'cli', path: 'config', parse: 'path', help: 'JSON file with any of these options (flags override it)' },
   { flag: '--strict', scope: 'cli', path: 'strict', parse: 'switch', help: 'exit 3 when any file was skipped' },
   { flag: '--models-dir <dir>', scope: 'cli', path: 'modelsDir', parse: 'text', help: 'folder of downloaded models', default: '$MIXHEAD_MODELS_DIR or models' },
+  { flag: '--inspect <model.onnx>', scope: 'cli', path: 'inspect', parse: 'path', help: 'list the cut points of an ONNX model: nodes with 4-D outputs and their shapes at the input size' },
+  { flag: '--size <px>', scope: 'cli', path: 'size', parse: 'number', help: 'input size for --inspect of a model with a dynamic size', default: "the model's" },
   { flag: '--engine <name>', scope: 'cli', path: 'engine', parse: 'text', help: 'backbone engine: onnx (ONNX Runtime), tfjs, or auto (onnx when it loads; docs/engine.md)', default: 'auto' },
 
   // precompute (PrecomputeArgs, src/jobs/precompute-options.ts)
@@ -62,9 +64,13 @@ export const FLAGS: readonly FlagRow[] = [
   { flag: '--cache <dir>', scope: 'precompute', path: 'cache', parse: 'text', required: true, help: 'cache directory (created or resumed)' },
   { flag: '--backbone <id|path|url>', scope: 'precompute', path: 'backbone.backbone', parse: 'text', help: 'backbone id, model folder/model.json, or URL' },
   { flag: '--layer <name>', scope: 'precompute', path: 'backbone.layer', parse: 'text', help: 'cut layer (LayersModel)' },
-  { flag: '--node <name>', scope: 'precompute', path: 'backbone.node', parse: 'text', help: 'cut node (GraphModel)' },
+  { flag: '--node <name>', scope: 'precompute', path: 'backbone.node', parse: 'text', help: 'cut node (GraphModel), or node or tensor name (ONNX model: mixhead backbones --inspect FILE lists them)' },
   { flag: '--model-url <url>', scope: 'precompute', path: 'backbone.modelUrl', parse: 'text', help: 'download URL for a MobileNet id (TF Hub links rot)' },
   { flag: '--size <px>', scope: 'precompute', path: 'size', parse: 'number', help: 'input size', default: "the backbone's" },
+  { flag: '--normalize <preset>', scope: 'precompute', path: 'backbone.preprocess.normalize', parse: 'text', help: 'named normalisation: imagenet = range 0,1 then mean 0.485,0.456,0.406 and std 0.229,0.224,0.225 (torchvision, timm)' },
+  { flag: '--range <lo,hi>', scope: 'precompute', path: 'backbone.preprocess.range', parse: 'numbers', help: 'pixel range after scaling 0..255, e.g. 0,1 or -1,1 or 0,255', default: "the backbone's (0,1 for the bundled and MobileNet ones)" },
+  { flag: '--mean <r,g,b>', scope: 'precompute', path: 'backbone.preprocess.mean', parse: 'numbers', help: 'per-channel mean subtracted after the range', default: 'none' },
+  { flag: '--std <r,g,b>', scope: 'precompute', path: 'backbone.preprocess.std', parse: 'numbers', help: 'per-channel standard deviation divided after the mean', default: 'none' },
   { flag: '--fit <how>', scope: 'precompute', path: 'backbone.preprocess.fit', parse: 'text', help: 'bring images to size: crop the centre, letterbox, or stretch' },
   { flag: '--kernel <k>', scope: 'precompute', path: 'backbone.preprocess.kernel', parse: 'text', help: 'resize kernel: triangle gives browsers the same pixels (export --web); sharp-linear is libvips\' (faster decode, Node only)', default: 'triangle' },
   { flag: '--dtype <type>', scope: 'precompute', path: 'dtype', parse: 'text', help: 'stored value type' },
@@ -137,7 +143,7 @@ export const FLAGS: readonly FlagRow[] = [
 ];
 
 const cliSchema = z
-  .object({ json: z.boolean(), verbose: z.boolean(), config: z.string(), strict: z.boolean(), modelsDir: z.string(), engine: field.oneOf(['auto', 'onnx', 'tfjs'] as const) })
+  .object({ json: z.boolean(), verbose: z.boolean(), config: z.string(), strict: z.boolean(), modelsDir: z.string(), engine: field.oneOf(['auto', 'onnx', 'tfjs'] as const), inspect: field.text(), size: field.positiveInt() })
   .partial()
   .strict();
 

@@ -5,32 +5,16 @@
 import { z } from 'zod';
 import { field } from '../base/options.js';
 import type { LoadBackboneArgs } from '../backbone/index.js';
+import { FITS, preprocessOverridesSchema } from '../backbone/preprocess-options.js';
 
-export const FITS = ['cover', 'contain', 'fill'] as const;
-/** Resize kernels (src/preprocess/index.ts): keep in step with `RESIZE_KERNELS` there. */
-export const KERNELS = ['triangle', 'sharp-linear'] as const;
+export { FITS, KERNELS, preprocessOverridesSchema } from '../backbone/preprocess-options.js';
 /** Keep in step with `CacheDtype` in src/cache/header.ts. */
 export const DTYPES = ['float32', 'float16', 'uint8'] as const;
-
-const triple = z.tuple([z.number(), z.number(), z.number()], { invalid_type_error: 'use three numbers (R, G, B)' });
-
-/** Preprocessing overrides for models that do not declare theirs. */
-export const preprocessOverridesSchema = z
-  .object({
-    size: field.positiveInt(),
-    range: z.tuple([z.number(), z.number()], { invalid_type_error: 'use two numbers [low, high]' }),
-    mean: triple,
-    std: triple,
-    fit: field.oneOf(FITS),
-    kernel: field.oneOf(KERNELS),
-  })
-  .partial()
-  .strict();
 
 /** Which backbone, cut where (as `loadBackbone` takes it). */
 export const backboneOptionsSchema = z
   .object({
-    /** A known id (`mixhead backbones`), a folder or model.json path, or an http(s) URL of model.json. */
+    /** A known id (`mixhead backbones`), a folder or model.json path, an http(s) URL of model.json, or an ONNX file (or a folder holding model.onnx). */
     backbone: field.text(),
     layer: field.text(),
     node: field.text(),

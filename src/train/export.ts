@@ -38,7 +38,7 @@ export interface ModelMeta {
   thresholds?: number[];
   head: HeadType;
   featureShape: number[];
-  backbone: { id: string; weightsHash: string; cut: string; kind: 'layers' | 'graph' };
+  backbone: { id: string; weightsHash: string; cut: string; kind: 'layers' | 'graph' | 'onnx' };
   /** How images become input floats; `kernel` is always present (src/preprocess/index.ts). */
   preprocess: PreprocessSpec & { kernel: ResizeKernel };
   /** How files become pixels before `preprocess` (the same for every model). */

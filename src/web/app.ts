@@ -4,7 +4,7 @@
  * and `classify(blob)` for scripts and tests.
  */
 import * as tf from '@tensorflow/tfjs';
-import { classify, loadModel } from './browser.js';
+import { classify, loadMeta, loadModel } from './browser.js';
 
 const status = document.getElementById('status') as HTMLElement;
 const result = document.getElementById('result') as HTMLElement;
@@ -16,10 +16,21 @@ try {
   const wanted = new URLSearchParams(location.search).get('backend');
   if (wanted && !(await tf.setBackend(wanted))) throw new Error(`TF.js backend '${wanted}' is not available here`);
   await tf.ready();
-  const { model, meta } = await loadModel('.');
-  const run = (blob: Blob) => classify(model, meta, blob);
-  Object.assign(window, { mixhead: { tf, model, meta, classify: run } });
-  status.textContent = `${meta.classes.length} classes, TF.js ${tf.getBackend()} backend: drop an image`;
+  const meta = await loadMeta('.');
+  let run: (blob: Blob) => Promise<{ label: string; probability: number }[]>;
+  if (meta.backbone?.kind === 'onnx') {
+    // An ONNX backbone: onnxruntime-web runs it, TF.js the head (loaded only for such folders).
+    const onnx = await import('./onnx-browser.js');
+    const model = await onnx.loadOnnxModel('.', meta);
+    run = (blob) => onnx.classifyOnnx(model, meta, blob);
+    Object.assign(window, { mixhead: { tf, model, meta, classify: run } });
+    status.textContent = `${meta.classes.length} classes, backbone on onnxruntime-web, head on TF.js ${tf.getBackend()}: drop an image`;
+  } else {
+    const { model } = await loadModel('.');
+    run = (blob) => classify(model, meta, blob);
+    Object.assign(window, { mixhead: { tf, model, meta, classify: run } });
+    status.textContent = `${meta.classes.length} classes, TF.js ${tf.getBackend()} backend: drop an image`;
+  }
 
   const show = async (file: File) => {
     preview.src = URL.createObjectURL(file);

@@ -21,6 +21,17 @@ export interface WebMeta {
   multiLabel: boolean;
   threshold: number;
   preprocess: PreprocessSpec;
+  /** `onnx`: the backbone is `backbone.onnx` on onnxruntime-web and the head `head/` (onnx-browser.ts). */
+  backbone?: { kind?: string };
+  /** ONNX backbones: the model's fixed batch size, or null when dynamic. */
+  onnx?: { batch: number | null };
+}
+
+/** An exported folder's meta.json. */
+export async function loadMeta(base = '.'): Promise<WebMeta> {
+  const res = await fetch(`${base}/meta.json`);
+  if (!res.ok) throw new Error(`${base}/meta.json: HTTP ${res.status}`);
+  return (await res.json()) as WebMeta;
 }
 
 /** Decodes an image file in the browser → RGBA pixels, upright and in sRGB. */
@@ -78,9 +89,7 @@ export async function classify(model: tf.LayersModel, meta: WebMeta, source: Blo
 
 /** Loads an exported folder's model and meta.json (URLs relative to the page by default). */
 export async function loadModel(base = '.'): Promise<{ model: tf.LayersModel; meta: WebMeta }> {
-  const res = await fetch(`${base}/meta.json`);
-  if (!res.ok) throw new Error(`${base}/meta.json: HTTP ${res.status}`);
-  const meta = (await res.json()) as WebMeta;
+  const meta = await loadMeta(base);
   const model = await tf.loadLayersModel(`${base}/model/model.json`);
   return { model, meta };
 }
