@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CacheMismatchError, CacheReader, compareHeaders, exportCache, FeatureCache, inspectCache, makeHeader, mergeCaches } from '../../src/cache/index.js';
-import { viewSpec } from '../../src/data/views.js';
+import { viewSpec } from '../../src/preprocess/views.js';
 import { cleanTempDirs, makeEntries, prng, randomMap, tempDir, testHeader } from './helpers.js';
 
 afterAll(cleanTempDirs);
