@@ -69,6 +69,8 @@ export const FLAGS: readonly FlagRow[] = [
   { flag: '--dtype <type>', scope: 'precompute', path: 'dtype', parse: 'text', help: 'stored value type' },
   { flag: '--workers <n>', scope: 'precompute', path: 'workers', parse: 'number', help: 'worker threads' },
   { flag: '--batch-size <n>', scope: 'precompute', path: 'batchSize', parse: 'number', help: 'images per backbone call' },
+  { flag: '--views <n>', scope: 'precompute', path: 'views', parse: 'number', help: 'views per image: plain, mirror, then random resized crops; costs about n× the precompute time and cache size' },
+  { flag: '--no-flip', scope: 'precompute', path: 'flip', parse: 'negate', help: 'views without mirroring (text, digits: a mirror image means something else)' },
   { flag: '--shard <i/n>', scope: 'precompute', path: 'shard', parse: 'shard', help: 'process shard i of n (0-based; e.g. $JOB_COMPLETION_INDEX/4)' },
 
   // train and compare (RunTrainArgs, src/train/options.ts; mixing: MixupArgs, src/mixup/options.ts)

@@ -60,6 +60,14 @@ export const precomputeOptionsSchema = z
     size: field.positiveInt(),
     /** Storage type of the maps; default float16. */
     dtype: field.oneOf(DTYPES),
+    /**
+     * Views cached per image (src/preprocess/views.ts): view 0 plain, view 1 its mirror (unless
+     * `flip` is false), then random resized crops; default 1. Precompute time and cache size grow
+     * about N× (every view goes through the backbone).
+     */
+    views: field.positiveInt(),
+    /** View 1 is the mirror image and crops are mirrored half the time; default true (false for text, digits). */
+    flip: field.bool(),
     /** Worker threads; default: all cores. */
     workers: field.positiveInt(),
     /** Images per backbone call; default 16. */
@@ -85,5 +93,7 @@ export const PRECOMPUTE_DEFAULTS = {
   backbone: { backbone: 'bundled-mobilenet-v2', preprocess: { fit: 'cover' as (typeof FITS)[number] } },
   dtype: 'float16' as (typeof DTYPES)[number],
   batchSize: 16,
+  views: 1,
+  flip: true,
   workers: 'all cores',
 };
