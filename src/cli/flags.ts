@@ -18,7 +18,7 @@ import { trainConfigSchema } from '../jobs/train-options.js';
 import { MIXUP_DEFAULTS } from '../mixup/options.js';
 import { PRECOMPUTE_DEFAULTS, precomputeOptionsSchema } from '../jobs/precompute-options.js';
 import { COMPARE_DEFAULTS, compareSweepSchema } from '../jobs/compare-options.js';
-import { PREDICT_DEFAULTS, evalOptionsSchema, predictOptionsSchema } from '../jobs/model-options.js';
+import { EVAL_DEFAULTS, PREDICT_DEFAULTS, evalOptionsSchema, predictOptionsSchema } from '../jobs/model-options.js';
 import { LR_FIND_DEFAULTS, lrFindOptionsSchema } from '../jobs/lr-find-options.js';
 
 /** The options object a flag fills. `cli` is the command line's own (--json, --verbose…). */
@@ -103,6 +103,8 @@ export const FLAGS: readonly FlagRow[] = [
   { flag: '--schedule <name>', scope: 'train', path: 'schedule', parse: 'text', help: 'learning-rate schedule' },
   { flag: '--warmup <epochs>', scope: 'train', path: 'warmupEpochs', parse: 'number', help: 'warm-up epochs' },
   { flag: '--patience <n>', scope: 'train', path: 'patience', parse: 'number', help: 'early stopping: epochs without improvement', default: 'never stop early' },
+  { flag: '--balance <how>', scope: 'train', path: 'balance', parse: 'text', help: 'skewed data: sampler draws classes uniformly (or ∝ frequency^p), weights scales the loss by 1/frequency (multi-label: positive weights)' },
+  { flag: '--balance-power <p>', scope: 'train', path: 'balancePower', parse: 'number', help: 'sampler: class probability ∝ frequency^p (0 uniform, 1 as the data)' },
   { flag: '--seed <n>', scope: 'train', path: 'seed', parse: 'number', help: 'seed of every random choice' },
   { flag: '--resume', scope: 'train', path: 'resume', parse: 'switch', help: 'continue from <out>/checkpoints/last' },
   { flag: '--overwrite', scope: 'train', path: 'overwrite', parse: 'switch', help: 'replace a run already in --out' },
@@ -128,8 +130,10 @@ export const FLAGS: readonly FlagRow[] = [
   // eval and predict (src/jobs/model-options.ts)
   { flag: '--model <dir>', scope: 'eval', path: 'model', parse: 'path', required: true, help: 'folder written by mixhead train' },
   { flag: '--cache <dir>', scope: 'eval', path: 'cache', parse: 'path', required: true, help: 'feature cache to evaluate on' },
+  { flag: '--tta', scope: 'eval', path: 'tta', parse: 'switch', help: 'test-time augmentation: average the probabilities over the views the cache holds (precompute --views N)' },
   { flag: '--model <dir>', scope: 'predict', path: 'model', parse: 'path', required: true, help: 'folder written by mixhead train' },
   { flag: '--top <k>', scope: 'predict', path: 'top', parse: 'number', help: 'labels to show per image' },
+  { flag: '--tta', scope: 'predict', path: 'tta', parse: 'switch', help: "test-time augmentation: average over the training cache's views of each image (or the image and its mirror); costs one backbone pass per view" },
 ];
 
 const cliSchema = z
@@ -142,7 +146,7 @@ const SCOPES: Record<Scope, { schema: z.ZodTypeAny; defaults: Record<string, unk
   train: { schema: trainConfigSchema, defaults: { ...TRAIN_DEFAULTS, mixup: MIXUP_DEFAULTS } },
   compare: { schema: compareSweepSchema, defaults: COMPARE_DEFAULTS },
   precompute: { schema: precomputeOptionsSchema.partial(), defaults: PRECOMPUTE_DEFAULTS },
-  eval: { schema: evalOptionsSchema.partial(), defaults: {} },
+  eval: { schema: evalOptionsSchema.partial(), defaults: EVAL_DEFAULTS },
   predict: { schema: predictOptionsSchema.partial(), defaults: PREDICT_DEFAULTS },
   lrFind: { schema: lrFindOptionsSchema.partial(), defaults: LR_FIND_DEFAULTS },
   cli: { schema: cliSchema, defaults: {} },

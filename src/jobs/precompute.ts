@@ -104,11 +104,18 @@ function specJson(spec: PreprocessSpec): string {
   return JSON.stringify({ size: spec.size, range: spec.range, mean: spec.mean ?? null, std: spec.std ?? null, fit: spec.fit });
 }
 
+/**
+ * sha256 of an image's bytes and its preprocessing, hex: the first half of its cache key, and the
+ * seed of its views (src/preprocess/views.ts), so `predict --tta` recomputes a cached image's views.
+ */
+export function contentKey(content: Uint8Array, spec: PreprocessSpec): string {
+  return createHash('sha256').update(content).update('\u0000').update(specJson(spec)).digest('hex');
+}
+
 /** The cache key of an item: its content, how it is preprocessed, and its id (so duplicates stay two samples). */
 export function entryKey(content: Uint8Array, spec: PreprocessSpec, id: string): string {
-  const content64 = createHash('sha256').update(content).update('\u0000').update(specJson(spec)).digest('hex');
   const idPart = createHash('sha256').update(id).digest('hex').slice(0, 16);
-  return `${content64}.${idPart}`;
+  return `${contentKey(content, spec)}.${idPart}`;
 }
 
 function rawBytes(raw: RawImage): Uint8Array {
