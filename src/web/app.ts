@@ -1,7 +1,8 @@
 /**
  * The page `mixhead export --web` writes: drop (or pick) an image, see the model's top classes.
- * `?backend=cpu` (or wasm/webgl) picks the TF.js backend; `window.mixhead` exposes the loaded model
- * and `classify(blob)` for scripts and tests.
+ * `?backend=cpu` (or wasm/webgl) picks the TF.js backend; `?tta=1` averages each image with its
+ * mirror (test-time augmentation); `window.mixhead` exposes the loaded model and
+ * `classify(blob, {tta})` for scripts and tests.
  */
 import * as tf from '@tensorflow/tfjs';
 import { classify, loadModel } from './browser.js';
@@ -13,11 +14,13 @@ const input = document.getElementById('file') as HTMLInputElement;
 const preview = document.getElementById('preview') as HTMLImageElement;
 
 try {
-  const wanted = new URLSearchParams(location.search).get('backend');
+  const params = new URLSearchParams(location.search);
+  const wanted = params.get('backend');
+  const tta = params.get('tta') === '1';
   if (wanted && !(await tf.setBackend(wanted))) throw new Error(`TF.js backend '${wanted}' is not available here`);
   await tf.ready();
   const { model, meta } = await loadModel('.');
-  const run = (blob: Blob) => classify(model, meta, blob);
+  const run = (blob: Blob, options: { tta?: boolean } = { tta }) => classify(model, meta, blob, options);
   Object.assign(window, { mixhead: { tf, model, meta, classify: run } });
   status.textContent = `${meta.classes.length} classes, TF.js ${tf.getBackend()} backend: drop an image`;
 
