@@ -70,7 +70,7 @@ export const precomputeOptionsSchema = z
     flip: field.bool(),
     /** Worker threads; default: all cores. */
     workers: field.positiveInt(),
-    /** Images per backbone call; default 16. */
+    /** Images per backbone call (views count as images: 16 at --views 4 are 4 samples); default 16. */
     batchSize: field.positiveInt(),
     /** Process shard `index` of `count` (0-based). */
     shard: shardSchema,

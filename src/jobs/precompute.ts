@@ -297,8 +297,10 @@ async function run(args: PrecomputeArgs, work: PrecomputePlan, extractor: Extrac
     progress.update(done, `${work.skipped.length} skipped`);
   };
   const batches: Promise<void>[] = [];
-  for (let i = 0; i < work.todo.length; i += batchSize) {
-    const batch = work.todo.slice(i, i + batchSize);
+  // batchSize counts backbone images: an image of N views brings N of them.
+  const perBatch = Math.max(1, Math.floor(batchSize / views));
+  for (let i = 0; i < work.todo.length; i += perBatch) {
+    const batch = work.todo.slice(i, i + perBatch);
     // A queued batch holds only its slice of the plan; it decodes when the limiter starts it.
     batches.push(
       batchLimit(() => runBatch(batch)).catch((err: unknown) => {
