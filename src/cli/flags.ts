@@ -68,8 +68,8 @@ export const FLAGS: readonly FlagRow[] = [
   { flag: '--kernel <k>', scope: 'precompute', path: 'backbone.preprocess.kernel', parse: 'text', help: 'resize kernel: triangle gives browsers the same pixels (export --web); sharp-linear is libvips\' (faster decode, Node only)', default: 'triangle' },
   { flag: '--dtype <type>', scope: 'precompute', path: 'dtype', parse: 'text', help: 'stored value type' },
   { flag: '--workers <n>', scope: 'precompute', path: 'workers', parse: 'number', help: 'worker threads' },
-  { flag: '--batch-size <n>', scope: 'precompute', path: 'batchSize', parse: 'number', help: 'images per backbone call' },
-  { flag: '--views <n>', scope: 'precompute', path: 'views', parse: 'number', help: 'views per image: plain, mirror, then random resized crops; costs about n× the precompute time and cache size' },
+  { flag: '--batch-size <n>', scope: 'precompute', path: 'batchSize', parse: 'number', help: 'images per backbone call (each view counts as an image)' },
+  { flag: '--views <n>', scope: 'precompute', path: 'views', parse: 'number', help: 'views per image: plain, mirror, then random resized crops; the cache grows n×, precompute time up to n× (views share a decode)' },
   { flag: '--no-flip', scope: 'precompute', path: 'flip', parse: 'negate', help: 'views without mirroring (text, digits: a mirror image means something else)' },
   { flag: '--shard <i/n>', scope: 'precompute', path: 'shard', parse: 'shard', help: 'process shard i of n (0-based; e.g. $JOB_COMPLETION_INDEX/4)' },
 

@@ -62,8 +62,8 @@ export const precomputeOptionsSchema = z
     dtype: field.oneOf(DTYPES),
     /**
      * Views cached per image (src/preprocess/views.ts): view 0 plain, view 1 its mirror (unless
-     * `flip` is false), then random resized crops; default 1. Precompute time and cache size grow
-     * about N× (every view goes through the backbone).
+     * `flip` is false), then random resized crops; default 1. Every view goes through the backbone
+     * and is stored: the cache grows N×, precompute time up to N× (an image's views share its decode).
      */
     views: field.positiveInt(),
     /** View 1 is the mirror image and crops are mirrored half the time; default true (false for text, digits). */
