@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CacheMismatchError, CacheReader, compareHeaders, exportCache, FeatureCache, inspectCache, makeHeader, mergeCaches } from '../../src/cache/index.js';
 import { viewSpec } from '../../src/preprocess/views.js';
+import { formatInspect } from '../../src/report/format.js';
 import { cleanTempDirs, makeEntries, prng, randomMap, tempDir, testHeader } from './helpers.js';
 
 afterAll(cleanTempDirs);
@@ -85,6 +86,7 @@ describe('a cache of several views', () => {
       expect(info).toMatchObject({ count: 7, views: 3, flip: true });
       expect(info.bytesPerEntry).toBe(3 * SIZE * (dtype === 'float32' ? 4 : dtype === 'float16' ? 2 : 1));
       expect(info.classes.reduce((a, c) => a + c.count, 0)).toBe(7);
+      expect(formatInspect(info, [])).toMatch(/^entries {4}7 \(single-label\)\nviews {6}3 per sample \(view 0 plain, view 1 mirrored, then random resized crops\)$/m);
     }
   });
 
