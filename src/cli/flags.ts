@@ -18,7 +18,7 @@ import { trainConfigSchema } from '../jobs/train-options.js';
 import { MIXUP_DEFAULTS } from '../mixup/options.js';
 import { PRECOMPUTE_DEFAULTS, precomputeOptionsSchema, shardOfText } from '../jobs/precompute-options.js';
 import { COMPARE_DEFAULTS, compareSweepSchema } from '../jobs/compare-options.js';
-import { PREDICT_DEFAULTS, evalOptionsSchema, predictOptionsSchema } from '../jobs/model-options.js';
+import { EVAL_DEFAULTS, PREDICT_DEFAULTS, evalOptionsSchema, predictOptionsSchema } from '../jobs/model-options.js';
 import { LR_FIND_DEFAULTS, lrFindOptionsSchema } from '../jobs/lr-find-options.js';
 import { exportWebOptionsSchema } from '../jobs/export-web.js';
 
@@ -75,7 +75,9 @@ export const FLAGS: readonly FlagRow[] = [
   { flag: '--kernel <k>', scope: 'precompute', path: 'backbone.preprocess.kernel', parse: 'text', help: 'resize kernel: triangle gives browsers the same pixels (export --web); sharp-linear is libvips\' (faster decode, Node only)', default: 'triangle' },
   { flag: '--dtype <type>', scope: 'precompute', path: 'dtype', parse: 'text', help: 'stored value type' },
   { flag: '--workers <n>', scope: 'precompute', path: 'workers', parse: 'number', help: 'worker threads' },
-  { flag: '--batch-size <n>', scope: 'precompute', path: 'batchSize', parse: 'number', help: 'images per backbone call' },
+  { flag: '--batch-size <n>', scope: 'precompute', path: 'batchSize', parse: 'number', help: 'images per backbone call (each view counts as an image)' },
+  { flag: '--views <n>', scope: 'precompute', path: 'views', parse: 'number', help: 'views per image: plain, mirror, then random resized crops; the cache grows n×, precompute time up to n× (views share a decode)' },
+  { flag: '--no-flip', scope: 'precompute', path: 'flip', parse: 'negate', help: 'views without mirroring (text, digits: a mirror image means something else)' },
   { flag: '--shard <i/n>', scope: 'precompute', path: 'shard', parse: 'shard', help: 'process shard i of n (0-based; e.g. $JOB_COMPLETION_INDEX/4)' },
 
   // train and compare (RunTrainArgs, src/train/options.ts; mixing: MixupArgs, src/mixup/options.ts)
@@ -108,6 +110,8 @@ export const FLAGS: readonly FlagRow[] = [
   { flag: '--schedule <name>', scope: 'train', path: 'schedule', parse: 'text', help: 'learning-rate schedule' },
   { flag: '--warmup <epochs>', scope: 'train', path: 'warmupEpochs', parse: 'number', help: 'warm-up epochs' },
   { flag: '--patience <n>', scope: 'train', path: 'patience', parse: 'number', help: 'early stopping: epochs without improvement', default: 'never stop early' },
+  { flag: '--balance <how>', scope: 'train', path: 'balance', parse: 'text', help: 'skewed data: sampler draws classes uniformly (or ∝ frequency^p), weights scales the loss by 1/frequency (multi-label: positive weights)' },
+  { flag: '--balance-power <p>', scope: 'train', path: 'balancePower', parse: 'number', help: 'sampler: class probability ∝ frequency^p (0 uniform, 1 as the data)' },
   { flag: '--seed <n>', scope: 'train', path: 'seed', parse: 'number', help: 'seed of every random choice' },
   { flag: '--resume', scope: 'train', path: 'resume', parse: 'switch', help: 'continue from <out>/checkpoints/last' },
   { flag: '--overwrite', scope: 'train', path: 'overwrite', parse: 'switch', help: 'replace a run already in --out' },
@@ -133,8 +137,10 @@ export const FLAGS: readonly FlagRow[] = [
   // eval and predict (src/jobs/model-options.ts)
   { flag: '--model <dir>', scope: 'eval', path: 'model', parse: 'path', required: true, help: 'folder written by mixhead train' },
   { flag: '--cache <dir>', scope: 'eval', path: 'cache', parse: 'path', required: true, help: 'feature cache to evaluate on' },
+  { flag: '--tta', scope: 'eval', path: 'tta', parse: 'switch', help: 'test-time augmentation: average the probabilities over the views the cache holds (precompute --views N)' },
   { flag: '--model <dir>', scope: 'predict', path: 'model', parse: 'path', required: true, help: 'folder written by mixhead train' },
   { flag: '--top <k>', scope: 'predict', path: 'top', parse: 'number', help: 'labels to show per image' },
+  { flag: '--tta', scope: 'predict', path: 'tta', parse: 'switch', help: "test-time augmentation: average over the training cache's views of each image (or the image and its mirror); costs one backbone pass per view" },
 
   // export --web (src/jobs/export-web.ts)
   { flag: '--model <dir>', scope: 'exportWeb', path: 'model', parse: 'path', required: true, help: 'folder written by mixhead train' },
@@ -152,7 +158,7 @@ const SCOPES: Record<Scope, { schema: z.ZodTypeAny; defaults: Record<string, unk
   train: { schema: trainConfigSchema, defaults: { ...TRAIN_DEFAULTS, mixup: MIXUP_DEFAULTS } },
   compare: { schema: compareSweepSchema, defaults: COMPARE_DEFAULTS },
   precompute: { schema: precomputeOptionsSchema.partial(), defaults: PRECOMPUTE_DEFAULTS },
-  eval: { schema: evalOptionsSchema.partial(), defaults: {} },
+  eval: { schema: evalOptionsSchema.partial(), defaults: EVAL_DEFAULTS },
   predict: { schema: predictOptionsSchema.partial(), defaults: PREDICT_DEFAULTS },
   lrFind: { schema: lrFindOptionsSchema.partial(), defaults: LR_FIND_DEFAULTS },
   exportWeb: { schema: exportWebOptionsSchema.partial(), defaults: {} },

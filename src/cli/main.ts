@@ -258,10 +258,10 @@ const COMMANDS: CommandSpec[] = [
     cli: ['json', 'verbose'],
     example: 'mixhead eval --model runs/a --cache cache/test',
     async run(_, ctx) {
-      const args = (await ctx.values('eval')) as { model: string; cache: string };
+      const args = (await ctx.values('eval')) as { model: string; cache: string; tta?: boolean };
       await backend(ctx);
       const r = await runEval(args);
-      print(ctx.json, r, () => `${r.size} samples: ${formatMetrics(r.metrics)}`);
+      print(ctx.json, r, () => `${r.size} samples${r.views > 1 ? ` (mean over ${r.views} views)` : ''}: ${formatMetrics(r.metrics)}`);
     },
   },
   {
@@ -272,7 +272,7 @@ const COMMANDS: CommandSpec[] = [
     cli: ['json', 'verbose', 'engine'],
     example: 'mixhead predict --model runs/a shoe.jpg bag.png --top 3',
     async run([images], ctx) {
-      const args = (await ctx.values('predict')) as { model: string; top?: number };
+      const args = (await ctx.values('predict')) as { model: string; top?: number; tta?: boolean };
       const engine = await engineFlag(ctx);
       await backend(ctx);
       const r = await runPredict({ ...args, images: images as string[], engine, log: ctx.json ? undefined : say });

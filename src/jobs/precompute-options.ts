@@ -50,9 +50,17 @@ export const precomputeOptionsSchema = z
     size: field.positiveInt(),
     /** Storage type of the maps; default float16. */
     dtype: field.oneOf(DTYPES),
+    /**
+     * Views cached per image (src/preprocess/views.ts): view 0 plain, view 1 its mirror (unless
+     * `flip` is false), then random resized crops; default 1. Every view goes through the backbone
+     * and is stored: the cache grows N×, precompute time up to N× (an image's views share its decode).
+     */
+    views: field.positiveInt(),
+    /** View 1 is the mirror image and crops are mirrored half the time; default true (false for text, digits). */
+    flip: field.bool(),
     /** Worker threads; default: all cores. */
     workers: field.positiveInt(),
-    /** Images per backbone call; default 16. */
+    /** Images per backbone call (views count as images: 16 at --views 4 are 4 samples); default 16. */
     batchSize: field.positiveInt(),
     /** Process shard `index` of `count` (0-based). */
     shard: shardSchema,
@@ -75,5 +83,7 @@ export const PRECOMPUTE_DEFAULTS = {
   backbone: { backbone: 'bundled-mobilenet-v2', preprocess: { fit: 'cover' as (typeof FITS)[number] } },
   dtype: 'float16' as (typeof DTYPES)[number],
   batchSize: 16,
+  views: 1,
+  flip: true,
   workers: 'all cores',
 };

@@ -114,6 +114,7 @@ export function formatInspect(s: CacheSummary, skipped: { source: string; reason
   const lines = [
     `cache      ${s.dir}`,
     `entries    ${s.count} (${s.multiLabel ? 'multi-label' : 'single-label'}${s.unlabeled ? `, ${s.unlabeled} unlabeled` : ''})`,
+    `views      ${s.views} per sample${s.views > 1 ? ` (view 0 plain, ${s.flip ? 'view 1 mirrored, then random resized crops' : 'then random resized crops, no mirroring'})` : ''}`,
     `features   ${s.featureShape.join('×')} ${s.dtype}${s.quantization ? ` (scale ${s.quantization.scale.toPrecision(6)}, zero point ${s.quantization.zeroPoint})` : ''}, ${s.bytesPerEntry} bytes per entry, ${mib(s.diskBytes)} on disk`,
     `backbone   ${s.backbone} cut at ${s.cut}, ${s.inputSize} px, weights ${s.weightsHash.slice(0, 16)}…`,
   ];

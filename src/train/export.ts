@@ -48,6 +48,12 @@ export interface ModelMeta {
   createdAt: string;
   /** Free-form: the options and metrics of the run that made it. */
   training?: unknown;
+  /**
+   * The views of the training cache (precompute --views; src/preprocess/views.ts), absent for one
+   * view: `predict --tta` recomputes exactly these views of an image and averages their
+   * probabilities; the browser page averages the plain view and its mirror when `flip` is true.
+   */
+  views?: { count: number; flip: boolean; scale: [number, number]; ratio: [number, number] };
 }
 
 export async function readMeta(modelDir: string): Promise<ModelMeta> {
