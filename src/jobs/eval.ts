@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { CacheReader } from '../cache/reader.js';
 import { compareHeaders, type CacheHeader } from '../cache/header.js';
 import { cacheFeatureSet } from '../train/features.js';
-import { predictRows } from '../train/predict.js';
+import { predictRows, predictRowsOverViews } from '../train/predict.js';
 import { loadHead, readMeta } from '../train/export.js';
 import { multiLabelMetrics, singleLabelMetrics, type Metrics } from '../train/metrics.js';
 import { applyTemperature } from '../train/calibration.js';
@@ -14,8 +14,12 @@ import { evalOptionsSchema } from './model-options.js';
 
 export type RunEvalArgs = z.input<typeof evalOptionsSchema>;
 
-/** Metrics of a trained model on a cache; refuses a cache made with another backbone or classes. */
-export async function runEval(args: RunEvalArgs): Promise<{ metrics: Metrics; size: number; temperature: number; uncalibrated?: { nll: number; ece: number; brier: number } }> {
+/**
+ * Metrics of a trained model on a cache; refuses a cache made with another backbone or classes.
+ * `tta`: the probabilities are the mean over the cache's views (it must hold several). The model is
+ * measured as predict uses it: with the temperature of meta.json (docs/architecture.md, "Judging").
+ */
+export async function runEval(args: RunEvalArgs): Promise<{ metrics: Metrics; size: number; views: number; temperature: number; uncalibrated?: { nll: number; ece: number; brier: number } }> {
   parseOptions(evalOptionsSchema, args);
   const meta = await readMeta(args.model);
   const reader = CacheReader.open(args.cache);
@@ -25,11 +29,14 @@ export async function runEval(args: RunEvalArgs): Promise<{ metrics: Metrics; si
     const trainedOn: CacheHeader = { ...h, backbone: meta.backbone, preprocess: meta.preprocess, featureShape: meta.featureShape, classes: meta.classes, multiLabel: meta.multiLabel };
     const diffs = compareHeaders(trainedOn, h);
     if (diffs.length) throw new Error(`${args.cache} was not made like the data ${args.model} was trained on: ${diffs.join('; ')}`);
+    if (args.tta && reader.views < 2) throw new Error(`${args.cache} holds one view per image: --tta averages over cached views; precompute it with --views N (N ≥ 2)`);
     const head = await loadHead(args.model);
     try {
       const set = cacheFeatureSet(reader, { pooled: false });
       const k = meta.classes.length;
-      const raw = predictRows({ model: head, pooled: false, outputs: 'probabilities', multiLabel: meta.multiLabel }, set, k, 64);
+      const scorer = { model: head, pooled: false, outputs: 'probabilities', multiLabel: meta.multiLabel } as const;
+      const views = args.tta ? reader.views : 1;
+      const raw = views > 1 ? predictRowsOverViews(scorer, set, k, views, 64) : predictRows(scorer, set, k, 64);
       // The model as predict uses it: the temperature and threshold(s) fitted at training time (meta.json).
       const temperature = meta.temperature ?? 1;
       const probs = applyTemperature(raw, k, temperature, meta.multiLabel);
@@ -37,7 +44,7 @@ export async function runEval(args: RunEvalArgs): Promise<{ metrics: Metrics; si
       const metrics = measure(probs);
       // The head's own calibration beside it, so eval tells what the temperature did.
       const before = temperature === 1 ? undefined : measure(raw);
-      return { metrics, size: set.size, temperature, ...(before ? { uncalibrated: { nll: before.nll, ece: before.ece, brier: before.brier } } : {}) };
+      return { metrics, size: set.size, views, temperature, ...(before ? { uncalibrated: { nll: before.nll, ece: before.ece, brier: before.brier } } : {}) };
     } finally {
       head.dispose();
     }

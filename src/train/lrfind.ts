@@ -76,14 +76,29 @@ export interface LrFindResult {
   seconds: number;
 }
 
+/** The finder's defaults: the values that run, and what `--help` shows (src/jobs/lr-find-options.ts). */
+export const LR_FIND_DEFAULTS = {
+  rule: 'steepest' as LrRule,
+  head: 'linear' as const,
+  batchSize: 64,
+  optimizer: 'adam' as const,
+  seed: 0,
+  start: 1e-7,
+  end: 10,
+  steps: 100,
+  divergence: 4,
+  beta: 0.98,
+};
+
 export function resolveLrFindArgs(args: LrFindArgs) {
+  const d = LR_FIND_DEFAULTS;
   const r = {
-    start: args.start ?? 1e-7,
-    end: args.end ?? 10,
-    steps: args.steps ?? 100,
-    divergence: args.divergence ?? 4,
-    beta: args.beta ?? 0.98,
-    batchSize: args.batchSize ?? 64,
+    start: args.start ?? d.start,
+    end: args.end ?? d.end,
+    steps: args.steps ?? d.steps,
+    divergence: args.divergence ?? d.divergence,
+    beta: args.beta ?? d.beta,
+    batchSize: args.batchSize ?? d.batchSize,
   };
   if (!(r.start > 0 && r.end > r.start && Number.isFinite(r.end))) throw new OptionError(`lr-find: the ramp needs 0 < start < end; got ${r.start} … ${r.end}`);
   if (!(Number.isInteger(r.steps) && r.steps >= 10)) throw new OptionError(`lr-find: steps ${r.steps} is not allowed; use a whole number ≥ 10`);
@@ -138,20 +153,20 @@ export async function findLearningRate(train: FeatureSet, args: LrFindArgs = {})
   const [h, w, c] = train.featureShape;
   const k = train.classes.length;
   const head = buildHead({
-    type: args.head ?? 'linear',
+    type: args.head ?? LR_FIND_DEFAULTS.head,
     featureShape: train.featureShape,
     numClasses: k,
     hidden: args.hidden,
     dropout: args.dropout,
     multiLabel: train.multiLabel,
     poolFirst: args.poolFirst !== false,
-    seed: args.seed ?? 0,
+    seed: args.seed ?? LR_FIND_DEFAULTS.seed,
   });
   const opt = args.optimizer === 'sgd' ? tf.train.momentum(r.start, args.momentum ?? 0.9) : tf.train.adam(r.start);
   const vars = head.train.trainableWeights.map((v) => v.read() as tf.Variable);
   // Unmixed batches: a mixer with α = 0 only hands the targets through.
   const mixer = new Mixer({ alpha: 0 }, train.classes);
-  const rng = new Rng(args.seed ?? 0).fork('lr-find');
+  const rng = new Rng(args.seed ?? LR_FIND_DEFAULTS.seed).fork('lr-find');
   const rowSize = head.pooled ? c : h * w * c;
   const bs = Math.min(r.batchSize, train.size);
   const x = new Float32Array(bs * rowSize);
@@ -203,7 +218,7 @@ export async function findLearningRate(train: FeatureSet, args: LrFindArgs = {})
   const minimumLr = lrs[Math.max(0, at)];
   const steep = steepestIndex(lrs, smoothed);
   const steepestLr = steep >= 0 ? lrs[steep] : minimumLr / 10;
-  const rule = args.rule ?? 'steepest';
+  const rule = args.rule ?? LR_FIND_DEFAULTS.rule;
   const suggestion = rule === 'steepest' ? steepestLr : minimumLr / 10;
   return { lrs, losses, smoothed, minimumLr, steepestLr, suggestion, rule, diverged, seconds: (performance.now() - t0) / 1000 };
 }

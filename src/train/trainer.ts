@@ -35,6 +35,7 @@ import { readTidy } from '../tfjs/tensors.js';
 export { MIX_POINTS, OPTIMIZERS, LABEL_MODES, type MixPoint, type OptimizerName, type LabelMode, type TrainArgs } from './options.js';
 import { findLearningRate, type LrFindResult } from './lrfind.js';
 import { batchLoss, gatherRows } from './losses.js';
+import { balancedOrder, classCounts, classWeights as balanceClassWeights, drawViews, positiveWeights } from './balance.js';
 
 export type { EpochRecord } from './history.js';
 import type { EpochRecord } from './history.js';
@@ -107,6 +108,8 @@ export function resolveTrainArgs(args: TrainArgs) {
     schedule: o.schedule ?? d.schedule,
     warmupEpochs: o.warmupEpochs ?? d.warmupEpochs,
     seed: o.seed ?? d.seed,
+    balance: o.balance ?? d.balance,
+    balancePower: o.balancePower ?? d.balancePower,
   };
 }
 
@@ -306,11 +309,17 @@ async function loop(fit: Fit<LoopState>, callbacks: TrainCallback[], source: Bat
   const cleanSet = train.size <= cleanSample ? train : subsetFeatureSet(train, Int32Array.from(new Rng(a.seed).fork('clean-sample').permutation(train.size).subarray(0, cleanSample)).sort());
   const vars = fit.head.train.trainableWeights.map((v) => v.read() as tf.Variable);
   const labelSmoothing = p.mixupArgs.labelSmoothing ?? 0;
+  const views = train.views ?? 1;
+  // balance.ts: loss weights are fixed for the run; the sampler and the views draw per epoch.
+  const classWeights = a.balance === 'weights' && !train.multiLabel ? balanceClassWeights(classCounts(train.labelIndex, k)) : undefined;
+  const posWeights = a.balance === 'weights' && train.multiLabel ? positiveWeights(train.targets, k) : undefined;
   for (let epoch = state.epoch; epoch < p.epochs && !fit.stop; epoch++) {
     const t0 = performance.now();
     // One stream per epoch and purpose: resuming at epoch e replays exactly what a full run does.
     const root = new Rng(a.seed);
-    const order = root.fork(`order-${epoch}`).permutation(train.size);
+    const order = a.balance === 'sampler' ? balancedOrder(train.labelIndex, k, a.balancePower, root.fork(`balanced-order-${epoch}`)) : root.fork(`order-${epoch}`).permutation(train.size);
+    // One cached view per sample and epoch; validation and the clean loss read view 0.
+    const viewOf = views > 1 ? drawViews(root.fork(`views-${epoch}`), train.size, views) : undefined;
     const tapRng = root.fork(`tap-${epoch}`);
     fit.rngs = { dropout: root.fork(`dropout-${epoch}`) };
     fit.epoch = epoch;
@@ -324,13 +333,13 @@ async function loop(fit: Fit<LoopState>, callbacks: TrainCallback[], source: Bat
       // Multi-label samples: exclusion and differentClass look at every label (labelSetsOf).
       const plan = mixer.plan(labels, epoch, { spatial: p.cutmix ? [h, w] : undefined, labelSets: train.multiLabel ? labelSetsOf(train.targets, k, idx) : undefined });
       const targets = gatherRows(train.targets, k, idx);
-      const x = await source.rows(idx, plan, mixer, tapRng);
+      const x = await source.rows(idx, plan, mixer, tapRng, viewOf && Int32Array.from(idx, (i) => viewOf[i]!));
       fit.batch = b;
       fit.batchSize = n;
       for (const cb of callbacks) cb.beforeStep?.(fit);
       fit.loss = tf.tidy(() => {
         const input = tf.tensor(x, fit.head.pooled ? [n, c] : [n, h, w, c]);
-        const lossFn = (): tf.Scalar => batchLoss(fit.head.train.apply(input, { training: true }) as tf.Tensor, { targets, k, multiLabel: train.multiLabel, labelMode: p.labelMode, labelSmoothing, plan, mixer });
+        const lossFn = (): tf.Scalar => batchLoss(fit.head.train.apply(input, { training: true }) as tf.Tensor, { targets, k, multiLabel: train.multiLabel, labelMode: p.labelMode, labelSmoothing, plan, mixer, classWeights, posWeights });
         return fit.optimizer.minimize(lossFn, true, vars)!.dataSync()[0];
       });
       source.done();
