@@ -11,6 +11,14 @@ Definitions followed (scikit-learn 1.2):
   labels (a class with no positive and no prediction counts as F1 0);
 - AP per class: average_precision_score(Y[:, c], probs[:, c]) (tied scores are one threshold; a
   class with no positive gets 0); mAP: their mean over all classes.
+- NLL: log_loss(y, probs, eps=1e-7, labels=range(K)) on row-normalised cases (log_loss renormalises
+  rows); multi-label: log_loss over the flattened (target, probability) pairs, labels [0, 1];
+- per-class precision/recall/F1: precision_recall_fscore_support(y, argmax, labels=range(K),
+  zero_division=0); balanced_accuracy_score(y, argmax); confusion_matrix(y, argmax, labels=range(K));
+- Brier: scikit-learn 1.2's brier_score_loss is binary. Multi-label: brier_score_loss over the
+  flattened pairs (= the mean over labels). Single-label: the original multi-class definition
+  (Brier 1950), mean_i sum_k (p_ik - y_ik)^2, in float64 numpy; for K = 2 it is twice
+  brier_score_loss(y == 1, p[:, 1]), which the "two classes" case checks.
 
 Scores are multiples of 1/20 or 1/8 rounded to float32 first, so ties survive the trip to float32.
 
@@ -22,7 +30,9 @@ import warnings
 
 import numpy as np
 import sklearn
-from sklearn.metrics import accuracy_score, average_precision_score, f1_score, top_k_accuracy_score
+from sklearn.metrics import (accuracy_score, average_precision_score, balanced_accuracy_score, brier_score_loss,
+                             confusion_matrix, f1_score, log_loss, precision_recall_fscore_support,
+                             top_k_accuracy_score)
 
 warnings.simplefilter("ignore")
 rng = np.random.default_rng(20261125)
@@ -46,7 +56,29 @@ def single(name, probs, labels):
         "accuracy": float(accuracy_score(labels, p64.argmax(axis=1))),
         "topK": min(5, k),
         "top5": float(top_k_accuracy_score(labels, p64, k=min(5, k), labels=list(range(k)))),
+        **diagnostics(p64, labels),
     }
+
+
+def diagnostics(p64, labels):
+    n, k = p64.shape
+    pred = p64.argmax(axis=1)
+    prec, rec, f1, support = precision_recall_fscore_support(labels, pred, labels=list(range(k)), zero_division=0)
+    out = {
+        "precision": [float(v) for v in prec],
+        "recall": [float(v) for v in rec],
+        "f1": [float(v) for v in f1],
+        "macroF1": float(f1_score(labels, pred, labels=list(range(k)), average="macro", zero_division=0)),
+        "balancedAccuracy": float(balanced_accuracy_score(labels, pred)),
+        "confusion": confusion_matrix(labels, pred, labels=list(range(k))).tolist(),
+    }
+    if np.allclose(p64.sum(axis=1), 1, atol=1e-5):
+        onehot = np.eye(k)[labels]
+        out["nll"] = float(log_loss(labels, p64, eps=1e-7, labels=list(range(k))))
+        out["brier"] = float(np.mean(np.sum((p64 - onehot) ** 2, axis=1)))
+        if k == 2:
+            out["brierBinaryTimes2"] = 2 * float(brier_score_loss(labels == 1, p64[:, 1]))
+    return out
 
 
 def multi(name, probs, targets, threshold=0.5):
@@ -76,6 +108,8 @@ def multi(name, probs, targets, threshold=0.5):
         "perClassF1": [float(v) for v in f1_score(targets, pred, average=None, zero_division=0)],
         "ap": aps,
         "mAP": float(np.mean(aps)),
+        "nll": float(log_loss(targets.ravel(), p64.ravel(), eps=1e-7, labels=[0, 1])),
+        "brier": float(brier_score_loss(targets.ravel(), p64.ravel(), pos_label=1)),
     }
 
 
@@ -122,6 +156,17 @@ p = np.full((40, 5), 0.5)
 p[:20] = 0.75
 multis.append(multi("one big tie per half", p, t))
 
-out = json.dumps({"sklearn": sklearn.__version__, "single": singles, "multi": multis}, indent=1)
+# Cases added for the calibration and per-class diagnostics (drawn after the cases above, so their
+# values are unchanged): two classes (Brier against brier_score_loss), a class never predicted and a
+# class absent from the targets (zero_division, balanced accuracy over present classes).
+binary_z = rng.normal(size=(25, 2))
+binaries = [{"name": "two classes", "k": 2, "probs": [float(v) for v in f32(softmax_rows(binary_z)).ravel()], "labels": [int(v) for v in rng.integers(0, 2, size=25)]}]
+binaries[0].update(diagnostics(f32(binaries[0]["probs"]).astype(np.float64).reshape(25, 2), np.asarray(binaries[0]["labels"])))
+z = rng.normal(size=(30, 5))
+z[:, 3] -= 10  # class 3 is never predicted
+y = rng.integers(0, 4, size=30)  # class 4 never occurs
+singles_extra = [single("a class never predicted, a class absent", softmax_rows(z), y)]
+
+out = json.dumps({"sklearn": sklearn.__version__, "single": singles + singles_extra, "binary": binaries, "multi": multis}, indent=1)
 # One case per block, each list on one line.
 print(re.sub(r"\[[^\[\]{}]*\]", lambda m: re.sub(r"\s+", "", m.group(0)).replace(",", ", "), out))

@@ -24,6 +24,7 @@ import { trainHead, type TrainArgs } from '../src/train/trainer.js';
 import { disposeHead, type Head } from '../src/train/heads.js';
 import { predictRows, predictRowsOverViews, scorerOf } from '../src/train/predict.js';
 import type { BalanceMode } from '../src/train/balance.js';
+import { singleLabelMetrics } from '../src/train/metrics.js';
 
 const usage = 'usage: npx tsx scripts/views-experiment.ts [--out DIR] [--seeds N] [--skip-mlp]';
 const values = scriptArgs({ out: { type: 'string', default: 'runs/views-experiment' }, seeds: { type: 'string', default: '3' }, 'skip-mlp': { type: 'boolean', default: false } }, usage);
@@ -64,29 +65,10 @@ interface Scores {
   macroF1: number;
 }
 
+/** The project's metrics (src/train/metrics.ts: scikit-learn's definitions, tested against it). */
 function scores(probs: Float32Array, labels: Int32Array, k: number): Scores {
-  const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
-  let nll = 0;
-  for (let i = 0; i < labels.length; i++) {
-    const row = probs.subarray(i * k, (i + 1) * k);
-    let best = 0;
-    for (let c = 1; c < k; c++) if (row[c]! > row[best]!) best = c;
-    confusion[labels[i]!]![best]!++;
-    nll -= Math.log(Math.max(row[labels[i]!]!, 1e-12));
-  }
-  const recalls: number[] = [];
-  const f1s: number[] = [];
-  let correct = 0;
-  for (let c = 0; c < k; c++) {
-    const tp = confusion[c]![c]!;
-    correct += tp;
-    const actual = confusion[c]!.reduce((a, b) => a + b, 0);
-    const predicted = confusion.reduce((a, r) => a + r[c]!, 0);
-    if (actual > 0) recalls.push(tp / actual);
-    const denom = actual + predicted;
-    f1s.push(denom > 0 ? (2 * tp) / denom : 0);
-  }
-  return { accuracy: correct / labels.length, nll: nll / labels.length, balancedAccuracy: recalls.reduce((a, b) => a + b, 0) / recalls.length, macroF1: f1s.reduce((a, b) => a + b, 0) / k };
+  const m = singleLabelMetrics(probs, labels, Array.from({ length: k }, (_, c) => String(c)));
+  return { accuracy: m.accuracy, nll: m.nll, balancedAccuracy: m.balancedAccuracy, macroF1: m.macroF1 };
 }
 
 function evaluate(head: Head, tta: boolean): Scores {

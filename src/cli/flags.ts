@@ -30,9 +30,10 @@ export type Scope = 'train' | 'compare' | 'precompute' | 'eval' | 'predict' | 'l
  * text: as given · path: as given, and it must exist · number: Number(text), or the text itself when
  * it is a word (so a field may take `auto`; the schema refuses words it does not take) · list:
  * comma-separated strings · numbers: comma-separated numbers · shard: `i/n` → {index, count} · switch: true when
- * given · negate (`--no-x`): false when given.
+ * given · negate (`--no-x`): false when given · grid (repeatable): `KEY=V1,V2,…` → {key, values}, KEY a
+ * train flag without its dashes (`weight-decay`) or an options path (`mixup.labelSmoothing`).
  */
-export type Parser = 'text' | 'path' | 'number' | 'list' | 'numbers' | 'shard' | 'switch' | 'negate';
+export type Parser = 'text' | 'path' | 'number' | 'list' | 'numbers' | 'shard' | 'switch' | 'negate' | 'grid';
 
 export interface FlagRow {
   /** Commander syntax: `--alpha <a>`, `--resume`, `--no-dominant`. */
@@ -122,6 +123,8 @@ export const FLAGS: readonly FlagRow[] = [
   { flag: '--seeds <n>', scope: 'compare', path: 'seeds', parse: 'number', help: 'seeds per setting; a winner is named only when its paired 95% interval against α = 0 excludes 0' },
   { flag: '--mix-ats <list>', scope: 'compare', path: 'mixAts', parse: 'list', help: 'mix points to compare' },
   { flag: '--heads <list>', scope: 'compare', path: 'heads', parse: 'list', help: 'heads to compare', default: 'the --head' },
+  { flag: '--grid <key=values>', scope: 'compare', path: 'grid', parse: 'grid', help: 'repeatable: a training option and its values to cross with the settings, e.g. --grid dropout=0,0.3 --grid weight-decay=0,1e-4; each grid point gets its own no-mixing baseline', default: 'none' },
+  { flag: '--no-floors', scope: 'compare', path: 'floors', parse: 'negate', help: 'skip the kNN and logistic-regression floors on pooled features' },
 
   // lr-find (src/jobs/lr-find-options.ts)
   { flag: '--cache <dir>', scope: 'lrFind', path: 'cache', parse: 'path', required: true, help: 'training feature cache' },
@@ -199,12 +202,24 @@ export function addFlags(cmd: Command, rows: FlagRow[]): Command {
   for (const row of rows) {
     const opt = new Option(row.flag, helpOf(row));
     if (row.required) opt.makeOptionMandatory();
+    if (row.parse === 'grid') opt.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
     cmd.addOption(opt);
   }
   return cmd;
 }
 
+/** `--grid weight-decay=0,1e-4` → {key: 'weightDecay', values: [0, 0.0001]}; KEY a train flag or a path. */
+export function parseGridItem(text: string): { key: string; values: (number | string)[] } {
+  const m = /^\s*([A-Za-z][\w.-]*)\s*=\s*(.+)$/.exec(text);
+  if (!m) throw new UsageError(`--grid ${text}: use KEY=V1,V2,… (for example dropout=0,0.3 or weight-decay=0,1e-4)`);
+  const row = FLAGS.find((r) => r.scope === 'train' && r.flag.split(' ')[0] === `--${m[1]}`);
+  const values = m[2].split(',').map((v) => v.trim()).filter(Boolean).map((v) => (Number.isNaN(Number(v)) ? v : Number(v)));
+  if (!values.length) throw new UsageError(`--grid ${text}: give at least one value after =`);
+  return { key: row?.path ?? m[1], values };
+}
+
 function convert(row: FlagRow, raw: unknown): { value: unknown; items?: string[] } {
+  if (row.parse === 'grid') return { value: (raw as string[]).map(parseGridItem) };
   const text = String(raw);
   const items = () => text.split(',').map((s) => s.trim()).filter(Boolean);
   switch (row.parse) {

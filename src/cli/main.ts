@@ -261,7 +261,9 @@ const COMMANDS: CommandSpec[] = [
       const args = (await ctx.values('eval')) as { model: string; cache: string; tta?: boolean };
       await backend(ctx);
       const r = await runEval(args);
-      print(ctx.json, r, () => `${r.size} samples${r.views > 1 ? ` (mean over ${r.views} views)` : ''}: ${formatMetrics(r.metrics)}`);
+      // With a temperature the metrics are the scaled model's (as predict uses it); say what T did.
+      const t = r.uncalibrated ? `\ntemperature ${r.temperature.toFixed(3)} (meta.json): NLL ${r.uncalibrated.nll.toFixed(4)} → ${r.metrics.nll.toFixed(4)}, ECE ${r.uncalibrated.ece.toFixed(4)} → ${r.metrics.ece.toFixed(4)}` : '';
+      print(ctx.json, r, () => `${r.size} samples${r.views > 1 ? ` (mean over ${r.views} views)` : ''}: ${formatMetrics(r.metrics)}${t}`);
     },
   },
   {
@@ -314,7 +316,7 @@ const COMMANDS: CommandSpec[] = [
         out,
         log: ctx.json ? undefined : say,
       });
-      print(ctx.json, { ...r, backend: info.name }, () => `${formatCompareTable(r.rows)}\nreport: ${r.report}`);
+      print(ctx.json, { ...r, backend: info.name }, () => `${formatCompareTable(r.rows, r.floors)}\nreport: ${r.report}`);
     },
   },
 ];

@@ -14,6 +14,14 @@ export const compareSweepShape = {
   mixAts: z.array(field.oneOf(MIX_POINTS)).min(1, 'give at least one'),
   /** Heads to compare (default: the base's head). */
   heads: z.array(field.oneOf(HEAD_TYPES)).min(1, 'give at least one'),
+  /**
+   * Training options crossed with the settings: each axis a dotted RunTrainArgs path (`dropout`,
+   * `weightDecay`, `epochs`, `lr`, `hidden`, `mixup.labelSmoothing`, …) and two or more values; each
+   * grid point gets its own baseline (every kind of mixing off, the same grid values).
+   */
+  grid: z.array(z.object({ key: field.text(), values: z.array(z.union([z.number(), z.string()])).min(1, 'give at least one value') }).strict()),
+  /** Train the kNN and logistic-regression floors on pooled features beside the heads. */
+  floors: field.bool(),
   /** Seeds per setting (base.seed, base.seed + 1, …): 3 is the fewest that give a paired interval some power. */
   seeds: field.positiveInt(),
   /** Output folder: one subfolder per setting, report.json and report.html. */
@@ -30,7 +38,7 @@ export const compareOptionsSchema = z
     base: z.lazy(() => runTrainOptionsSchema.innerType().partial({ out: true })),
     log: field.fn<(line: string) => void>(),
   })
-  .partial({ log: true })
+  .partial({ log: true, grid: true, floors: true })
   .strict();
 
 /** The sweep's defaults (`heads` defaults to the base's head, so it is not here). */
@@ -38,4 +46,6 @@ export const COMPARE_DEFAULTS = {
   alphas: [0, 0.2, 0.4],
   mixAts: ['features'] as (typeof MIX_POINTS)[number][],
   seeds: 3,
+  grid: [] as { key: string; values: (number | string)[] }[],
+  floors: true,
 };

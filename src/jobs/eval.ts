@@ -8,6 +8,7 @@ import { cacheFeatureSet } from '../train/features.js';
 import { predictRows, predictRowsOverViews } from '../train/predict.js';
 import { loadHead, readMeta } from '../train/export.js';
 import { multiLabelMetrics, singleLabelMetrics, type Metrics } from '../train/metrics.js';
+import { applyTemperature } from '../train/calibration.js';
 import { parseOptions } from '../base/options.js';
 import { evalOptionsSchema } from './model-options.js';
 
@@ -15,9 +16,10 @@ export type RunEvalArgs = z.input<typeof evalOptionsSchema>;
 
 /**
  * Metrics of a trained model on a cache; refuses a cache made with another backbone or classes.
- * `tta`: the probabilities are the mean over the cache's views (it must hold several).
+ * `tta`: the probabilities are the mean over the cache's views (it must hold several). The model is
+ * measured as predict uses it: with the temperature of meta.json (docs/architecture.md, "Judging").
  */
-export async function runEval(args: RunEvalArgs): Promise<{ metrics: Metrics; size: number; views: number }> {
+export async function runEval(args: RunEvalArgs): Promise<{ metrics: Metrics; size: number; views: number; temperature: number; uncalibrated?: { nll: number; ece: number; brier: number } }> {
   parseOptions(evalOptionsSchema, args);
   const meta = await readMeta(args.model);
   const reader = CacheReader.open(args.cache);
@@ -34,10 +36,15 @@ export async function runEval(args: RunEvalArgs): Promise<{ metrics: Metrics; si
       const k = meta.classes.length;
       const scorer = { model: head, pooled: false, outputs: 'probabilities', multiLabel: meta.multiLabel } as const;
       const views = args.tta ? reader.views : 1;
-      const probs = views > 1 ? predictRowsOverViews(scorer, set, k, views, 64) : predictRows(scorer, set, k, 64);
-      // The threshold(s) calibrated at training time (meta.json).
-      const metrics = meta.multiLabel ? multiLabelMetrics(probs, set.targets, k, meta.thresholds ?? meta.threshold) : singleLabelMetrics(probs, set.labelIndex, meta.classes);
-      return { metrics, size: set.size, views };
+      const raw = views > 1 ? predictRowsOverViews(scorer, set, k, views, 64) : predictRows(scorer, set, k, 64);
+      // The model as predict uses it: the temperature and threshold(s) fitted at training time (meta.json).
+      const temperature = meta.temperature ?? 1;
+      const probs = applyTemperature(raw, k, temperature, meta.multiLabel);
+      const measure = (p: Float32Array) => (meta.multiLabel ? multiLabelMetrics(p, set.targets, k, meta.thresholds ?? meta.threshold) : singleLabelMetrics(p, set.labelIndex, meta.classes));
+      const metrics = measure(probs);
+      // The head's own calibration beside it, so eval tells what the temperature did.
+      const before = temperature === 1 ? undefined : measure(raw);
+      return { metrics, size: set.size, views, temperature, ...(before ? { uncalibrated: { nll: before.nll, ece: before.ece, brier: before.brier } } : {}) };
     } finally {
       head.dispose();
     }

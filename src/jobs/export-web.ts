@@ -53,7 +53,7 @@ export interface ExportWebResult {
  * preprocessing it shares with Node (preprocess/). The export keeps these relative paths, so the
  * modules' own imports resolve unchanged.
  */
-export const WEB_MODULES = ['preprocess/index.js', 'preprocess/spec.js', 'web/browser.js', 'web/app.js', 'web/onnx-browser.js'];
+export const WEB_MODULES = ['preprocess/index.js', 'preprocess/spec.js', 'preprocess/temperature.js', 'web/browser.js', 'web/app.js', 'web/onnx-browser.js'];
 
 /** onnxruntime-web's files an ONNX export ships: the WebAssembly-only ESM build and its runtime. */
 export const ORT_WEB_FILES = ['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'];

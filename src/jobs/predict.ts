@@ -10,6 +10,7 @@ import { viewSpec, type ViewSpec } from '../preprocess/views.js';
 import { contentKey } from './precompute.js';
 import { loadHead, predictedLabels, readMeta } from '../train/export.js';
 import { mapRows, meanOverViews, predictRows } from '../train/predict.js';
+import { applyTemperature } from '../train/calibration.js';
 import { extractFeatures, sessionOf, useEngine } from '../engine/index.js';
 import { parseOptions } from '../base/options.js';
 import { predictOptionsSchema, PREDICT_DEFAULTS } from './model-options.js';
@@ -81,6 +82,8 @@ export async function runPredict(args: RunPredictArgs): Promise<Prediction[]> {
         const maps = await extractFeatures(backbone, pixels, good.length * views);
         probs = predictRows({ model: head!, pooled: false, outputs: 'probabilities', multiLabel: meta.multiLabel }, mapRows(maps, backbone.featureShape), meta.classes.length, bs);
         if (views > 1) probs = meanOverViews(probs, views, meta.classes.length);
+        // The temperature of meta.json, on the (view-averaged) probabilities, as eval applies it.
+        probs = applyTemperature(probs, meta.classes.length, meta.temperature ?? 1, meta.multiLabel);
       }
       const k = meta.classes.length;
       files.forEach((file, i) => {

@@ -19,7 +19,8 @@ import { parseOptions } from '../base/options.js';
 import { disposeHead, HEAD_DEFAULTS } from '../train/heads.js';
 import { exportModel, type ModelMeta } from '../train/export.js';
 import { LEGACY_KERNEL } from '../preprocess/index.js';
-import { calibrateThreshold, multiLabelMetrics, singleLabelMetrics, type Metrics, type ThresholdCalibration } from '../train/metrics.js';
+import { calibrateThreshold, crossFitThreshold, multiLabelMetrics, singleLabelMetrics, type CrossFitThreshold, type Metrics, type ThresholdCalibration } from '../train/metrics.js';
+import { applyTemperature, temperatureReport } from '../train/calibration.js';
 import { resolveMixupArgs } from '../mixup/index.js';
 import { renderTrainReport } from '../report/index.js';
 import type { TrainReport } from '../report/types.js';
@@ -93,17 +94,26 @@ export async function runTrain(input: RunTrainArgs): Promise<RunTrainResult> {
     await fs.mkdir(args.out, { recursive: true });
     result = await trainHead(train, valid, { ...args, backbone, log: args.log });
     const evalSet = valid ?? train;
-    // Single-label with validation: the trainer already measured the returned (best) head on it.
-    const reuse = !h.multiLabel && valid && result.best;
-    const probs = reuse ? new Float32Array(0) : predictSet(result.head, evalSet);
+    const k = h.classes.length;
+    const probs = predictSet(result.head, evalSet);
     // Multi-label: the decision threshold that maximises micro-F1 on validation (0.5 without one).
     let calibration: ThresholdCalibration | undefined;
-    if (h.multiLabel && valid) calibration = calibrateThreshold(probs, valid.targets, h.classes.length, args.thresholdPerClass === true);
-    else if (h.multiLabel) args.log?.('no validation set: the decision threshold stays at 0.5 (give --valid or --valid-split to calibrate it)');
+    let thresholdCrossFit: CrossFitThreshold | undefined;
+    if (h.multiLabel && valid) {
+      calibration = calibrateThreshold(probs, valid.targets, k, args.thresholdPerClass === true);
+      // The honest F1 of a tuned threshold: fitted on one half of validation, scored on the other.
+      thresholdCrossFit = crossFitThreshold(probs, valid.targets, k, args.thresholdPerClass === true, args.seed ?? 0);
+    } else if (h.multiLabel) args.log?.('no validation set: the decision threshold stays at 0.5 (give --valid or --valid-split to calibrate it)');
     const threshold = calibration?.threshold ?? 0.5;
-    const metrics = h.multiLabel
-      ? multiLabelMetrics(probs, evalSet.targets, h.classes.length, calibration?.perClass ?? threshold)
-      : reuse || singleLabelMetrics(probs, evalSet.labelIndex, h.classes);
+    const metrics = h.multiLabel ? multiLabelMetrics(probs, evalSet.targets, k, calibration?.perClass ?? threshold) : singleLabelMetrics(probs, evalSet.labelIndex, h.classes);
+    if (metrics.kind === 'multi' && thresholdCrossFit) metrics.crossFitMicroF1 = thresholdCrossFit.microF1;
+    // Temperature scaling (docs/architecture.md, "Judging"): fitted on validation only, reported by
+    // cross-fitting; without validation the head's probabilities stay as they are (T = 1).
+    const temperature = valid ? temperatureReport(probs, h.multiLabel ? { targets: valid.targets } : { labels: valid.labelIndex }, k, args.seed ?? 0) : undefined;
+    const T = temperature?.temperature ?? 1;
+    // Thresholds were fitted on the head's probabilities; meta.json's apply to the scaled ones.
+    // sigmoid(logit(p)/T) is increasing in p, so p ≥ t ⇔ scaled(p) ≥ scaled(t): the same decisions.
+    const scaled = (t: number) => (T === 1 ? t : applyTemperature(Float32Array.of(t), 1, T, true)[0]);
     const options = resolvedTrainOptions(args, result, h.classes);
     const meta = await exportModel(
       args.out,
@@ -111,8 +121,9 @@ export async function runTrain(input: RunTrainArgs): Promise<RunTrainResult> {
       {
         classes: h.classes,
         multiLabel: h.multiLabel,
-        threshold,
-        ...(calibration?.perClass ? { thresholds: calibration.perClass } : {}),
+        threshold: scaled(threshold),
+        ...(calibration?.perClass ? { thresholds: calibration.perClass.map(scaled) } : {}),
+        ...(temperature ? { temperature: T } : {}),
         featureShape: h.featureShape,
         backbone: h.backbone,
         preprocess,
@@ -138,6 +149,14 @@ export async function runTrain(input: RunTrainArgs): Promise<RunTrainResult> {
       metrics,
       lrFind: result.lrFind && (({ lrs, losses, smoothed, suggestion, minimumLr, steepestLr, rule, diverged }) => ({ lrs, losses, smoothed, suggestion, minimumLr, steepestLr, rule, diverged }))(result.lrFind),
       threshold: calibration,
+      ...(thresholdCrossFit ? { thresholdCrossFit } : {}),
+      ...(temperature ? { temperature } : {}),
+      // Ids and source files of the evaluated samples the report names (top losses).
+      samples: (metrics.kind === 'single' ? metrics.topLosses.map((t) => t.index) : []).map((i) => {
+        const item = evalSet.item?.(i);
+        // IDX images live in memory (RawImage), not on disk: no file to show.
+        return { index: i, id: item?.id ?? String(i), source: typeof item?.source === 'string' ? item.source : '' };
+      }),
       seconds: (performance.now() - t0) / 1000,
     };
     await writeFileAtomic(path.join(args.out, 'report.json'), JSON.stringify(report, null, 2));
@@ -185,6 +204,8 @@ export function resolvedTrainOptions(args: RunTrainArgs, result: Pick<TrainResul
 
 /** The few numbers worth printing. */
 export function summary(m: Metrics): Record<string, number> {
-  return m.kind === 'single' ? { loss: m.loss, accuracy: m.accuracy, top5: m.top5 } : { loss: m.loss, microF1: m.microF1, macroF1: m.macroF1, mAP: m.mAP };
+  return m.kind === 'single'
+    ? { loss: m.loss, accuracy: m.accuracy, top5: m.top5, balancedAccuracy: m.balancedAccuracy, macroF1: m.macroF1, nll: m.nll, ece: m.ece, brier: m.brier }
+    : { loss: m.loss, microF1: m.microF1, macroF1: m.macroF1, mAP: m.mAP, nll: m.nll, ece: m.ece, brier: m.brier, ...(m.crossFitMicroF1 != null ? { crossFitMicroF1: m.crossFitMicroF1 } : {}) };
 }
 

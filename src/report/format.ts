@@ -8,9 +8,11 @@ const f = (v: number | undefined, d = 4) => (v == null || Number.isNaN(v) ? '-' 
 const pct = (v: number | undefined) => (v == null || Number.isNaN(v) ? '-' : `${(100 * v).toFixed(2)}%`);
 
 export function formatMetrics(m: Metrics): string {
+  // Older report.json files lack the calibration figures: they are left out rather than shown as "-".
+  const cal = m.ece == null ? '' : `, ECE ${f(m.ece)}, Brier ${f(m.brier)}`;
   return m.kind === 'single'
-    ? `accuracy ${pct(m.accuracy)}, top-5 ${pct(m.top5)}, loss ${f(m.loss)}`
-    : `mAP ${pct(m.mAP)}, micro-F1 ${pct(m.microF1)}, macro-F1 ${pct(m.macroF1)}, loss ${f(m.loss)}`;
+    ? `accuracy ${pct(m.accuracy)}${m.balancedAccuracy == null ? '' : `, balanced accuracy ${pct(m.balancedAccuracy)}, macro-F1 ${pct(m.macroF1)}`}, top-5 ${pct(m.top5)}, loss (NLL) ${f(m.loss)}${cal}`
+    : `mAP ${pct(m.mAP)}, micro-F1 ${pct(m.microF1)}${m.crossFitMicroF1 == null ? '' : ` (cross-fitted ${pct(m.crossFitMicroF1)})`}, macro-F1 ${pct(m.macroF1)}, loss (NLL) ${f(m.loss)}${cal}`;
 }
 
 /** Rows of fixed-width columns, the first row a header. */
@@ -35,7 +37,32 @@ export function formatTrainTable(records: EpochRecord[], withHeader = true): str
   return [...(withHeader ? [fmt(header)] : []), ...rows.map(fmt)].join('\n');
 }
 
-export type CompareVerdict = 'baseline' | 'better' | 'worse' | 'no clear difference' | 'one seed';
+export type CompareVerdict = 'baseline' | 'better' | 'worse' | 'no clear difference' | 'one seed' | 'no baseline';
+
+/** One metric of one setting over its seeds, and its verdict against the setting's baseline. */
+export interface MetricVerdict {
+  value: number;
+  sd: number;
+  values: number[];
+  higherIsBetter: boolean;
+  /** Paired difference against the baseline under the same seeds, with its (uncorrected) 95% t-interval. */
+  diff?: { mean: number; lo: number; hi: number };
+  /** Two-sided p of the paired test ('t', or 'sign' when the differences have sd 0), and after Holm. */
+  p?: number;
+  pAdjusted?: number;
+  test?: 't' | 'sign' | 'none';
+  verdict: CompareVerdict;
+  /** The best setting of its family (metric × baseline) that is "better" after correction. */
+  winner: boolean;
+}
+
+/** A floor beside the heads (kNN, logistic regression): values only, no verdict. */
+export interface FloorRow {
+  name: 'knn' | 'logistic';
+  description: string;
+  metrics: Record<string, { value: number; sd: number; values: number[] }>;
+  seconds: number;
+}
 
 /** One setting of `compare`, over its seeds. */
 export interface CompareRow {
@@ -43,6 +70,15 @@ export interface CompareRow {
   head: string;
   mixAt: string;
   alpha: number;
+  /** The --grid values of this setting (empty without a grid). */
+  grid?: Record<string, number | string>;
+  /** The setting it is judged against (null for a baseline, or when no α = 0 was trained). */
+  baseline?: string | null;
+  /** Per judged metric (accuracy or mAP, NLL, ECE): values and verdict. */
+  metrics: Record<string, MetricVerdict>;
+  /** Mean over seeds of the validation NLL after temperature scaling (cross-fitted). */
+  temperedNll?: number;
+  /** The headline metric's name; value … winner below repeat metrics[metric]. */
   metric: string;
   /** Mean of the metric over the seeds. */
   value: number;
@@ -64,48 +100,104 @@ export interface CompareRow {
   seconds: number;
 }
 
-const pp = (v: number) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(2)}`;
+const pp = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(100 * v).toFixed(2)}`;
+const signed = (v: number, d = 4) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(d)}`;
 
-/** The Δ column: "+1.20 pp [+0.30, +2.10]". */
-export function formatDiff(d: CompareRow['diff']): string {
+/** Whether a metric is a fraction shown in percent (accuracy, mAP, F1) rather than a loss or an error. */
+export const isPercentMetric = (name: string) => !['NLL', 'ECE', 'Brier', 'loss'].includes(name);
+
+/** The Δ column: "+1.20 pp [+0.30, +2.10]" for percentages, "−0.0812 [−0.1200, −0.0400]" for NLL and ECE. */
+export function formatDiff(d: CompareRow['diff'], metric = 'accuracy'): string {
   if (!d) return '-';
-  return Number.isFinite(d.lo) ? `${pp(d.mean)} pp [${pp(d.lo)}, ${pp(d.hi)}]` : `${pp(d.mean)} pp`;
+  const fmt = isPercentMetric(metric) ? pp : (v: number) => signed(v);
+  const unit = isPercentMetric(metric) ? ' pp' : '';
+  return Number.isFinite(d.lo) ? `${fmt(d.mean)}${unit} [${fmt(d.lo)}, ${fmt(d.hi)}]` : `${fmt(d.mean)}${unit}`;
 }
 
-/** One line per head: the winner, or "no clear difference". */
-export function compareVerdicts(rows: CompareRow[]): string[] {
-  const heads = [...new Set(rows.map((r) => r.head))];
-  return heads.map((head) => {
-    const mine = rows.filter((r) => r.head === head);
-    const winner = mine.find((r) => r.winner);
-    if (winner) return `${head}: ${winner.name} beats α = 0 (${formatDiff(winner.diff)} ${winner.metric})`;
-    if (mine.some((r) => r.verdict === 'one seed')) return `${head}: one seed per setting: no interval; rerun with --seeds 3 or more to judge`;
-    const worse = mine.filter((r) => r.verdict === 'worse').map((r) => r.name);
-    return `${head}: no clear difference from α = 0${worse.length ? ` (clearly worse: ${worse.join(', ')})` : ''}`;
+/** A metric's value: "81.20%" or "0.5123". */
+export function formatValue(metric: string, v: number, sdv?: number): string {
+  if (isPercentMetric(metric)) return sdv != null && Number.isFinite(sdv) ? `${pct(v)} ± ${(100 * sdv).toFixed(2)}` : pct(v);
+  return sdv != null && Number.isFinite(sdv) ? `${f(v)} ± ${f(sdv)}` : f(v);
+}
+
+/** What "better" means in plain words, per metric. */
+const BETTER_WORDS: Record<string, string> = { NLL: 'better calibrated', ECE: 'better calibrated' };
+
+/** The families of a comparison: each baseline (head × grid point) with the settings judged against it. */
+export function compareFamilies(rows: CompareRow[]): { label: string; baseline: CompareRow | undefined; members: CompareRow[] }[] {
+  const keys = [...new Set(rows.filter((r) => r.verdict !== 'baseline').map((r) => r.baseline ?? `(none)${r.head}`))];
+  return keys.map((key) => {
+    const members = rows.filter((r) => r.verdict !== 'baseline' && (r.baseline ?? `(none)${r.head}`) === key);
+    const baseline = rows.find((r) => r.name === key);
+    const grid = members[0].grid && Object.keys(members[0].grid).length ? ` (${Object.entries(members[0].grid).map(([k, v]) => `${k} ${v}`).join(', ')})` : '';
+    return { label: `${members[0].head}${grid}`, baseline, members };
   });
 }
 
-export function formatCompareTable(rows: CompareRow[]): string {
+/**
+ * One line per family and metric, in plain words:
+ * "mlp: accuracy: no clear difference; NLL: mlp-hidden-a0.4 −0.0812 [−0.1200, −0.0400], better calibrated; ECE: …".
+ */
+export function compareVerdicts(rows: CompareRow[]): string[] {
+  return compareFamilies(rows).map(({ label, baseline, members }) => {
+    if (!baseline) return `${label}: no baseline (α = 0 is not among the settings): nothing to judge against`;
+    if (members.some((r) => r.verdict === 'one seed')) return `${label}: one seed per setting: no interval; rerun with --seeds 3 or more to judge`;
+    const parts = Object.keys(members[0].metrics).map((metric) => {
+      const winner = members.find((r) => r.metrics[metric].winner);
+      if (winner) {
+        const m = winner.metrics[metric];
+        const also = members.filter((r) => r !== winner && r.metrics[metric].verdict === 'better').map((r) => r.name);
+        return `${metric}: ${winner.name} ${formatDiff(m.diff, metric)}, ${BETTER_WORDS[metric] ?? 'better'}${also.length ? ` (also better: ${also.join(', ')})` : ''}`;
+      }
+      const worse = members.filter((r) => r.metrics[metric].verdict === 'worse').map((r) => r.name);
+      return `${metric}: no clear difference${worse.length ? ` (clearly worse: ${worse.join(', ')})` : ''}`;
+    });
+    return `${label} vs ${baseline.name}: ${parts.join('; ')}`;
+  });
+}
+
+/** The verdict cell of one metric: WINNER, better, worse, … ("(sign)" when the sign test decided). */
+function verdictCell(m: MetricVerdict): string {
+  return m.winner ? 'WINNER' : m.verdict;
+}
+
+export function formatCompareTable(rows: CompareRow[], floors: readonly FloorRow[] = []): string {
   const seeds = rows[0]?.seeds.length ?? 0;
+  const metrics = Object.keys(rows[0]?.metrics ?? {});
+  const gridKeys = [...new Set(rows.flatMap((r) => Object.keys(r.grid ?? {})))];
+  const header = ['setting', 'head', 'mix at', 'α', ...gridKeys.map((k) => k.split('.').at(-1)!)];
+  for (const m of metrics) header.push(`${m} (${seeds} seed${seeds === 1 ? '' : 's'})`, `Δ ${m} [95% CI]`, `${m} verdict`);
+  header.push('NLL after T', 'best epoch', 'seconds');
   const body = table([
-    ['setting', 'head', 'mix at', 'α', 'metric', `mean ± sd (${seeds} seed${seeds === 1 ? '' : 's'})`, 'Δ vs α = 0 [95% CI]', 'verdict', 'valid loss', 'best epoch', 'seconds'],
+    header,
     ...rows.map((r) => [
       r.name,
       r.head,
       r.mixAt,
       String(r.alpha),
-      r.metric,
-      Number.isFinite(r.sd) ? `${pct(r.value)} ± ${(100 * r.sd).toFixed(2)}` : pct(r.value),
-      formatDiff(r.diff),
-      r.winner ? 'WINNER' : r.verdict,
-      f(r.validLoss),
+      ...gridKeys.map((k) => String(r.grid?.[k] ?? '-')),
+      ...metrics.flatMap((m) => [formatValue(m, r.metrics[m].value, r.metrics[m].sd), formatDiff(r.metrics[m].diff, m), verdictCell(r.metrics[m])]),
+      f(r.temperedNll),
       r.bestEpoch.toFixed(1),
       r.seconds.toFixed(1),
     ]),
+    ...floors.map((fl) => [
+      `floor: ${fl.name}`,
+      '-',
+      '-',
+      '-',
+      ...gridKeys.map(() => '-'),
+      ...metrics.flatMap((m) => [fl.metrics[m] ? formatValue(m, fl.metrics[m].value) : '-', '-', 'floor']),
+      '-',
+      '-',
+      fl.seconds.toFixed(1),
+    ]),
   ]);
   const note =
-    'Δ: the paired difference against α = 0 of the same head, trained with the same seeds (pp = percentage points), ' +
-    'with its 95% t-interval; "better"/"worse" when the interval excludes 0, and the winner is the best "better" setting of its head.';
+    'Δ: the paired difference against the baseline (the same head and grid values with every kind of mixing off), trained with the same seeds ' +
+    '(pp = percentage points), with its 95% t-interval. A verdict needs p ≤ 0.05 after Holm\'s correction over the settings sharing that baseline ' +
+    '(one family per metric); when the differences have no spread the sign test decides (3 seeds can never win that way). ' +
+    'Lower is better for NLL and ECE. "NLL after T": validation NLL after temperature scaling, cross-fitted.';
   return [body, '', ...compareVerdicts(rows), note].join('\n');
 }
 

@@ -6,8 +6,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { CompareReport, TrainReport } from './types.js';
-import { confusionMatrix, escapeXml, histogram, lineChart, type Series } from './svg.js';
-import { compareVerdicts, formatDiff, formatMetrics } from './format.js';
+import type { CompareRow } from './format.js';
+import { confusionMatrix, deltaHeatMap, escapeXml, histogram, lineChart, reliabilityDiagram, type Series } from './svg.js';
+import { compareFamilies, compareVerdicts, formatDiff, formatMetrics, formatValue } from './format.js';
 import { writeFileAtomic } from '../base/fs.js';
 
 /** Why the mixed loss sits above the clean ones, with two of the run's own classes as the example. */
@@ -102,6 +103,15 @@ export function trainPlots(r: TrainReport, prefix = ''): Plot[] {
       }),
     });
   }
+  const yLabel = r.metrics.kind === 'multi' ? 'fraction positive' : 'accuracy';
+  const xLabel = r.metrics.kind === 'multi' ? 'predicted probability (every label pooled)' : undefined;
+  if (r.temperature) {
+    const t = r.temperature;
+    plots.push({ name: `${prefix}reliability-before`, title: 'Reliability before temperature scaling', svg: reliabilityDiagram({ title: 'Reliability: the head as trained', bins: t.before.reliability, xLabel, yLabel, note: `ECE ${t.before.ece.toFixed(4)}, NLL ${t.before.nll.toFixed(4)}; red: gap to the diagonal` }) });
+    plots.push({ name: `${prefix}reliability-after`, title: 'Reliability after temperature scaling', svg: reliabilityDiagram({ title: `Reliability after temperature T = ${t.temperature.toFixed(3)}`, bins: t.after.reliability, xLabel, yLabel, note: `ECE ${t.after.ece.toFixed(4)}, NLL ${t.after.nll.toFixed(4)} (cross-fitted on the two halves)` }) });
+  } else if (r.metrics.reliability) {
+    plots.push({ name: `${prefix}reliability`, title: 'Reliability', svg: reliabilityDiagram({ title: 'Reliability (no validation set: training data)', bins: r.metrics.reliability, xLabel, yLabel, note: `ECE ${num(r.metrics.ece)}` }) });
+  }
   if (r.metrics.kind === 'single') {
     const classes = r.metrics.perClass.map((p) => p.name);
     plots.push({ name: `${prefix}confusion`, title: 'Confusion matrix', svg: confusionMatrix({ title: 'Confusion matrix (validation)', classes, matrix: r.metrics.confusion }) });
@@ -144,10 +154,61 @@ function metricsSection(r: TrainReport): string {
       : `<p class="note">No validation set: the decision threshold stays at 0.5. Give --valid or --valid-split to calibrate it.</p>`;
     if (m.noPositive.length) html += `<p class="note">${m.noPositive.length} class(es) have no positive in this set; their AP and F1 count as 0 in mAP and macro-F1 (as scikit-learn).</p>`;
   }
-  if (m.kind === 'single') {
+  if (m.kind === 'multi' && r.thresholdCrossFit) {
+    html += `<p>Cross-fitted micro-F1 (threshold fitted on one half of validation, scored on the other, both ways): <b>${(100 * r.thresholdCrossFit.microF1).toFixed(1)}%</b> — the figure to expect on new data; the ${(100 * (r.threshold?.microF1 ?? NaN)).toFixed(1)}% above is measured on the data the threshold was tuned on.</p>`;
+  }
+  html += calibrationSection(r);
+  if (m.kind === 'single' && m.perClass[0]?.precision != null) {
+    const p1 = (v: number) => (Number.isNaN(v) ? '–' : `${(100 * v).toFixed(1)}%`);
+    html += `<h2>Per class</h2><p>Macro-F1 ${p1(m.macroF1)}, balanced accuracy ${p1(m.balancedAccuracy)} (the mean recall over classes: accuracy that every class counts in equally).</p>`;
+    html += htmlTable([['class', 'precision', 'recall', 'F1', 'samples'], ...m.perClass.map((p) => [p.name, p1(p.precision), p1(p.recall), p1(p.f1), String(p.count)])]);
+    const pairs = mostConfused(m.confusion, m.perClass.map((p) => p.name));
+    if (pairs.length) html += `<p>Most confused (true → predicted): ${pairs.map((x) => `${escapeXml(x.truth)} → ${escapeXml(x.predicted)} (${x.count})`).join(', ')}.</p>`;
+  } else if (m.kind === 'single') {
     html += htmlTable([['class', 'accuracy', 'samples'], ...m.perClass.map((p) => [p.name, Number.isNaN(p.accuracy) ? '–' : `${(100 * p.accuracy).toFixed(1)}%`, String(p.count)])]);
   }
   return html;
+}
+
+/** The off-diagonal cells of a confusion matrix with the most samples (at most `count`), largest first. */
+export function mostConfused(confusion: number[][], classes: string[], count = 5): { truth: string; predicted: string; count: number }[] {
+  const cells: { truth: string; predicted: string; count: number }[] = [];
+  confusion.forEach((row, i) => row.forEach((v, j) => i !== j && v > 0 && cells.push({ truth: classes[i], predicted: classes[j], count: v })));
+  return cells.sort((a, b) => b.count - a.count).slice(0, count);
+}
+
+function calibrationSection(r: TrainReport): string {
+  const m = r.metrics;
+  if (m.ece == null) return '';
+  let html = `<h2>Calibration</h2><p>NLL ${m.nll.toFixed(4)}, ECE ${m.ece.toFixed(4)} (${m.kind === 'single' ? '15 equal-width bins over the top-1 probability' : 'per label, 15 bins over its probability, averaged over labels'}), Brier ${m.brier.toFixed(4)}.`;
+  if (r.temperature) {
+    const t = r.temperature;
+    html += ` Temperature scaling (one T fitted on validation by minimising NLL, saved in meta.json and applied by eval, predict and the web export): T = ${t.temperature.toFixed(3)}${t.temperature > 1 ? ' (the head was overconfident)' : t.temperature < 1 ? ' (the head was underconfident)' : ''}. Scored by cross-fitting (fitted on one half of validation, scored on the other, both ways): NLL ${t.before.nll.toFixed(4)} → ${t.after.nll.toFixed(4)}, ECE ${t.before.ece.toFixed(4)} → ${t.after.ece.toFixed(4)}.`;
+  }
+  return `${html}</p>`;
+}
+
+/** Top losses with thumbnails where the source file is still on disk, else the sample's id. */
+async function topLossesSection(r: TrainReport): Promise<string> {
+  const m = r.metrics;
+  if (m.kind !== 'single' || !m.topLosses?.length) return '';
+  const classes = m.perClass.map((p) => p.name);
+  const bySample = new Map((r.samples ?? []).map((s) => [s.index, s]));
+  const rows: string[] = [];
+  for (const t of m.topLosses) {
+    const sample = bySample.get(t.index);
+    let thumb = '';
+    if (sample?.source) {
+      try {
+        const png = await sharp(sample.source).rotate().resize(64, 64, { fit: 'cover' }).png().toBuffer();
+        thumb = `<img alt="" width="64" height="64" src="data:image/png;base64,${png.toString('base64')}">`;
+      } catch {
+        thumb = ''; // moved, deleted or not an image: the id below still names it
+      }
+    }
+    rows.push(`<tr><td>${thumb}</td><td>${escapeXml(sample?.id ?? `#${t.index}`)}</td><td>${escapeXml(classes[t.label])}</td><td>${escapeXml(classes[t.predicted])}</td><td>${(100 * t.probability).toFixed(1)}%</td><td>${t.loss.toFixed(3)}</td></tr>`);
+  }
+  return `<h2>Top losses</h2><p>The validation samples the head is most wrong about (largest −log p(true class)): often mislabelled images, or the classes it confuses.</p><table class="top-losses"><tr><th></th><th>sample</th><th>label</th><th>predicted</th><th>p(label)</th><th>loss</th></tr>${rows.join('')}</table>`;
 }
 
 export async function renderTrainReport(r: TrainReport, out: string): Promise<string> {
@@ -161,6 +222,7 @@ export async function renderTrainReport(r: TrainReport, out: string): Promise<st
 <p>Cache <code>${escapeXml(r.cache)}</code> (${r.trainSize} training samples), validation: ${escapeXml(r.valid)}. Backend <code>${escapeXml(r.backend)}</code>; ${r.seconds.toFixed(1)} s.</p>
 <h2>Result</h2>${metricsSection(r)}
 <div class="plots">${plots.map((p) => `<figure>${p.svg}</figure>`).join('')}</div>
+${await topLossesSection(r)}
 <h2>Why is the mixed training loss above the validation loss?</h2><p class="note">${escapeXml(whyMixedLossIsHigher(r.classes ?? []))}</p>
 <h2>Epochs</h2>${htmlTable(rows)}
 <h2>Options (every value used, defaults included)</h2><pre>${escapeXml(JSON.stringify(r.options, null, 2))}</pre>`;
@@ -178,6 +240,29 @@ function meanCurve(reports: TrainReport[], pick: (e: TrainReport['history'][numb
   });
 }
 
+/**
+ * One heat map per judged metric: rows are the families (head and grid values), columns the mix
+ * point and α, cells the mean paired Δ against that family's baseline.
+ */
+export function compareHeatMaps(r: CompareReport): Plot[] {
+  const families = compareFamilies(r.rows).filter((f) => f.baseline);
+  if (!families.length) return [];
+  const cols = [...new Set(families.flatMap((f) => f.members.map((x) => `${x.mixAt} α ${x.alpha}`)))];
+  return Object.keys(r.rows[0].metrics).map((metric) => {
+    const lowerIsBetter = !r.rows[0].metrics[metric].higherIsBetter;
+    const cells = families.map((f) =>
+      cols.map((c) => {
+        const x = f.members.find((m) => `${m.mixAt} α ${m.alpha}` === c);
+        const v = x?.metrics[metric];
+        if (!v?.diff) return undefined;
+        return { delta: v.diff.mean, label: formatDiff({ mean: v.diff.mean, lo: NaN, hi: NaN }, metric), verdict: v.verdict };
+      }),
+    );
+    const slug = metric.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+    return { name: `compare-delta-${slug}`, title: `Δ ${metric}`, svg: deltaHeatMap({ title: `Δ ${metric} vs no mixing (mean over seeds)`, rows: families.map((f) => f.label), cols, cells, lowerIsBetter }) };
+  });
+}
+
 /** The "reading this" note, in terms of this run's own validation set and classes. */
 export function readingThisNote(r: CompareReport): string {
   const first = r.runs[0]?.report;
@@ -188,9 +273,10 @@ export function readingThisNote(r: CompareReport): string {
   return (
     `Each row is ${seeds} run${seeds === 1 ? '' : 's'} (seeds ${r.seeds.join(', ')}); mean ± sd is over those seeds. ` +
     `On these ${n} validation samples one sample is ${one} pp of the metric, so gaps of a few samples are noise. ` +
-    `Δ pairs each setting with α = 0 of the same head under the same seed and gives a 95% t-interval of the mean difference: ` +
-    `a setting is called better (or worse) only when that interval lies entirely above (or below) 0, and only then can it be the winner. ` +
-    `With few seeds the interval is wide; add --seeds to narrow it. ` +
+    `Δ pairs each setting with its baseline (the same head and grid values with mixup and CutMix off) under the same seed and gives a 95% t-interval of the mean difference. ` +
+    `A setting is called better (or worse) only when the paired test's p-value, adjusted by Holm's method over all settings sharing that baseline (one family per metric), is at most 0.05; ` +
+    `when every seed moved by the same amount (no spread) the sign test decides instead, which needs 6 seeds on its own. Only a "better" setting can be the winner. ` +
+    `For NLL and ECE lower is better: mixup often acts on calibration more than on accuracy. With few seeds the interval is wide; add --seeds to narrow it. ` +
     whyMixedLossIsHigher(classes)
   );
 }
@@ -223,7 +309,9 @@ export async function renderCompareReport(r: CompareReport, out: string): Promis
     }),
   };
   const alphas = [...new Set(r.rows.map((x) => x.alpha))].sort((a, b) => a - b);
-  const groups = [...new Set(r.rows.map((x) => `${x.head} @ ${x.mixAt === '-' ? 'features' : x.mixAt}`))];
+  // One curve per family (head and grid values) and mix point; α = 0 is the family's baseline.
+  const gridOf = (x: CompareRow) => Object.entries(x.grid ?? {}).map(([k, v]) => `${k.split('.').at(-1)} ${v}`).join(', ');
+  const groups = [...new Map(r.rows.filter((x) => x.alpha > 0).map((x) => [`${x.head}${gridOf(x) ? ` (${gridOf(x)})` : ''} @ ${x.mixAt}`, x])).entries()];
   const byAlpha: Plot = {
     name: 'compare-alpha',
     title: 'Final metric by α',
@@ -231,43 +319,56 @@ export async function renderCompareReport(r: CompareReport, out: string): Promis
       title: `Validation ${metricName} by α (mean over seeds)`,
       xLabel: 'α',
       yLabel: metricName,
-      series: groups.map((g) => {
-        const [head, mixAt] = g.split(' @ ');
-        return {
-          name: g,
-          points: alphas.map((a) => {
-            const row = r.rows.find((x) => x.head === head && x.alpha === a && (a === 0 || x.mixAt === mixAt));
-            return { x: a, y: row?.value };
-          }),
-        };
-      }),
-      width: 760,
+      series: groups.map(([name, first]) => ({
+        name,
+        points: alphas.map((a) => {
+          const row = a === 0 ? r.rows.find((x) => x.name === first.baseline) : r.rows.find((x) => x.alpha === a && x.mixAt === first.mixAt && x.baseline === first.baseline);
+          return { x: a, y: row?.value };
+        }),
+      })),
+      width: 1000,
     }),
   };
   const plots = [byAlpha, curves, losses];
   await writePlots(out, plots);
   const seeds = r.seeds.length;
-  const header = ['setting', 'head', 'mix at', 'α', `${metricName} mean ± sd`, 'Δ vs α = 0 [95% CI]', 'verdict', 'valid loss', 'best epoch', 'seconds'];
+  const metrics = Object.keys(r.rows[0]?.metrics ?? {});
+  const gridKeys = [...new Set(r.rows.flatMap((x) => Object.keys(x.grid ?? {})))];
+  const header = ['setting', 'head', 'mix at', 'α', ...gridKeys.map((k) => k.split('.').at(-1)!), ...metrics.flatMap((m) => [`${m} mean ± sd`, `Δ ${m} [95% CI]`, `${m} verdict (Holm p)`]), 'NLL after T', 'best epoch', 'seconds'];
   const cells = r.rows.map((x) => [
     x.name,
     x.head,
     x.mixAt,
     String(x.alpha),
-    Number.isFinite(x.sd) ? `${(100 * x.value).toFixed(2)}% ± ${(100 * x.sd).toFixed(2)}` : `${(100 * x.value).toFixed(2)}%`,
-    formatDiff(x.diff),
-    x.winner ? 'winner' : x.verdict,
-    num(x.validLoss),
+    ...gridKeys.map((k) => String(x.grid?.[k] ?? '–')),
+    ...metrics.flatMap((m) => {
+      const v = x.metrics[m];
+      const p = v.pAdjusted != null && Number.isFinite(v.pAdjusted) ? ` (${v.pAdjusted < 0.001 ? '<0.001' : v.pAdjusted.toFixed(3)}${v.test === 'sign' ? ', sign test' : ''})` : '';
+      return [formatValue(m, v.value, v.sd), formatDiff(v.diff, m), `${v.winner ? 'winner' : v.verdict}${p}`];
+    }),
+    num(x.temperedNll),
     x.bestEpoch.toFixed(1),
     x.seconds.toFixed(1),
   ]);
-  const table = `<table><tr>${header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr>${cells
-    .map((c, i) => `<tr${r.rows[i].winner ? ' class="winner"' : ''}>${c.map((v) => `<td>${escapeXml(v)}</td>`).join('')}</tr>`)
+  for (const fl of r.floors ?? []) {
+    cells.push([`floor: ${fl.name}`, '–', '–', '–', ...gridKeys.map(() => '–'), ...metrics.flatMap((m) => [fl.metrics[m] ? formatValue(m, fl.metrics[m].value) : '–', '–', 'floor']), '–', '–', fl.seconds.toFixed(1)]);
+  }
+  const table = `<table class="compare"><tr>${header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr>${cells
+    .map((c, i) => `<tr${r.rows[i]?.winner ? ' class="winner"' : i >= r.rows.length ? ' class="floor"' : ''}>${c.map((v) => `<td>${escapeXml(v)}</td>`).join('')}</tr>`)
     .join('')}</table>`;
+  const floorsNote = (r.floors ?? []).length ? `<p class="note">${(r.floors ?? []).map((fl) => `floor ${escapeXml(fl.name)}: ${escapeXml(fl.description)}`).join('<br>')}. A head that does not beat them adds little over the backbone's features.</p>` : '';
+  const heatMaps = compareHeatMaps(r);
+  await writePlots(out, heatMaps);
   const verdicts = compareVerdicts(r.rows).map((l) => `<li>${escapeXml(l)}</li>`).join('');
   const body = `<h1>mixhead comparison</h1>
 <p>Each setting trains one head per seed (${seeds} seed${seeds === 1 ? '' : 's'}: ${r.seeds.join(', ')}) on the same cached features.</p>
+<h2>What mixup did, per metric</h2>
 <ul class="verdicts">${verdicts}</ul>
 ${table}
+${floorsNote}
+<h2>Δ against the no-mixing baseline</h2>
+<div class="plots">${heatMaps.map((p) => `<figure>${p.svg}</figure>`).join('')}</div>
+<h2>Curves</h2>
 <div class="plots">${plots.map((p) => `<figure>${p.svg}</figure>`).join('')}</div>
 <h2>Reading this</h2><p class="note">${escapeXml(readingThisNote(r))}</p>
 <h2>Options shared by every run (every value used)</h2><pre>${escapeXml(JSON.stringify(r.options, null, 2))}</pre>`;

@@ -172,3 +172,81 @@ export function confusionMatrix(a: { title: string; classes: string[]; matrix: n
   parts.push(`<text x="${m.l + (k * cell) / 2}" y="${H - 12}" font-size="12" text-anchor="middle" ${FONT}>predicted class (rows: true class)</text>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${parts.join('')}</svg>`;
 }
+
+/**
+ * A reliability diagram (Guo et al. 2017, Figure 1): per confidence bin, the fraction correct as a
+ * bar against the diagonal (perfect calibration), the gap to it shaded, and each bin's sample count
+ * under it. Empty bins are left blank.
+ */
+export function reliabilityDiagram(a: { title: string; bins: { lo: number; hi: number; count: number; confidence: number; accuracy: number }[]; note?: string; xLabel?: string; yLabel?: string; width?: number; height?: number }): string {
+  const W = a.width ?? 440;
+  const H = a.height ?? 400;
+  const m = { l: 56, r: 16, t: 44, b: 70 };
+  const pw = W - m.l - m.r;
+  const ph = H - m.t - m.b;
+  const X = (v: number) => m.l + v * pw;
+  const Y = (v: number) => m.t + ph - v * ph;
+  const parts: string[] = [`<rect x="0" y="0" width="${W}" height="${H}" fill="white"/>`];
+  parts.push(`<text x="12" y="22" font-size="15" font-weight="bold" ${FONT}>${escapeXml(a.title)}</text>`);
+  for (const t of ticks(0, 1, 5)) {
+    parts.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${Y(t)}" y2="${Y(t)}" stroke="#eee"/>`);
+    parts.push(`<text x="${m.l - 6}" y="${Y(t) + 4}" font-size="11" text-anchor="end" ${FONT}>${fmt(t)}</text>`);
+    parts.push(`<text x="${X(t)}" y="${m.t + ph + 16}" font-size="11" text-anchor="middle" ${FONT}>${fmt(t)}</text>`);
+  }
+  for (const b of a.bins) {
+    if (!b.count) continue;
+    const x = X(b.lo) + 1;
+    const w = Math.max(1, X(b.hi) - X(b.lo) - 2);
+    parts.push(`<rect class="bin" x="${x.toFixed(1)}" y="${Y(b.accuracy).toFixed(1)}" width="${w.toFixed(1)}" height="${(Y(0) - Y(b.accuracy)).toFixed(1)}" fill="#1f77b4" fill-opacity="0.85"/>`);
+    // The gap between the bin's mean confidence and its accuracy: what ECE sums (weighted by count).
+    const top = Math.max(b.accuracy, b.confidence);
+    const bottom = Math.min(b.accuracy, b.confidence);
+    parts.push(`<rect x="${x.toFixed(1)}" y="${Y(top).toFixed(1)}" width="${w.toFixed(1)}" height="${(Y(bottom) - Y(top)).toFixed(1)}" fill="#d62728" fill-opacity="0.3" stroke="#d62728" stroke-width="0.5"/>`);
+    parts.push(`<text x="${(x + w / 2).toFixed(1)}" y="${m.t + ph + 30}" font-size="9" text-anchor="middle" ${FONT}>${b.count}</text>`);
+  }
+  parts.push(`<line x1="${X(0)}" y1="${Y(0)}" x2="${X(1)}" y2="${Y(1)}" stroke="#333" stroke-dasharray="4 3"/>`);
+  parts.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
+  parts.push(`<text x="${m.l - 6}" y="${m.t + ph + 30}" font-size="9" text-anchor="end" fill="#555" ${FONT}>n</text>`);
+  parts.push(`<text x="${m.l + pw / 2}" y="${H - 22}" font-size="12" text-anchor="middle" ${FONT}>${escapeXml(a.xLabel ?? 'confidence (top-1 probability)')}</text>`);
+  parts.push(`<text transform="translate(14 ${m.t + ph / 2}) rotate(-90)" font-size="12" text-anchor="middle" ${FONT}>${escapeXml(a.yLabel ?? 'accuracy')}</text>`);
+  if (a.note) parts.push(`<text x="${m.l}" y="${H - 6}" font-size="11" fill="#555" ${FONT}>${escapeXml(a.note)}</text>`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${parts.join('')}</svg>`;
+}
+
+/**
+ * A heat map of Δ against the baseline: rows (e.g. head and grid values) × columns (mix point and
+ * α). Green where the setting is better, red where worse (`lowerIsBetter` flips the sign), the
+ * shade by |Δ| over the largest |Δ|; a cell whose verdict survived the correction is outlined and
+ * marked ✓ (better) or ✗ (worse). Missing cells stay grey.
+ */
+export function deltaHeatMap(a: { title: string; rows: string[]; cols: string[]; cells: ({ delta: number; label: string; verdict: string } | undefined)[][]; lowerIsBetter: boolean; note?: string }): string {
+  const cellW = 96;
+  const cellH = 34;
+  const labelW = Math.min(320, 10 + 7 * Math.max(4, ...a.rows.map((r) => r.length)));
+  const m = { l: labelW + 12, t: 64, r: 16, b: 36 };
+  const W = Math.max(460, m.l + a.cols.length * cellW + m.r);
+  const H = m.t + a.rows.length * cellH + m.b;
+  const max = Math.max(1e-12, ...a.cells.flat().map((c) => (c && Number.isFinite(c.delta) ? Math.abs(c.delta) : 0)));
+  const parts: string[] = [`<rect x="0" y="0" width="${W}" height="${H}" fill="white"/>`];
+  parts.push(`<text x="12" y="22" font-size="15" font-weight="bold" ${FONT}>${escapeXml(a.title)}</text>`);
+  a.cols.forEach((c, j) => parts.push(`<text x="${m.l + j * cellW + cellW / 2}" y="${m.t - 8}" font-size="11" text-anchor="middle" ${FONT}>${escapeXml(c)}</text>`));
+  a.rows.forEach((r, i) => {
+    parts.push(`<text x="${m.l - 6}" y="${m.t + i * cellH + cellH / 2 + 4}" font-size="11" text-anchor="end" ${FONT}>${escapeXml(r)}</text>`);
+    a.cols.forEach((_, j) => {
+      const c = a.cells[i]?.[j];
+      const x = m.l + j * cellW;
+      const y = m.t + i * cellH;
+      let fill = '#f0f0f0';
+      if (c && Number.isFinite(c.delta)) {
+        const good = a.lowerIsBetter ? c.delta < 0 : c.delta > 0;
+        const s = Math.round(235 - (Math.abs(c.delta) / max) * 150);
+        fill = good ? `rgb(${s},235,${s})` : `rgb(245,${s},${s})`;
+      }
+      const decided = c?.verdict === 'better' || c?.verdict === 'worse';
+      parts.push(`<rect class="cell" x="${x}" y="${y}" width="${cellW}" height="${cellH}" fill="${fill}" stroke="${decided ? '#222' : '#ccc'}" stroke-width="${decided ? 2 : 1}"/>`);
+      if (c) parts.push(`<text x="${x + cellW / 2}" y="${y + cellH / 2 + 4}" font-size="11" text-anchor="middle" ${decided ? 'font-weight="bold" ' : ''}${FONT}>${escapeXml(c.label)}${c.verdict === 'better' ? ' ✓' : c.verdict === 'worse' ? ' ✗' : ''}</text>`);
+    });
+  });
+  parts.push(`<text x="12" y="40" font-size="11" fill="#555" ${FONT}>${escapeXml(a.note ?? `green: better (${a.lowerIsBetter ? 'lower' : 'higher'}); outlined ✓/✗: survives Holm's correction`)}</text>`);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${parts.join('')}</svg>`;
+}

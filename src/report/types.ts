@@ -4,9 +4,10 @@
  * jobs (src/run.ts, src/jobs/compare.ts) import the renderer without a cycle.
  */
 import type { EpochRecord } from '../train/trainer.js';
-import type { Metrics, ThresholdCalibration } from '../train/metrics.js';
+import type { CrossFitThreshold, Metrics, ThresholdCalibration } from '../train/metrics.js';
 import type { LrFindResult } from '../train/lrfind.js';
-import type { CompareRow } from './format.js';
+import type { CompareRow, FloorRow } from './format.js';
+import type { TemperatureReport } from '../train/calibration.js';
 
 export interface TrainReport {
   kind: 'train';
@@ -29,6 +30,12 @@ export interface TrainReport {
   lrFind?: Pick<LrFindResult, 'lrs' | 'losses' | 'smoothed' | 'suggestion' | 'minimumLr' | 'steepestLr' | 'rule' | 'diverged'>;
   /** Multi-label: the calibrated decision threshold (absent: 0.5, no validation set to calibrate on). */
   threshold?: ThresholdCalibration;
+  /** Multi-label: micro-F1 with the threshold cross-fitted on validation (the honest figure). */
+  thresholdCrossFit?: CrossFitThreshold;
+  /** Temperature scaling fitted on validation, with cross-fitted before/after calibration. */
+  temperature?: TemperatureReport;
+  /** Where the evaluated samples came from (ids and source files), for top losses' thumbnails. */
+  samples?: { index: number; id: string; source: string }[];
   seconds: number;
 }
 
@@ -37,6 +44,8 @@ export interface CompareReport {
   /** Seeds per setting. */
   seeds: number[];
   rows: CompareRow[];
+  /** kNN and logistic regression on pooled features (absent in older reports). */
+  floors?: FloorRow[];
   runs: { name: string; seed: number; report: TrainReport }[];
   /** Options shared by every run, resolved. */
   options: Record<string, unknown>;

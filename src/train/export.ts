@@ -36,6 +36,12 @@ export interface ModelMeta {
   threshold: number;
   /** Per-class thresholds, when calibrated per class (they replace `threshold`). */
   thresholds?: number[];
+  /**
+   * Temperature fitted on validation (docs/architecture.md, "Judging"); eval, predict and the
+   * browser apply it to the head's probabilities, and `threshold(s)` are on the scaled probabilities.
+   * Absent (older models, or no validation set): 1.
+   */
+  temperature?: number;
   head: HeadType;
   featureShape: number[];
   backbone: { id: string; weightsHash: string; cut: string; kind: 'layers' | 'graph' | 'onnx' };

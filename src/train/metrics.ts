@@ -2,22 +2,56 @@
  * Evaluation metrics, computed on the host from probabilities (float64 sums), with scikit-learn's
  * definitions, which is what users check them against (test/train/metrics-sklearn.test.ts compares
  * with values from scripts/sklearn-reference.py):
- * Single-label: loss (softmax CE), accuracy (argmax, lowest index among ties), top-5
- * (`top_k_accuracy_score`: among tied scores the higher class index ranks first), per-class
- * accuracy, confusion matrix.
+ * Single-label: loss (softmax CE, = `log_loss` with probabilities clamped at 1e-7), accuracy (argmax,
+ * lowest index among ties), top-5 (`top_k_accuracy_score`: among tied scores the higher class index
+ * ranks first), per-class precision, recall and F1 (`precision_recall_fscore_support` with
+ * labels = every class, zero_division = 0), macro-F1 (their mean over every class), balanced
+ * accuracy (`balanced_accuracy_score`: mean recall over the classes present in the targets),
+ * confusion matrix (`confusion_matrix`), the samples with the largest loss ("top losses").
  * Multi-label: loss (sigmoid BCE), micro/macro F1 at a threshold (`f1_score`, zero_division = 0,
  * macro over all labels), mAP (mean over all classes of `average_precision_score`: tied scores are
  * one threshold; a class with no positive has AP 0).
+ * Both: NLL, ECE and Brier score (src/train/calibration.ts has their definitions).
  */
+import { crossFitHalves, multiLabelCalibration, pickRows, singleLabelCalibration, type ReliabilityBin } from './calibration.js';
+
+/** How many of the worst validation samples a report lists. */
+export const TOP_LOSSES = 12;
+
+export interface TopLoss {
+  /** Row of the evaluated set. */
+  index: number;
+  /** True class index (single-label) and the predicted one. */
+  label: number;
+  predicted: number;
+  /** Probability given to the true class. */
+  probability: number;
+  /** −log of it. */
+  loss: number;
+}
 
 export interface SingleLabelMetrics {
   kind: 'single';
   loss: number;
   accuracy: number;
   top5: number;
-  perClass: { name: string; accuracy: number; count: number }[];
+  /** Per class: accuracy = recall (kept under its old name), precision, F1, support. */
+  perClass: { name: string; accuracy: number; precision: number; recall: number; f1: number; count: number }[];
+  /** Mean F1 over every class. */
+  macroF1: number;
+  /** Mean recall over the classes present in the targets. */
+  balancedAccuracy: number;
   /** confusion[true][predicted] counts. */
   confusion: number[][];
+  /** Mean −log p(true class): the loss without regard to how it is named. */
+  nll: number;
+  /** Expected calibration error, 15 bins over the top-1 probability. */
+  ece: number;
+  /** meanᵢ Σₖ (pᵢₖ − yᵢₖ)². */
+  brier: number;
+  reliability: ReliabilityBin[];
+  /** The samples with the largest loss, worst first. */
+  topLosses: TopLoss[];
 }
 
 export interface MultiLabelMetrics {
@@ -32,6 +66,18 @@ export interface MultiLabelMetrics {
   thresholds?: number[];
   /** Classes with no positive in the targets: their AP and F1 count as 0 (scikit-learn warns). */
   noPositive: number[];
+  /** Mean binary NLL over samples × labels (equal to `loss`). */
+  nll: number;
+  /** Classwise ECE averaged over labels. */
+  ece: number;
+  /** Mean (p − t)² over samples × labels. */
+  brier: number;
+  reliability: ReliabilityBin[];
+  /**
+   * micro-F1 with the threshold cross-fitted on validation (fitted on one half, scored on the other,
+   * both ways, pooled): set by the training run, where the threshold was fitted on this very set.
+   */
+  crossFitMicroF1?: number;
 }
 
 export type Metrics = SingleLabelMetrics | MultiLabelMetrics;
@@ -64,9 +110,41 @@ export function singleLabelMetrics(probs: Float32Array, labels: Int32Array, clas
   }
   const perClass = classes.map((name, c) => {
     const count = confusion[c].reduce((a, b) => a + b, 0);
-    return { name, accuracy: count ? confusion[c][c] / count : NaN, count };
+    let predicted = 0;
+    for (let r = 0; r < k; r++) predicted += confusion[r][c];
+    const tp = confusion[c][c];
+    const recall = count ? tp / count : 0;
+    return { name, accuracy: count ? tp / count : NaN, precision: predicted ? tp / predicted : 0, recall, f1: f1(tp, predicted - tp, count - tp), count };
   });
-  return { kind: 'single', loss: n ? loss / n : NaN, accuracy: n ? top1 / n : NaN, top5: n ? top5 / n : NaN, perClass, confusion };
+  const present = perClass.filter((p) => p.count > 0);
+  const cal = singleLabelCalibration(probs, labels, k);
+  return {
+    kind: 'single',
+    loss: n ? loss / n : NaN,
+    accuracy: n ? top1 / n : NaN,
+    top5: n ? top5 / n : NaN,
+    perClass,
+    macroF1: k ? perClass.reduce((a, p) => a + p.f1, 0) / k : NaN,
+    balancedAccuracy: present.length ? present.reduce((a, p) => a + p.recall, 0) / present.length : NaN,
+    confusion,
+    nll: cal.nll,
+    ece: cal.ece,
+    brier: cal.brier,
+    reliability: cal.reliability,
+    topLosses: topLosses(probs, labels, k),
+  };
+}
+
+/** The `count` samples with the largest −log p(true class), worst first (ties: lower index first). */
+export function topLosses(probs: Float32Array, labels: Int32Array, k: number, count = TOP_LOSSES): TopLoss[] {
+  const all: TopLoss[] = [];
+  for (let i = 0; i < labels.length; i++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (probs[i * k + j] > probs[i * k + best]) best = j;
+    const p = probs[i * k + labels[i]];
+    all.push({ index: i, label: labels[i], predicted: best, probability: p, loss: -Math.log(Math.max(p, EPS)) });
+  }
+  return all.sort((a, b) => b.loss - a.loss || a.index - b.index).slice(0, count);
 }
 
 /**
@@ -129,9 +207,14 @@ export function multiLabelMetrics(probs: Float32Array, targets: Float32Array, k:
     }
     aps.push(averagePrecision(s, t));
   }
+  const cal = multiLabelCalibration(probs, targets, k);
   return {
     kind: 'multi',
     loss: n ? loss / (n * k) : NaN,
+    nll: cal.nll,
+    ece: cal.ece,
+    brier: cal.brier,
+    reliability: cal.reliability,
     microF1: f1(sum(tp), sum(fp), sum(fn)),
     macroF1: k ? sum(perClassF1) / k : NaN,
     mAP: k ? sum(aps) / k : NaN,
@@ -206,4 +289,39 @@ export function calibrateThreshold(probs: Float32Array, targets: Float32Array, k
     });
   }
   return result;
+}
+
+export interface CrossFitThreshold {
+  /** micro-F1 of every sample at the threshold fitted on the other half (tp, fp, fn pooled). */
+  microF1: number;
+  /** The threshold fitted on each half. */
+  folds: [number, number];
+}
+
+/**
+ * The honest figure for a calibrated threshold: a threshold chosen to maximise F1 on a set and
+ * scored on that same set is optimistic. Split validation in two (`crossFitHalves`), fit on one
+ * half, count tp/fp/fn on the other, both ways, and pool the counts. The saved threshold is still
+ * the one fitted on all of validation.
+ */
+export function crossFitThreshold(probs: Float32Array, targets: Float32Array, k: number, perClass = false, seed = 0): CrossFitThreshold {
+  const n = targets.length / k;
+  const [a, b] = crossFitHalves(n, seed);
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  const folds: number[] = [];
+  for (const [fit, score] of [[a, b], [b, a]] as const) {
+    const cal = calibrateThreshold(pickRows(probs, fit, k), pickRows(targets, fit, k), k, perClass);
+    folds.push(cal.threshold);
+    const p = pickRows(probs, score, k);
+    const t = pickRows(targets, score, k);
+    for (let i = 0; i < p.length; i++) {
+      const pred = p[i] >= (cal.perClass ? cal.perClass[i % k] : cal.threshold);
+      if (pred && t[i] > 0.5) tp++;
+      else if (pred) fp++;
+      else if (t[i] > 0.5) fn++;
+    }
+  }
+  return { microF1: f1(tp, fp, fn), folds: [folds[0], folds[1]] };
 }

@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { normalize, resizeToSquare, type Pixels } from '../preprocess/index.js';
 import type { PreprocessSpec } from '../preprocess/spec.js';
+import { applyTemperature } from '../preprocess/temperature.js';
 
 export { normalize, resizeToSquare, toRgb, DECODE_RULES } from '../preprocess/index.js';
 
@@ -20,6 +21,8 @@ export interface WebMeta {
   classes: string[];
   multiLabel: boolean;
   threshold: number;
+  /** Temperature fitted on validation (absent in older models: 1); applied as `predict` applies it. */
+  temperature?: number;
   preprocess: PreprocessSpec;
   /** `onnx`: the backbone is `backbone.onnx` on onnxruntime-web and the head `head/` (onnx-browser.ts). */
   backbone?: { kind?: string };
@@ -99,7 +102,8 @@ export async function classify(model: tf.LayersModel, meta: WebMeta, source: Blo
   } finally {
     input.dispose();
   }
-  return Array.from(probs, (probability, c) => ({ label: meta.classes[c], probability })).sort((a, b) => b.probability - a.probability);
+  const scaled = applyTemperature(probs, meta.classes.length, meta.temperature ?? 1, meta.multiLabel);
+  return Array.from(scaled, (probability, c) => ({ label: meta.classes[c], probability })).sort((a, b) => b.probability - a.probability);
 }
 
 /** Loads an exported folder's model and meta.json (URLs relative to the page by default). */

@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-web';
 import { decodePixels, preprocessPixels, type WebMeta } from './browser.js';
+import { applyTemperature } from '../preprocess/temperature.js';
 
 export interface OnnxWebModel {
   session: ort.InferenceSession;
@@ -44,5 +45,7 @@ export async function classifyOnnx(m: OnnxWebModel, meta: WebMeta, source: Blob 
   input.dispose();
   const probs = tf.tidy(() => (m.head.predict(tf.tensor(one, [1, ...featureShape])) as tf.Tensor).dataSync() as Float32Array);
   maps.dispose();
-  return Array.from(probs, (probability, c) => ({ label: meta.classes[c], probability })).sort((a, b) => b.probability - a.probability);
+  // The temperature of meta.json, as predict applies it (docs/architecture.md, "Judging").
+  const scaled = applyTemperature(probs, meta.classes.length, meta.temperature ?? 1, meta.multiLabel);
+  return Array.from(scaled, (probability, c) => ({ label: meta.classes[c], probability })).sort((a, b) => b.probability - a.probability);
 }

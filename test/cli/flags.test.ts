@@ -217,10 +217,41 @@ describe('compare through the flag table', () => {
       spy.mockRestore();
     }
     expect(code).toBe(0);
-    expect((JSON.parse(stdout) as { rows: { name: string }[] }).rows.map((r) => r.name)).toEqual(['linear-no-mixup', 'linear-features-a0.4']);
+    expect((JSON.parse(stdout) as { rows: { name: string }[] }).rows.map((r) => r.name)).toEqual(['linear-no-mixing', 'linear-features-a0.4']);
     const again = await cli(...args);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/holds a run already/);
+  });
+
+  it('--grid is repeatable, takes train flag names or option paths, and refuses bad values in one line', async () => {
+    const cache = path.join(dir, 'tiny');
+    const out = path.join(dir, 'cmp-grid');
+    const args = ['compare', '--cache', cache, '--valid-split', '0.5', '--out', out, '--alphas', '0,0.4', '--heads', 'linear', '--epochs', '1', '--batch-size', '4', '--json', '--no-floors', '--grid', 'weight-decay=0,1e-4', '--grid', 'mixup.labelSmoothing=0.1'];
+    let stdout = '';
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      stdout += String(chunk);
+      return true;
+    });
+    let code: number;
+    try {
+      code = await main(['node', 'mixhead', ...args]);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(code).toBe(0);
+    const r = JSON.parse(stdout) as { rows: { name: string; grid: Record<string, number> }[]; floors: unknown[] };
+    expect(r.rows.map((x) => x.name)).toEqual([
+      'linear-weightDecay0-labelSmoothing0.1-no-mixing', 'linear-weightDecay0-labelSmoothing0.1-features-a0.4',
+      'linear-weightDecay0.0001-labelSmoothing0.1-no-mixing', 'linear-weightDecay0.0001-labelSmoothing0.1-features-a0.4',
+    ]);
+    expect(r.rows[2].grid).toEqual({ weightDecay: 1e-4, 'mixup.labelSmoothing': 0.1 });
+    expect(r.floors).toEqual([]);
+    const bad = await cli('compare', '--cache', cache, '--valid-split', '0.5', '--out', path.join(dir, 'g2'), '--grid', 'dropout');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--grid dropout: use KEY=V1,V2,…/);
+    const badValue = await cli('compare', '--cache', cache, '--valid-split', '0.5', '--out', path.join(dir, 'g3'), '--heads', 'linear', '--grid', 'dropout=0,1.5');
+    expect(badValue.code).toBe(2);
+    expect(badValue.stderr).toMatch(/setting linear-dropout1\.5-no-mixing: dropout = 1\.5: use a number in \[0, 1\)/);
   });
 });
 

@@ -65,10 +65,18 @@ describe('runTrain reports and thresholds', () => {
     expect((report.options.mixup as Record<string, unknown>).alpha).toBe(0.4);
     const meta = await readMeta(out);
     expect((meta.training as { options: unknown }).options).toEqual(report.options);
-    expect(meta.threshold).toBe(report.threshold!.threshold);
+    // meta.json's threshold is on the temperature-scaled probabilities eval and predict see.
+    const T = meta.temperature!;
+    expect(T).toBe(report.temperature!.temperature);
+    const t = report.threshold!.threshold;
+    expect(meta.threshold).toBeCloseTo(1 / (1 + Math.exp(-Math.log(t / (1 - t)) / T)), 6);
     const e = await runEval({ model: out, cache: valid });
     expect(e.metrics.kind === 'multi' && e.metrics.threshold).toBe(meta.threshold);
+    // The same decisions as the head's own probabilities at the fitted threshold (defect 6's
+    // figure is the in-sample one; the cross-fitted one sits beside it).
     expect(e.metrics.kind === 'multi' && e.metrics.microF1).toBeCloseTo(report.threshold!.microF1, 6);
+    expect(report.metrics.kind === 'multi' && report.metrics.crossFitMicroF1).toBe(report.thresholdCrossFit!.microF1);
+    expect(report.thresholdCrossFit!.folds).toHaveLength(2);
   });
 
   it('without validation the threshold stays 0.5 and the report says why', async () => {

@@ -93,6 +93,8 @@ async function trainModel(backbone: Backbone, out: string): Promise<void> {
         classes: SCENE_CLASSES,
         multiLabel: false,
         threshold: 0.5,
+        // A temperature: predict and the page must both apply it (src/preprocess/temperature.ts).
+        temperature: 1.7,
         featureShape: [7, 7, 1280],
         backbone: { id: backbone.id, weightsHash: backbone.weightsHash, cut: backbone.cut, kind: backbone.kind },
         preprocess: backbone.preprocess,
