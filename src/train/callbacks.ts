@@ -1,8 +1,9 @@
 /**
  * The policies around the training loop, as small callbacks hooked to named events of one loop
  * (the shape of fastai's `Learner` callbacks and tfjs-layers' `CustomCallback`): the loop in
- * trainer.ts only walks epochs and batches and takes optimizer steps; everything else — the
- * learning-rate schedule, fresh dropout masks, weight decay, the divergence guard, best-epoch
+ * trainer.ts only walks epochs and batches and asks its engine (engines.ts) for optimizer steps, which
+ * include decoupled weight decay; everything else — the learning-rate schedule, fresh dropout masks,
+ * the divergence guard, best-epoch
  * tracking and restore, early stopping, checkpoints — is one callback each, run in list order.
  *
  * Events, in the order the loop fires them:
@@ -31,6 +32,8 @@ export interface Fit<State extends FitState = FitState> {
   loss: number;
   /** Learning rate of the current step. */
   lr: number;
+  /** Seed of the current step's dropout mask (freshDropout). */
+  dropoutSeed: number;
   /** This epoch's streams (`dropout-<epoch>` …), forked from the run's seed. */
   rngs: { dropout: Rng };
   /** The finished epoch's metrics (afterEpoch): validation when there is a validation set, else training. */
@@ -75,21 +78,8 @@ export function freshDropout(): TrainCallback {
   return {
     name: 'freshDropout',
     beforeStep(fit) {
-      fit.head.setDropoutSeed(fit.rngs.dropout.int(2 ** 31));
-    },
-  };
-}
-
-/** Decoupled weight decay on kernels (Loshchilov & Hutter, 2019): w ← w − lr·wd·w after each step. */
-export function weightDecay(wd: number): TrainCallback {
-  return {
-    name: 'weightDecay',
-    afterStep(fit) {
-      tf.tidy(() => {
-        for (const v of fit.head.train.trainableWeights) {
-          if (v.name.includes('kernel')) (v.read() as tf.Variable).assign(tf.mul(v.read(), 1 - fit.lr * wd));
-        }
-      });
+      fit.dropoutSeed = fit.rngs.dropout.int(2 ** 31);
+      fit.head.setDropoutSeed(fit.dropoutSeed);
     },
   };
 }

@@ -26,6 +26,8 @@ export type OptimizerName = (typeof OPTIMIZERS)[number];
 export const LABEL_MODES = ['auto', 'stack', 'blend'] as const;
 export type LabelMode = (typeof LABEL_MODES)[number];
 export const SCHEDULES = ['constant', 'cosine', 'onecycle'] as const;
+export const TRAIN_ENGINES = ['auto', 'onnx', 'tfjs'] as const;
+export type TrainEngineChoice = (typeof TRAIN_ENGINES)[number];
 export type ScheduleName = (typeof SCHEDULES)[number];
 
 /** The mixing options as training takes them: `seed` (default: the training seed) seeds the mix draws. */
@@ -72,6 +74,12 @@ export const trainDataShape = {
   /** Stop after this many epochs without a better validation metric; default: never. */
   patience: field.positiveInt(),
   seed: field.wholeNonNegative(),
+  /**
+   * What runs the training steps and evaluations (src/train/engines.ts): `onnx` (ONNX Runtime, all
+   * cores), `tfjs` (TF.js autodiff on its backend), or `auto` (default): onnx when onnxruntime-node
+   * loads, else tfjs.
+   */
+  trainEngine: field.oneOf(TRAIN_ENGINES),
   /** Output folder for checkpoints (trainHead) or the whole run (runTrain). */
   out: field.text(),
   /** Continue from `out/checkpoints/last` when present. */
@@ -154,6 +162,7 @@ export const TRAIN_DEFAULTS = {
   warmupEpochs: 0,
   cleanSample: 2048,
   seed: 0,
+  trainEngine: 'auto' as TrainEngineChoice,
   combined: true,
 };
 

@@ -25,7 +25,8 @@ import { OptionError } from '../errors.js';
 import { parseOptions } from '../options/fields.js';
 import { headlineMetric, multiLabelMetrics, singleLabelMetrics, type Metrics } from './metrics.js';
 import { loadCheckpoint } from './checkpoint.js';
-import { bestEpoch, checkpoints, divergenceGuard, earlyStopping, freshDropout, lrSchedule, weightDecay, type Fit, type TrainCallback } from './callbacks.js';
+import { bestEpoch, checkpoints, divergenceGuard, earlyStopping, freshDropout, lrSchedule, type Fit, type TrainCallback } from './callbacks.js';
+import { createTrainEngine, type TrainEngine } from './engines.js';
 import { featureBatches, hiddenBatches, inputBatches, type BatchSource } from './batches.js';
 import { poolRow, subsetFeatureSet, type FeatureSet } from './features.js';
 import { readTidy } from '../tensors.js';
@@ -33,7 +34,7 @@ import { readTidy } from '../tensors.js';
 // The options (their schema, enum arrays and defaults) live in ./options.ts; re-exported here.
 export { MIX_POINTS, OPTIMIZERS, LABEL_MODES, type MixPoint, type OptimizerName, type LabelMode, type TrainArgs } from './options.js';
 import { findLearningRate, type LrFindResult } from './lrfind.js';
-import { batchLoss, gatherRows } from './losses.js';
+import { gatherRows } from './losses.js';
 
 export interface EpochRecord {
   epoch: number;
@@ -66,6 +67,8 @@ export interface TrainResult {
   /** The lr finder's curve, when `lr` was 'auto' (and not taken from a resumed run). */
   lrFind?: LrFindResult;
   resumedFrom?: number;
+  /** The engine that ran the steps, e.g. `onnx (onnxruntime 1.30.0 (cpu, 2 threads))` (engines.ts). */
+  engine: string;
 }
 
 /** What the learning-rate schedule depends on: a resumed run must keep all of it. */
@@ -117,6 +120,7 @@ export function resolveTrainArgs(args: TrainArgs) {
     schedule: o.schedule ?? d.schedule,
     warmupEpochs: o.warmupEpochs ?? d.warmupEpochs,
     seed: o.seed ?? d.seed,
+    trainEngine: o.trainEngine ?? d.trainEngine,
   };
 }
 
@@ -192,7 +196,10 @@ export function predictSet(head: Head, set: FeatureSet, batchSize = 256): Float3
 }
 
 export function evaluateSet(head: Head, set: FeatureSet): Metrics {
-  const probs = predictSet(head, set);
+  return metricsOf(set, predictSet(head, set));
+}
+
+function metricsOf(set: FeatureSet, probs: Float32Array): Metrics {
   return set.multiLabel ? multiLabelMetrics(probs, set.targets, set.classes.length) : singleLabelMetrics(probs, set.labelIndex, set.classes);
 }
 
@@ -214,15 +221,22 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
   const ckptDir = args.out ? path.join(args.out, 'checkpoints') : undefined;
   let optimizer: tf.Optimizer | undefined;
   let source: BatchSource | undefined;
+  let engine: TrainEngine | undefined;
   try {
     const start = await startRun(train, head, args, a, ckptDir, !cutmix && args.poolFirst !== false);
     optimizer = start.optimizer;
     const { plan, state, lrFind } = start;
+    // After startRun: a resumed run's weights and optimizer state are in TF.js, where the engine reads them.
+    engine = await createTrainEngine(
+      a.trainEngine,
+      { head, optimizer, optimizerName: a.optimizer, momentum: a.momentum, weightDecay: a.weightDecay, featureShape: train.featureShape, numClasses: train.classes.length, multiLabel: train.multiLabel, labelMode, labelSmoothing: mixupArgs.labelSmoothing ?? 0 },
+      args.log,
+    );
+    args.log?.(`train engine: ${engine.description}`);
     const stepsPerEpoch = Math.ceil(train.size / a.batchSize);
     const callbacks: TrainCallback[] = [
       lrSchedule(a.schedule, plan.lr, stepsPerEpoch * plan.epochs, Math.round(a.warmupEpochs * stepsPerEpoch), setLearningRate),
       freshDropout(),
-      ...(a.weightDecay > 0 ? [weightDecay(a.weightDecay)] : []),
       divergenceGuard(ckptDir),
       bestEpoch(ckptDir),
       ...(args.patience != null ? [earlyStopping(args.patience)] : []),
@@ -233,9 +247,9 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
         ? inputBatches((idx, p, mixer) => mixedInputFeatures(train, args.backbone!, idx, p, mixer, head.pooled))
         : a.mixAt === 'hidden'
           ? hiddenBatches(train, head, a.batchSize)
-          : featureBatches(train, head, a.batchSize);
-    const fit: Fit<LoopState> = { head, optimizer, state, epoch: state.epoch, batch: 0, batchSize: 0, loss: 0, lr: plan.lr, rngs: { dropout: new Rng(a.seed) }, stop: state.stoppedEarly ?? false, log: args.log };
-    await loop(fit, callbacks, source, { train, valid, args, a, labelMode, mixupArgs, cutmix, stepsPerEpoch, epochs: plan.epochs });
+          : featureBatches(train, head, a.batchSize, { inGraph: engine.mixesMapsInGraph && !head.pooled });
+    const fit: Fit<LoopState> = { head, optimizer, state, epoch: state.epoch, batch: 0, batchSize: 0, loss: 0, lr: plan.lr, dropoutSeed: a.seed, rngs: { dropout: new Rng(a.seed) }, stop: state.stoppedEarly ?? false, log: args.log };
+    await loop(fit, callbacks, source, engine, { train, valid, args, a, labelMode, mixupArgs, cutmix, stepsPerEpoch, epochs: plan.epochs });
     for (const cb of callbacks) await cb.afterFit?.(fit);
     return {
       head,
@@ -249,6 +263,7 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
       epochs: plan.epochs,
       lr: plan.lr,
       lrFind,
+      engine: engine.description,
     };
   } catch (err) {
     // A failed run hands back no head: free its weights here.
@@ -256,6 +271,7 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
     throw err;
   } finally {
     source?.close();
+    await engine?.close();
     // The exported config keeps the seed the head was built with, not the last step's.
     head.setDropoutSeed(a.seed);
     if (optimizer) disposeOptimizer(optimizer);
@@ -330,14 +346,12 @@ interface LoopInputs {
 }
 
 /** Epochs of batches: plan the mix, build the batch, step, then evaluate; policies are the callbacks. */
-async function loop(fit: Fit<LoopState>, callbacks: TrainCallback[], source: BatchSource, p: LoopInputs): Promise<void> {
+async function loop(fit: Fit<LoopState>, callbacks: TrainCallback[], source: BatchSource, engine: TrainEngine, p: LoopInputs): Promise<void> {
   const { train, valid, args, a } = p;
   const [h, w, c] = train.featureShape;
   const k = train.classes.length;
   const state = fit.state;
   const cleanSet = train.size <= (args.cleanSample ?? 2048) ? train : subsetFeatureSet(train, Int32Array.from(new Rng(a.seed).fork('clean-sample').permutation(train.size).subarray(0, args.cleanSample ?? 2048)).sort());
-  const vars = fit.head.train.trainableWeights.map((v) => v.read() as tf.Variable);
-  const labelSmoothing = p.mixupArgs.labelSmoothing ?? 0;
   for (let epoch = state.epoch; epoch < p.epochs && !fit.stop; epoch++) {
     const t0 = performance.now();
     // One stream per epoch and purpose: resuming at epoch e replays exactly what a full run does.
@@ -360,11 +374,7 @@ async function loop(fit: Fit<LoopState>, callbacks: TrainCallback[], source: Bat
       fit.batch = b;
       fit.batchSize = n;
       for (const cb of callbacks) cb.beforeStep?.(fit);
-      fit.loss = tf.tidy(() => {
-        const input = tf.tensor(x, fit.head.pooled ? [n, c] : [n, h, w, c]);
-        const lossFn = (): tf.Scalar => batchLoss(fit.head.train.apply(input, { training: true }) as tf.Tensor, { targets, k, multiLabel: train.multiLabel, labelMode: p.labelMode, labelSmoothing, plan, mixer });
-        return fit.optimizer.minimize(lossFn, true, vars)!.dataSync()[0];
-      });
+      fit.loss = await engine.step({ x, n, plan, mixer, mix: source.mix(), targets, lr: fit.lr, dropoutSeed: fit.dropoutSeed });
       source.done();
       for (const cb of callbacks) cb.afterStep?.(fit);
       lossSum += fit.loss * n;
@@ -373,8 +383,10 @@ async function loop(fit: Fit<LoopState>, callbacks: TrainCallback[], source: Bat
       args.onBatch?.(b + 1, p.stepsPerEpoch, { indices: idx, plan });
     }
     addHistogram(state.lambdaHistogram, mixer.lambdaHistory());
-    const cleanMetrics = evaluateSet(fit.head, cleanSet);
-    const validMetrics = valid ? evaluateSet(fit.head, valid) : undefined;
+    const cleanMetrics = metricsOf(cleanSet, await engine.predict(cleanSet));
+    const validMetrics = valid ? metricsOf(valid, await engine.predict(valid)) : undefined;
+    // Best-epoch tracking and checkpoints read the TF.js head and optimizer.
+    await engine.toTfjs();
     const seconds = (performance.now() - t0) / 1000;
     const record: EpochRecord = {
       epoch: epoch + 1,

@@ -38,11 +38,22 @@ export async function loadFromTfjs(session: OnnxHeadSession, variables: tf.Layer
   if (slots.length && slots.length !== session.slots.length * n) throw new Error(`the optimizer holds ${slots.length} slots; the ONNX step expects ${session.slots.length * n}`);
   session.slots.forEach((set, j) => set.forEach((buf, i) => (slots.length ? buf.set(slots[j * n + i].tensor.dataSync() as Float32Array) : buf.fill(0))));
   if (iter) iter.tensor.dispose();
+  // β powers as the float32 running products tfjs's Adam keeps during a run (accBeta ← accBeta·β, from
+  // β), recomputed from the step count: after a resume tfjs's setWeights uses pow() instead, which may
+  // differ in the last bit, and a resumed run must equal an uninterrupted one.
   if (isAdam(opt)) {
-    const a = opt as unknown as AdamInternals;
-    session.counters.accBeta1 = a.accBeta1.dataSync()[0];
-    session.counters.accBeta2 = a.accBeta2.dataSync()[0];
+    const o = opt as unknown as { beta1: number; beta2: number };
+    session.counters.accBeta1 = runningPower(o.beta1, session.counters.iterations);
+    session.counters.accBeta2 = runningPower(o.beta2, session.counters.iterations);
   }
+}
+
+/** β^(t+1) as t float32 multiplications of fround(β). */
+export function runningPower(beta: number, t: number): number {
+  const b = Math.fround(beta);
+  let acc = b;
+  for (let i = 0; i < t; i++) acc = Math.fround(acc * b);
+  return acc;
 }
 
 /** Writes the session's current weights and optimizer state into the TF.js variables and optimizer. */
