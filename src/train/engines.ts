@@ -239,9 +239,15 @@ export class OnnxEngine implements TrainEngine {
  * The engine for a run: `onnx` (an error when onnxruntime-node does not load), `tfjs`, or `auto`
  * (onnx when it loads, else tfjs with a line through `log` saying why).
  */
-export async function createTrainEngine(choice: TrainEngineChoice, a: EngineArgs, log?: (line: string) => void): Promise<TrainEngine> {
+export async function createTrainEngine(
+  choice: TrainEngineChoice,
+  a: EngineArgs,
+  log?: (line: string) => void,
+  /** How onnxruntime-node is loaded (tests pass one that fails). */
+  load: typeof loadOrt = loadOrt,
+): Promise<TrainEngine> {
   if (choice === 'tfjs') return new TfjsEngine(a);
-  const ort = await loadOrt();
+  const ort = await load();
   if ('error' in ort) {
     if (choice === 'onnx') throw new Error(`train engine onnx: onnxruntime-node does not load (${ort.error}); use --train-engine tfjs`);
     log?.(`train engine: onnxruntime-node does not load (${ort.error}); training on TF.js (${tf.getBackend()})`);

@@ -1,0 +1,98 @@
+// Which engine trains, what happens when ONNX Runtime does not load, and checkpoints that move between
+// engines (src/train/engines.ts; docs/architecture.md, "Training engines").
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { synthetic } from '../fixtures/synthetic.js';
+import { tempDir } from '../tmp.js';
+import { trainHead, type TrainArgs } from '../../src/train/trainer.js';
+import { buildHead, disposeHead } from '../../src/train/heads.js';
+import { createTrainEngine, type EngineArgs } from '../../src/train/engines.js';
+
+const weights = (r: Awaited<ReturnType<typeof trainHead>>) => r.head.train.trainableWeights.map((v) => Array.from(v.read().dataSync()));
+const maxDiff = (a: number[][], b: number[][]) => Math.max(...a.flatMap((x, i) => x.map((v, j) => Math.abs(v - b[i][j]))));
+
+function engineArgs(): EngineArgs {
+  const head = buildHead({ type: 'linear', featureShape: [3, 3, 8], numClasses: 3, seed: 1 });
+  return { head, optimizer: tf.train.adam(0.01), optimizerName: 'adam', momentum: 0.9, weightDecay: 0, featureShape: [3, 3, 8], numClasses: 3, multiLabel: false, labelMode: 'stack', labelSmoothing: 0 };
+}
+
+describe('training engines', () => {
+  it('trainEngine picks the engine, and the result names it', async () => {
+    const train = synthetic(24);
+    const lines: string[] = [];
+    const onnx = await trainHead(train, null, { epochs: 1, lr: 0.01, trainEngine: 'onnx', log: (l) => lines.push(l) });
+    const tfjs = await trainHead(train, null, { epochs: 1, lr: 0.01, trainEngine: 'tfjs' });
+    const auto = await trainHead(train, null, { epochs: 1, lr: 0.01 });
+    expect(onnx.engine).toMatch(/^onnx \(onnxruntime \d/);
+    expect(tfjs.engine).toMatch(/^tfjs \(wasm\)/);
+    // auto: onnx, since onnxruntime-node loads here.
+    expect(auto.engine).toMatch(/^onnx/);
+    expect(lines.some((l) => /^train engine: onnx/.test(l))).toBe(true);
+    for (const r of [onnx, tfjs, auto]) disposeHead(r.head);
+  });
+
+  it('auto falls back to TF.js with a line saying why; onnx refuses with one line', async () => {
+    const broken = async () => ({ error: 'libonnxruntime.so: cannot open shared object file' });
+    const lines: string[] = [];
+    const a = engineArgs();
+    const auto = await createTrainEngine('auto', a, (l) => lines.push(l), broken);
+    expect(auto.name).toBe('tfjs');
+    expect(lines.join('\n')).toMatch(/onnxruntime-node does not load \(libonnxruntime\.so.*\); training on TF\.js/);
+    await expect(createTrainEngine('onnx', a, undefined, broken)).rejects.toThrow(/train engine onnx: onnxruntime-node does not load.*--train-engine tfjs/);
+    const ok = await createTrainEngine('auto', a);
+    expect(ok.name).toBe('onnx');
+    await ok.close();
+    a.optimizer.dispose();
+    disposeHead(a.head);
+  });
+
+  it('the engines train the same run: mlp, hidden mix, adamw, no dropout', async () => {
+    // Without dropout (whose masks each engine draws its own way) the runs differ only by float32
+    // rounding (test/train/onnx-step.test.ts), which stays small over 4 epochs of 5 steps.
+    const train = synthetic(40);
+    const valid = synthetic(20, undefined, undefined, 7);
+    const args: TrainArgs = { head: 'mlp', hidden: 16, dropout: 0, mixAt: 'hidden', optimizer: 'adamw', epochs: 4, batchSize: 8, lr: 0.01, seed: 4 };
+    const onnx = await trainHead(train, valid, { ...args, trainEngine: 'onnx' });
+    const tfjs = await trainHead(train, valid, { ...args, trainEngine: 'tfjs' });
+    onnx.history.forEach((e, i) => {
+      expect(Math.abs(e.mixedLoss - tfjs.history[i].mixedLoss)).toBeLessThan(1e-4);
+      expect(Math.abs(e.validLoss! - tfjs.history[i].validLoss!)).toBeLessThan(1e-4);
+    });
+    expect(maxDiff(weights(onnx), weights(tfjs))).toBeLessThan(1e-3);
+    disposeHead(onnx.head);
+    disposeHead(tfjs.head);
+  });
+
+  for (const [first, second] of [['onnx', 'tfjs'], ['tfjs', 'onnx']] as const) {
+    it(`a run stopped on ${first} resumes on ${second} and ends where an uninterrupted run ends`, async () => {
+      const train = synthetic(40);
+      const valid = synthetic(20, undefined, undefined, 7);
+      const args: TrainArgs = { head: 'conv', hidden: 8, dropout: 0, mixAt: 'hidden', optimizer: 'adam', epochs: 4, batchSize: 8, lr: 0.01, seed: 6 };
+      const full = await trainHead(train, valid, { ...args, trainEngine: first });
+      const out = await tempDir('cross');
+      let seen = 0;
+      await expect(
+        trainHead(train, valid, {
+          ...args,
+          out,
+          trainEngine: first,
+          onEpoch: () => {
+            if (++seen === 2) throw new Error('stopped');
+          },
+        }),
+      ).rejects.toThrow(/stopped/);
+      const resumed = await trainHead(train, valid, { ...args, out, resume: true, trainEngine: second });
+      expect(resumed.resumedFrom).toBe(2);
+      expect(resumed.engine.startsWith(second)).toBe(true);
+      // The first two epochs are the stopped run's record; the last two continue its state (weights,
+      // moments, step count): only float32 rounding separates them from the uninterrupted run.
+      expect(resumed.history.slice(0, 2)).toEqual(full.history.slice(0, 2).map((e) => ({ ...e, seconds: expect.any(Number), samplesPerSecond: expect.any(Number), numTensors: expect.any(Number) })));
+      resumed.history.slice(2).forEach((e, i) => expect(Math.abs(e.mixedLoss - full.history[i + 2].mixedLoss)).toBeLessThan(1e-4));
+      expect(maxDiff(weights(resumed), weights(full))).toBeLessThan(1e-3);
+      // A fresh start instead of the resume would be far off: the comparison can fail.
+      const fresh = await trainHead(train, valid, { ...args, epochs: 2, trainEngine: second });
+      expect(maxDiff(weights(fresh), weights(full))).toBeGreaterThan(1e-2);
+      for (const r of [full, resumed, fresh]) disposeHead(r.head);
+    });
+  }
+});
