@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { rmSync } from 'node:fs';
-import { Rng } from '../src/random.js';
+import { Rng } from '../src/base/random.js';
 import { CacheReader, FeatureCache, decoderKind, makeHeader, setScalarDecoding, type CacheDtype } from '../src/cache/index.js';
 import { cacheFeatureSet } from '../src/train/features.js';
 import { evaluateSet, trainHead } from '../src/train/trainer.js';

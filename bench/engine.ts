@@ -21,15 +21,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pLimit from 'p-limit';
-import { selectBackend } from '../src/backend.js';
+import { selectBackend } from '../src/tfjs/backend.js';
 import { loadBackbone } from '../src/backbone/index.js';
 import { backboneGraph } from '../src/engine/convert/index.js';
 import { ensureOnnxModel, OnnxBackboneSession, defaultThreads } from '../src/engine/onnx.js';
-import { precompute } from '../src/precompute.js';
-import { runTrain } from '../src/run.js';
+import { precompute } from '../src/jobs/precompute.js';
+import { runTrain } from '../src/jobs/train.js';
 import { decodeImage } from '../src/data/image.js';
 import { writeFashionSample } from '../src/data/fashion.js';
-import { Rng } from '../src/random.js';
+import { Rng } from '../src/base/random.js';
 
 import { reference as libReference, runProcess, type BenchContext, type BenchRow } from './lib.js';
 
@@ -60,7 +60,7 @@ async function builtPrecompute(data: string, cache: string, modelsDir: string): 
     built = true;
   }
   const t = now();
-  const out = await exec(process.execPath, [path.join(root, 'dist/src/cli.js'), 'precompute', '--data', data, '--cache', cache, '--batch-size', '32', '--json']);
+  const out = await exec(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'precompute', '--data', data, '--cache', cache, '--batch-size', '32', '--json']);
   const processSeconds = now() - t;
   const r = JSON.parse(out) as { computed: number; seconds: number; startSeconds: number; runSeconds: number; backboneSeconds: number };
   return { ...r, processSeconds, decodeThreads: Number(process.env.MIXHEAD_DECODE_THREADS || defaultThreads()) };

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { selectBackend } from '../src/backend.js';
+import { selectBackend } from '../src/tfjs/backend.js';
 import { BENCH_DIR, CEILING_GFLOPS, fmt, log, mobilenetV2Macs, now, pythonCandidate, reference, row, type BenchContext, type BenchRow, type TorchInfo, type Workload } from './lib.js';
 import type { ProfileSummary } from './profile.js';
 

@@ -9,10 +9,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Rng } from '../src/random.js';
+import { Rng } from '../src/base/random.js';
 import { FeatureCache, makeHeader, type CacheDtype, type CacheHeader } from '../src/cache/index.js';
 import { writeFashionSample } from '../src/data/fashion.js';
-import { precompute } from '../src/precompute.js';
+import { precompute } from '../src/jobs/precompute.js';
 import { trainHead, type EpochRecord } from '../src/train/trainer.js';
 import type { FeatureSet } from '../src/train/features.js';
 

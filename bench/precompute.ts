@@ -6,12 +6,12 @@
 import { existsSync, promises as fs, rmSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { Rng } from '../src/random.js';
+import { Rng } from '../src/base/random.js';
 import { ExtractorPool } from '../src/backbone/pool.js';
 import type { CacheDtype } from '../src/cache/index.js';
 import { decodeImage } from '../src/data/image.js';
 import { writeFashionSample } from '../src/data/fashion.js';
-import { precompute } from '../src/precompute.js';
+import { precompute } from '../src/jobs/precompute.js';
 import { fmt, log, mobilenetV2Macs, now, reference, row, type BenchContext, type BenchRow } from './lib.js';
 
 /** Photo-like 1600×1200 JPEGs: smooth upscaled noise plus grain, seeded. */

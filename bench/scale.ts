@@ -23,12 +23,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { selectBackend } from '../src/backend.js';
+import { selectBackend } from '../src/tfjs/backend.js';
 import { CacheReader, exportCache, inspectCache } from '../src/cache/index.js';
 import { cacheFeatureSet, subsetFeatureSet } from '../src/train/features.js';
 import { trainHead } from '../src/train/trainer.js';
 import { disposeHead } from '../src/train/heads.js';
-import { Rng } from '../src/random.js';
+import { Rng } from '../src/base/random.js';
 import { writeSyntheticCache } from '../scripts/synth-cache.js';
 
 import type { BenchContext, BenchRow } from './lib.js';

@@ -1,5 +1,5 @@
 /**
- * Workload `web-resize`: what the portable `triangle` kernel (src/web/preprocess.ts: sharp decodes
+ * Workload `web-resize`: what the portable `triangle` kernel (src/preprocess/index.ts: sharp decodes
  * at full resolution, then the resize runs in WebAssembly SIMD with the bytes of the plain JS that
  * browsers run) costs against the kernel it
  * replaced, `sharp-linear` (libvips' linear reduce after JPEG shrink-on-load), in the same run:
@@ -14,11 +14,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { Rng } from '../src/random.js';
+import { Rng } from '../src/base/random.js';
 import { decodeBatches } from '../src/data/image.js';
 import type { DataItem } from '../src/data/types.js';
 import type { PreprocessSpec } from '../src/backbone/types.js';
-import { precompute } from '../src/precompute.js';
+import { precompute } from '../src/jobs/precompute.js';
 
 import type { BenchContext, BenchRow } from './lib.js';
 
@@ -89,7 +89,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { selectBackend } = await import('../src/backend.js');
+  const { selectBackend } = await import('../src/tfjs/backend.js');
   await selectBackend({ force: process.env.MIXHEAD_BACKEND ?? 'wasm' });
   const outDir = path.join(os.tmpdir(), 'mixhead-bench');
   const rows = await run({ quick: process.argv.includes('--quick'), outDir, python: null, workDir: outDir, backend: 'wasm', details: {}, budgetMiB: 0, cgroup: false });

@@ -2,9 +2,9 @@
  * Assembles the project's WebAssembly text files into TypeScript modules holding their bytes
  * (base64), so nothing is read from disk at run time and the browser bundle can carry them too:
  * - src/cache/decode.wat → src/cache/decode-wasm.ts (float16 / uint8 cache decoding)
- * - src/web/resize.wat → src/web/resize-wasm-bytes.ts (the triangle resize)
+ * - src/preprocess/resize.wat → src/preprocess/resize-wasm-bytes.ts (the triangle resize)
  * Run after editing a .wat: `npm run build:wasm`. test/cache/decode-simd.test.ts and
- * test/web/resize-wasm.test.ts fail when a .wat and its module differ.
+ * test/preprocess/resize-wasm.test.ts fail when a .wat and its module differ.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,7 +22,7 @@ interface WasmModuleSpec {
 
 export const MODULES: Record<'decode' | 'resize', WasmModuleSpec> = {
   decode: { wat: 'src/cache/decode.wat', ts: 'src/cache/decode-wasm.ts', constant: 'DECODE_WASM_BASE64', what: 'the SIMD decoders' },
-  resize: { wat: 'src/web/resize.wat', ts: 'src/web/resize-wasm-bytes.ts', constant: 'RESIZE_WASM_BASE64', what: 'the SIMD triangle resize' },
+  resize: { wat: 'src/preprocess/resize.wat', ts: 'src/preprocess/resize-wasm-bytes.ts', constant: 'RESIZE_WASM_BASE64', what: 'the SIMD triangle resize' },
 };
 
 /** A module's bytes as wabt assembles them from its .wat (deterministic). */

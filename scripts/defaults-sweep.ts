@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { promises as fs } from 'node:fs';
-import { selectBackend } from '../src/backend.js';
+import { selectBackend } from '../src/tfjs/backend.js';
 import { CacheReader } from '../src/cache/reader.js';
 import { cacheFeatureSet } from '../src/train/features.js';
 import { predictSet, trainHead, type TrainArgs } from '../src/train/trainer.js';

@@ -10,11 +10,11 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { selectBackend, describeBackend } from '../src/backend.js';
+import { selectBackend, describeBackend } from '../src/tfjs/backend.js';
 import { writeFashionSample } from '../src/data/fashion.js';
-import { precompute } from '../src/precompute.js';
-import { runCompare } from '../src/compare.js';
-import { formatCompareTable } from '../src/format.js';
+import { precompute } from '../src/jobs/precompute.js';
+import { runCompare } from '../src/jobs/compare.js';
+import { formatCompareTable } from '../src/report/format.js';
 
 const { values } = parseArgs({
   options: {

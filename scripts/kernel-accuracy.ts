@@ -1,6 +1,6 @@
 /**
  * Accuracy cost of the resize kernel (issue 12): the same Fashion-MNIST sample precomputed with
- * `triangle` (portable, src/web/preprocess.ts) and with `sharp-linear` (the previous libvips kernel),
+ * `triangle` (portable, src/preprocess/index.ts) and with `sharp-linear` (the previous libvips kernel),
  * a linear head trained on each with several seeds, test accuracy compared. Slow (two precomputes):
  * not part of npm test or npm run bench.
  *
@@ -10,10 +10,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { selectBackend } from '../src/backend.js';
+import { selectBackend } from '../src/tfjs/backend.js';
 import { writeFashionSample } from '../src/data/fashion.js';
-import { precompute } from '../src/precompute.js';
-import { runEval, runTrain } from '../src/run.js';
+import { precompute } from '../src/jobs/precompute.js';
+import { runEval } from '../src/jobs/eval.js';
+import { runTrain } from '../src/jobs/train.js';
 
 const { values } = parseArgs({ options: { 'per-class': { type: 'string', default: '40' }, 'test-per-class': { type: 'string', default: '20' }, seeds: { type: 'string', default: '3' }, work: { type: 'string' } } });
 await selectBackend({ force: process.env.MIXHEAD_BACKEND ?? 'wasm' });

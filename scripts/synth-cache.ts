@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { scriptArgs } from './script-args.js';
 import { FeatureCache, makeHeader, type CacheDtype, type CacheHeader, type EntryMeta } from '../src/cache/index.js';
-import { Rng } from '../src/random.js';
+import { Rng } from '../src/base/random.js';
 
 export interface SyntheticCacheArgs {
   dir: string;

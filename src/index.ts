@@ -3,10 +3,10 @@
  *
  *   backbone/ → data/ → cache/ → mixup/ → train/
  */
-export { selectBackend, currentBackend, describeBackend, type BackendInfo, type BackendName } from './backend.js';
+export { selectBackend, currentBackend, describeBackend, type BackendInfo, type BackendName } from './tfjs/backend.js';
 export * from './backbone/index.js';
 export { ExtractorPool } from './backbone/pool.js';
-export { useEngine, engineOf, extractFeatures, resolveEngine, setDefaultEngine, convertBackbone, ensureOnnxModel, onnxModelPath, UnsupportedOpError, ENGINES, type EngineName, type EngineChoice } from './engine/index.js';
+export { useEngine, engineOf, extractFeatures, resolveEngine, convertBackbone, ensureOnnxModel, onnxModelPath, UnsupportedOpError, ENGINES, type EngineName, type EngineChoice } from './engine/index.js';
 export { startExtractor, type Extractor } from './engine/extractor.js';
 export { loadDataset, readClassFolders, readCsv, parseCsv, DatasetError, readIdx, parseIdx, encodeIdx, writeIdx, FASHION_MNIST_CLASSES, decodeImage, decodeToRgb, decodeBatches, normalize, hashBytes, ImageDecodeError, writeFashionSample, type DataItem, type Dataset, type RawImage } from './data/index.js';
 export * from './cache/index.js';
@@ -16,15 +16,18 @@ export { trainHead, evaluateSet, predictSet, resolveTrainArgs, TrainingDivergedE
 export { memoryFeatureSet, cacheFeatureSet, subsetFeatureSet, type FeatureSet } from './train/features.js';
 export { singleLabelMetrics, multiLabelMetrics, averagePrecision, type Metrics } from './train/metrics.js';
 export { exportModel, readMeta, loadHead, type ModelMeta } from './train/export.js';
-export { exportWeb, type ExportWebArgs, type ExportWebResult } from './export-web.js';
-export { resizeToSquare, toRgb, DECODE_RULES, type ResizeKernel, type Pixels } from './web/preprocess.js';
-export { precompute, parseShard, type PrecomputeArgs, type PrecomputeResult } from './precompute.js';
-export { runTrain, runEval, runPredict, stratifiedSplit, type RunTrainArgs } from './run.js';
-export { runCompare, type CompareArgs } from './compare.js';
-export { parseTrainConfig, trainConfigSchema } from './config.js';
-export { OptionError, UsageError } from './errors.js';
-export { trainOptionsSchema, runTrainOptionsSchema, TRAIN_DEFAULTS, OPTIMIZERS, LABEL_MODES, SCHEDULES, type RunTrainArgs as RunTrainOptions } from './train/options.js';
-export { precomputeOptionsSchema, PRECOMPUTE_DEFAULTS } from './options/precompute.js';
-export { compareOptionsSchema, COMPARE_DEFAULTS } from './options/compare.js';
-export { evalOptionsSchema, predictOptionsSchema } from './options/model.js';
-export { writeFileAtomic } from './util/fs.js';
+export { exportWeb, type ExportWebArgs, type ExportWebResult } from './jobs/export-web.js';
+export { resizeToSquare, toRgb, DECODE_RULES, type ResizeKernel, type Pixels } from './preprocess/index.js';
+export { precompute, parseShard, type PrecomputeArgs, type PrecomputeResult } from './jobs/precompute.js';
+export { runTrain, stratifiedSplit, type RunTrainArgs } from './jobs/train.js';
+export { runEval } from './jobs/eval.js';
+export { runPredict } from './jobs/predict.js';
+export { runCompare, type CompareArgs } from './jobs/compare.js';
+export { parseTrainConfig, trainConfigSchema } from './cli/config.js';
+export { OptionError, UsageError } from './base/errors.js';
+export { trainOptionsSchema, TRAIN_DEFAULTS, OPTIMIZERS, LABEL_MODES, SCHEDULES } from './train/options.js';
+export { runTrainOptionsSchema, type RunTrainArgs as RunTrainOptions } from './jobs/train-options.js';
+export { precomputeOptionsSchema, PRECOMPUTE_DEFAULTS } from './jobs/precompute-options.js';
+export { compareOptionsSchema, COMPARE_DEFAULTS } from './jobs/compare-options.js';
+export { evalOptionsSchema, predictOptionsSchema } from './jobs/model-options.js';
+export { writeFileAtomic } from './base/fs.js';

@@ -4,7 +4,7 @@
  *   node --import tsx bench/child/memory.ts --cache DIR [--head conv] [--epochs 1]
  */
 import { parseArgs } from 'node:util';
-import { selectBackend } from '../../src/backend.js';
+import { selectBackend } from '../../src/tfjs/backend.js';
 import { CacheReader } from '../../src/cache/index.js';
 import { cacheFeatureSet } from '../../src/train/features.js';
 import { now, procStatus, timedTrain } from '../lib.js';

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Session } from 'node:inspector/promises';
-import { selectBackend } from '../../src/backend.js';
+import { selectBackend } from '../../src/tfjs/backend.js';
 import { memoryFeatureSet } from '../../src/train/features.js';
 import { C, H, W, reluMaps, seededLabels, syntheticClasses, timedTrain } from '../lib.js';
 

@@ -13,7 +13,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { MODEL_JSON, expectedWeightBytes } from './io.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { writeFileAtomic } from '../base/fs.js';
 
 export const DOWNLOAD_RECORD = 'download.json';
 

@@ -7,8 +7,8 @@
 import { workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { Piscina } from 'piscina';
-import { selectBackend } from '../backend.js';
-import { readTidy } from '../tensors.js';
+import { selectBackend } from '../tfjs/backend.js';
+import { readTidy } from '../tfjs/tensors.js';
 import { backboneIdentity, loadBackbone, type LoadBackboneArgs } from './index.js';
 import type { Backbone } from './types.js';
 

@@ -11,12 +11,12 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../util/fs.js';
+import { writeFileAtomic } from '../base/fs.js';
 
 export const MODEL_JSON = 'model.json';
 const WEIGHTS_FILE = 'weights.bin';
 
-// writeFileAtomic moved to src/util/fs.ts; re-exported for branches that still import it from here.
+// writeFileAtomic moved to src/base/fs.ts; re-exported for branches that still import it from here.
 // TODO(lead): drop once every importer uses ../util/fs.js.
 export { writeFileAtomic };
 

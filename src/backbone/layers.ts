@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Backbone, PreprocessSpec } from './types.js';
 import { FeatureTap, describeLayers, isTap } from './tap.js';
 import { loadLayersModelFrom } from './io.js';
-import { OptionError } from '../errors.js';
+import { OptionError } from '../base/errors.js';
 
 export interface LayersBackboneArgs {
   id: string;

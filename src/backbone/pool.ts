@@ -10,7 +10,7 @@
  */
 import os from 'node:os';
 import { Piscina } from 'piscina';
-import { workerEntry } from '../util/worker-entry.js';
+import { workerEntry } from '../base/worker-entry.js';
 import type { LoadBackboneArgs } from './index.js';
 import type { BackboneInfoReply, ExtractTask, TaskFailure, WorkerArgs } from './extract-worker.js';
 import type { PreprocessSpec } from './types.js';

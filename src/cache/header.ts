@@ -5,7 +5,7 @@
  * differ.
  */
 import type { PreprocessSpec } from '../backbone/types.js';
-import { DEFAULT_KERNEL, LEGACY_KERNEL, RESIZE_KERNELS } from '../web/preprocess.js';
+import { DEFAULT_KERNEL, LEGACY_KERNEL, RESIZE_KERNELS } from '../preprocess/index.js';
 
 export type CacheDtype = 'float32' | 'float16' | 'uint8';
 

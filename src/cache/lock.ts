@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { isProcessAlive } from '../util/process.js';
+import { isProcessAlive } from '../base/process.js';
 
 export const LOCK_FILE = 'writer.lock';
 

@@ -15,7 +15,7 @@
  */
 import os from 'node:os';
 import { Piscina } from 'piscina';
-import { workerEntry } from '../util/worker-entry.js';
+import { workerEntry } from '../base/worker-entry.js';
 import type { PreprocessSpec } from '../backbone/types.js';
 import type { RawImage } from './types.js';
 import { ImageDecodeError, isRawImage } from './image.js';

@@ -88,7 +88,7 @@ export interface FashionMultiLabelArgs {
  * halves of each class's list.
  */
 export async function writeFashionMultiLabel(args: FashionMultiLabelArgs): Promise<{ csv: string; classes: string[] }> {
-  const { Rng } = await import('../random.js');
+  const { Rng } = await import('../base/random.js');
   const rng = new Rng(args.seed ?? (args.split === 'train' ? 1 : 2));
   const pools = FASHION_MNIST_CLASSES.map((_, k) => {
     const all = fashionClassPixels(k);

@@ -10,9 +10,9 @@
  *   (`toColourspace('srgb')` + `raw({depth: 'uchar'})`; sharp applies an embedded profile, or its
  *   built-in CMYK profile, on the way).
  * - Animated GIF/WebP: the first frame only (`pages: 1`).
- * - Resize kernel: `triangle` (src/web/preprocess.ts), a tent filter widened to the scale when
+ * - Resize kernel: `triangle` (src/preprocess/index.ts), a tent filter widened to the scale when
  *   shrinking (a large photo is averaged rather than point-sampled), run on sharp's full-resolution
- *   decode in WebAssembly SIMD (src/web/resize-wasm.ts; the same bytes as the plain-JS definition
+ *   decode in WebAssembly SIMD (src/preprocess/resize-wasm.ts; the same bytes as the plain-JS definition
  *   the browser module runs, so it reproduces them exactly). `cover` (default) samples
  *   the centred square, `contain` letterboxes on black, `fill` stretches. Specs naming
  *   `sharp-linear` (caches and models made before) keep libvips' linear reduce with shrink-on-load.
@@ -30,8 +30,8 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { PreprocessSpec } from '../backbone/types.js';
 import type { DataItem, RawImage } from './types.js';
-import { DEFAULT_KERNEL, normalize, resizeToSquare } from '../web/preprocess.js';
-import { fastResampler } from '../web/resize-wasm.js';
+import { DEFAULT_KERNEL, normalize, resizeToSquare } from '../preprocess/index.js';
+import { fastResampler } from '../preprocess/resize-wasm.js';
 
 export { normalize };
 

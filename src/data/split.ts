@@ -4,11 +4,11 @@
  * Stratified by each item's first label: every class gives round(n·fraction) of its n items to the
  * validation side, at least one when it has two or more, and always keeps one for training (a class
  * with a single item stays in training). Which items go is a seeded shuffle per class, drawn from
- * `new Rng(seed).fork('split:<class>')` (src/random.ts, the project's one generator), so a class's
+ * `new Rng(seed).fork('split:<class>')` (src/base/random.ts, the project's one generator), so a class's
  * split depends only on the seed and on that class's items: adding a class, or images of another
  * class, changes nothing elsewhere. Both sides keep the input order and the full class vocabulary.
  */
-import { Rng } from '../random.js';
+import { Rng } from '../base/random.js';
 import type { Dataset } from './types.js';
 
 export interface DatasetSplit {

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { BUNDLED_CUT, BUNDLED_ID, bundledModelDir } from '../backbone/bundled.js';
 import type { LoadBackboneArgs } from '../backbone/index.js';
 import type { Backbone } from '../backbone/types.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { writeFileAtomic } from '../base/fs.js';
 import { CONVERTER_VERSION } from './convert/index.js';
 
 export type BackboneIdentity = Pick<Backbone, 'id' | 'weightsHash' | 'cut' | 'kind' | 'featureShape' | 'preprocess'>;

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Backbone } from '../backbone/types.js';
 import { defaultModelsDir } from '../backbone/index.js';
-import { OptionError } from '../errors.js';
+import { OptionError } from '../base/errors.js';
 import { UnsupportedOpError } from './convert/index.js';
 import { OnnxBackboneSession, loadOrt, openBackboneSession, type OnnxSessionOptions } from './onnx.js';
 
@@ -17,21 +17,14 @@ export const ENGINES: readonly EngineChoice[] = ['auto', 'onnx', 'tfjs'];
 export { OnnxBackboneSession, ensureOnnxModel, onnxModelPath, loadOrt } from './onnx.js';
 export { UnsupportedOpError, convertBackbone } from './convert/index.js';
 
-let processDefault: EngineChoice | undefined;
-
 export function parseEngine(text: string, what = '--engine'): EngineChoice {
   if ((ENGINES as readonly string[]).includes(text)) return text as EngineChoice;
   throw new OptionError(`${what} ${text}: use one of ${ENGINES.join(', ')}`);
 }
 
-/** Sets the engine every command uses unless told otherwise (the CLI's `--engine`). */
-export function setDefaultEngine(choice: EngineChoice | undefined): void {
-  processDefault = choice;
-}
-
-/** The engine asked for: the argument, else `setDefaultEngine`, else `MIXHEAD_ENGINE`, else auto. */
+/** The engine asked for: the argument, else `MIXHEAD_ENGINE`, else auto. */
 export function requestedEngine(choice?: EngineChoice): EngineChoice {
-  return choice ?? processDefault ?? (process.env.MIXHEAD_ENGINE ? parseEngine(process.env.MIXHEAD_ENGINE, 'MIXHEAD_ENGINE') : 'auto');
+  return choice ?? (process.env.MIXHEAD_ENGINE ? parseEngine(process.env.MIXHEAD_ENGINE, 'MIXHEAD_ENGINE') : 'auto');
 }
 
 /**

@@ -9,7 +9,7 @@
  * λ is corrected to the true area, λ = 1 − area/(H·W) (timm's `correct_lam`).
  * Layout: NHWC (TF.js' default), row-major.
  */
-import type { Rng } from '../random.js';
+import type { Rng } from '../base/random.js';
 import { overlaps, type FloatArray } from './mix.js';
 
 /** Half-open box of whole cells: rows y0 ≤ y < y1, columns x0 ≤ x < x1. */

@@ -39,4 +39,4 @@ export {
   PAIRS_POLICIES,
   ALPHA_SCHEDULE_TYPES,
 } from './options.js';
-export { Rng } from '../random.js';
+export { Rng } from '../base/random.js';

@@ -8,7 +8,7 @@
  *   dominant: λ ← max(λ, 1 − λ) ∈ [1/2, 1], so the sample keeps most of itself (fastai's MixUp);
  *   its label then stays the larger share of the target.
  */
-import type { Rng } from '../random.js';
+import type { Rng } from '../base/random.js';
 import { LAMBDA_MODES, type LambdaMode } from './options.js';
 
 export type { LambdaMode };

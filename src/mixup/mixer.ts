@@ -23,9 +23,9 @@
  * All draws come from `new Rng(seed).fork('mixup')`, so the same seed gives identical plans and the
  * data order (another fork) is undisturbed by how many mix draws are made.
  */
-import { OptionError } from '../errors.js';
-import { Rng } from '../random.js';
-import { defined, parseOptions } from '../options/fields.js';
+import { OptionError } from '../base/errors.js';
+import { Rng } from '../base/random.js';
+import { defined, parseOptions } from '../base/options.js';
 import { applyCutmix, correctedLambda, cutmixBox, type CutmixBox } from './cutmix.js';
 import { sampleLambda } from './lambda.js';
 import { blendTargets, smoothTargets } from './labels.js';
@@ -174,11 +174,19 @@ export class Mixer {
   private readonly excluded: Set<number>;
   private hist = Mixer.emptyHistory();
 
-  constructor(args: MixupArgs, classes: readonly string[]) {
-    this.options = Object.freeze(resolveMixupArgs(args, classes));
+  constructor(args: MixupArgs, classes: readonly string[], alreadyResolved = false) {
+    this.options = Object.freeze(alreadyResolved ? { ...(args as ResolvedMixupArgs) } : resolveMixupArgs(args, classes));
     this.classes = [...classes];
     this.rng = new Rng(this.options.seed).fork('mixup');
     this.excluded = new Set(this.options.excludeClasses);
+  }
+
+  /**
+   * A mixer over options `resolveMixupArgs` already checked and filled: the trainer resolves them once
+   * per run and makes one mixer per epoch with that epoch's seed, parsing nothing again.
+   */
+  static resolved(options: ResolvedMixupArgs, classes: readonly string[]): Mixer {
+    return new Mixer(options, classes, true);
   }
 
   /** The mixup α in effect at an epoch (the schedule, else `alpha`). */

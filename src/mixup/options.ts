@@ -4,7 +4,7 @@
  * (docs/architecture.md, "Options"; the semantics are in "Mixup semantics").
  */
 import { z } from 'zod';
-import { field, ALLOWED } from '../options/fields.js';
+import { field, ALLOWED } from '../base/options.js';
 
 /** 'sample': one λ per sample (fastai, timm's elem mode); 'batch': one λ shared by the batch (the paper). */
 export const LAMBDA_MODES = ['sample', 'batch'] as const;

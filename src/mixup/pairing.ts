@@ -23,7 +23,7 @@
  *   while another class is present among the eligible samples.
  *   Multi-label samples (`labelSets`): "another class" means sharing no label at all.
  */
-import type { Rng } from '../random.js';
+import type { Rng } from '../base/random.js';
 import { PAIRINGS, PAIRS_POLICIES, type Pairing, type PairsPolicy } from './options.js';
 
 export type { Pairing, PairsPolicy };

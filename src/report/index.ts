@@ -7,8 +7,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { CompareReport, TrainReport } from './types.js';
 import { confusionMatrix, escapeXml, histogram, lineChart, type Series } from './svg.js';
-import { compareVerdicts, formatDiff, formatMetrics } from '../format.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { compareVerdicts, formatDiff, formatMetrics } from './format.js';
+import { writeFileAtomic } from '../base/fs.js';
 
 /** Why the mixed loss sits above the clean ones, with two of the run's own classes as the example. */
 export function whyMixedLossIsHigher(classes: readonly string[]): string {

@@ -1,12 +1,12 @@
 /**
  * What the reports show: the records `runTrain` and `runCompare` write as report.json and render
  * as report.html. Their own module, so that the report renderer depends on no job module and the
- * jobs (src/run.ts, src/compare.ts) import the renderer without a cycle.
+ * jobs (src/run.ts, src/jobs/compare.ts) import the renderer without a cycle.
  */
 import type { EpochRecord } from '../train/trainer.js';
 import type { Metrics, ThresholdCalibration } from '../train/metrics.js';
 import type { LrFindResult } from '../train/lrfind.js';
-import type { CompareRow } from '../format.js';
+import type { CompareRow } from './format.js';
 
 export interface TrainReport {
   kind: 'train';

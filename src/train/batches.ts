@@ -7,7 +7,7 @@
  * - `input`: mix the images and rerun the frozen backbone (given as `inputFeatures`).
  */
 import { mixingMatrix, type MixPlan, type Mixer } from '../mixup/index.js';
-import type { Rng } from '../random.js';
+import type { Rng } from '../base/random.js';
 import type { Head } from './heads.js';
 import type { FeatureSet } from './features.js';
 

@@ -17,7 +17,7 @@ import type { Metrics } from './metrics.js';
 import { headlineMetric } from './metrics.js';
 import { learningRateAt, type ScheduleName } from './schedule.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import type { Rng } from '../random.js';
+import type { Rng } from '../base/random.js';
 
 /** What the loop and its callbacks share. */
 export interface Fit<State extends FitState = FitState> {

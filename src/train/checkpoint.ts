@@ -17,9 +17,9 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../util/fs.js';
-import { isProcessAlive } from '../util/process.js';
-import '../util/tfjs-banner.js';
+import { writeFileAtomic } from '../base/fs.js';
+import { isProcessAlive } from '../base/process.js';
+import '../tfjs/banner.js';
 
 export interface TensorSpec {
   name: string;

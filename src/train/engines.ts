@@ -15,12 +15,12 @@
  * with its own masks.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../random.js';
+import { Rng } from '../base/random.js';
 import type { MixPlan, Mixer } from '../mixup/index.js';
 import type { Head } from './heads.js';
 import type { FeatureSet } from './features.js';
 import { batchLoss } from './losses.js';
-import { readTidy } from '../tensors.js';
+import { predictSet } from './predict.js';
 import { loadOrt } from '../engine/onnx.js';
 import { OnnxHeadSession } from './onnx/session.js';
 import { dropoutWidth, type HeadSpec } from './onnx/step.js';
@@ -77,7 +77,7 @@ export interface EngineArgs {
   threads?: number;
 }
 
-/** Reads rows `start…start+n` of a set as the head takes them (pooled or full maps). */
+/** Reads rows `start…start+n` of a set as the head takes them (pooled or full maps), for the ONNX engine's inference (TF.js: predict.ts). */
 function readBatch(head: Head, set: FeatureSet, start: number, n: number, buf: Float32Array): Float32Array {
   const [h, w, c] = set.featureShape;
   const x = buf.subarray(0, n * (head.pooled ? c : h * w * c));
@@ -135,16 +135,8 @@ export class TfjsEngine implements TrainEngine {
     return loss;
   }
 
-  predict(set: FeatureSet): Promise<Float32Array> {
-    const { head } = this.a;
-    const [h, w, c] = set.featureShape;
-    return predictBatches(head, set, (x, n) =>
-      readTidy(() => {
-        // apply, not predict: predict re-slices its input into batches of 32, copying all of it each time.
-        const logits = head.train.apply(tf.tensor(x, head.pooled ? [n, c] : [n, h, w, c]), { training: false }) as tf.Tensor;
-        return set.multiLabel ? tf.sigmoid(logits) : tf.softmax(logits);
-      }),
-    );
+  async predict(set: FeatureSet): Promise<Float32Array> {
+    return predictSet(this.a.head, set);
   }
 
   async toTfjs(): Promise<void> {}

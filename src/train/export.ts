@@ -20,10 +20,10 @@ import path from 'node:path';
 import { composeModels, type Backbone } from '../backbone/index.js';
 import { LayersBackbone } from '../backbone/layers.js';
 import { diskLoadHandler, diskSaveHandler } from '../backbone/io.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { writeFileAtomic } from '../base/fs.js';
 import type { PreprocessSpec } from '../backbone/types.js';
 import type { Head, HeadType } from './heads.js';
-import { DECODE_RULES, DEFAULT_KERNEL, LEGACY_KERNEL, RESIZE_KERNELS, type ResizeKernel } from '../web/preprocess.js';
+import { DECODE_RULES, DEFAULT_KERNEL, LEGACY_KERNEL, RESIZE_KERNELS, type ResizeKernel } from '../preprocess/index.js';
 
 export const META_FILE = 'meta.json';
 
@@ -39,7 +39,7 @@ export interface ModelMeta {
   head: HeadType;
   featureShape: number[];
   backbone: { id: string; weightsHash: string; cut: string; kind: 'layers' | 'graph' };
-  /** How images become input floats; `kernel` is always present (src/web/preprocess.ts). */
+  /** How images become input floats; `kernel` is always present (src/preprocess/index.ts). */
   preprocess: PreprocessSpec & { kernel: ResizeKernel };
   /** How files become pixels before `preprocess` (the same for every model). */
   decode?: typeof DECODE_RULES;

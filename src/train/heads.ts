@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { FeatureTap } from '../backbone/tap.js';
-import { OptionError } from '../errors.js';
+import { OptionError } from '../base/errors.js';
 
 import { HEAD_TYPES, type HeadType } from './options.js';
 

@@ -22,12 +22,12 @@
  * training loss; the head that is then trained starts from the untouched initial weights.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../random.js';
+import { Rng } from '../base/random.js';
 import { Mixer } from '../mixup/index.js';
 import { buildHead, disposeHead, type HeadType } from './heads.js';
 import type { FeatureSet } from './features.js';
 import { batchLoss, gatherRows } from './losses.js';
-import { OptionError } from '../errors.js';
+import { OptionError } from '../base/errors.js';
 
 export const LR_RULES = ['steepest', 'minimum/10'] as const;
 export type LrRule = (typeof LR_RULES)[number];

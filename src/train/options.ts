@@ -1,21 +1,14 @@
 /**
- * The training options: one zod schema per options object, its enum arrays and its defaults
- * (docs/architecture.md, "Options").
- * - `trainOptionsSchema`: `TrainArgs`, what `trainHead` takes (data fields and hooks).
- * - `runTrainOptionsSchema`: `RunTrainArgs`, what `runTrain` takes (adds caches and output).
- * - `trainConfigSchema`: what a `--config` file may hold (the JSON-able fields, all optional).
- * The CLI's flags (src/options/flags.ts), config files (src/config.ts) and library calls all parse
- * with these, so a value is accepted or refused the same way everywhere.
+ * `trainHead`'s options: the zod schema `trainOptionsSchema` (`TrainArgs`: data fields and hooks),
+ * its enum arrays and its defaults (docs/architecture.md, "Options"). The run's own options (caches,
+ * output folder, config files) are in src/jobs/train-options.ts.
  */
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
-import { UsageError } from '../errors.js';
-import { ALLOWED, field } from '../options/fields.js';
+import { ALLOWED, field } from '../base/options.js';
 import { mixupShape } from '../mixup/options.js';
 import type { Backbone } from '../backbone/types.js';
 import type { MixPlan } from '../mixup/index.js';
-import type { EpochRecord } from './trainer.js';
+import type { EpochRecord } from './history.js';
 
 export const HEAD_TYPES = ['linear', 'mlp', 'conv'] as const;
 export type HeadType = (typeof HEAD_TYPES)[number];
@@ -92,9 +85,11 @@ export const trainDataShape = {
 };
 
 /** What only a library caller can pass: objects and callbacks. */
-const trainHooksShape = {
+export const trainHooksShape = {
   /** Needed for `mixAt: 'input'`: the backbone whose features the sets hold. */
   backbone: z.custom<Backbone>((v) => v != null && typeof v === 'object', 'use a loaded Backbone'),
+  /** Engine of the backbone at the `input` mix point (docs/engine.md); default auto (MIXHEAD_ENGINE, else onnx when it loads). */
+  engine: field.oneOf(['auto', 'onnx', 'tfjs'] as const),
   /** Notices (e.g. resume found no checkpoint); default: none. */
   log: field.fn<(line: string) => void>(),
   /** Per-epoch callback (progress lines, reports). */
@@ -106,46 +101,6 @@ const trainHooksShape = {
 /** `trainHead`'s options. */
 export const trainOptionsSchema = z.object({ ...trainDataShape, ...trainHooksShape }).partial().strict();
 export type TrainArgs = z.input<typeof trainOptionsSchema>;
-
-/** What `runTrain` adds: where the data comes from and what happens to the output folder. */
-export const runDataShape = {
-  /** Training cache directory. */
-  cache: field.text(),
-  /** Validation cache directory (same backbone and classes). */
-  valid: field.text(),
-  /** Fraction of the training cache held out for validation when no `valid` cache is given. */
-  validSplit: field.openUnit(),
-  /** Also export images → probabilities as one LayersModel (LayersModel backbones); default true. */
-  combined: field.bool(),
-  /** Replace a finished run in `out` (without it, and without `resume`, runTrain refuses). */
-  overwrite: field.bool(),
-  /**
-   * Multi-label: also calibrate one threshold per class on the validation set (default false: one
-   * global threshold, which a small validation set estimates far more reliably).
-   */
-  thresholdPerClass: field.bool(),
-  /** Write report.html with its plots (default true). */
-  report: field.bool(),
-};
-
-const notBoth = (o: { valid?: string; validSplit?: number }, ctx: z.RefinementCtx) => {
-  if (o.valid !== undefined && o.validSplit !== undefined) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['validSplit'], message: 'give valid or validSplit, not both', params: { plain: true } });
-  }
-};
-
-/** `runTrain`'s options: `cache` and `out` are required. */
-export const runTrainOptionsSchema = z
-  .object({ ...trainDataShape, ...trainHooksShape, ...runDataShape })
-  .partial()
-  .required({ cache: true, out: true })
-  .strict()
-  .superRefine(notBoth);
-export type RunTrainArgs = z.input<typeof runTrainOptionsSchema>;
-
-/** A `--config` file: any JSON-able train option (flags given beside it override it). */
-export const trainConfigSchema = z.object({ ...trainDataShape, ...runDataShape }).partial().strict().superRefine(notBoth);
-export type TrainConfig = z.output<typeof trainConfigSchema>;
 
 /** The defaults `resolveTrainArgs` fills in (those that depend on another option are functions). */
 export const TRAIN_DEFAULTS = {
@@ -165,23 +120,3 @@ export const TRAIN_DEFAULTS = {
   trainEngine: 'auto' as TrainEngineChoice,
   combined: true,
 };
-
-/** Files that mark a folder as holding a run. */
-const RUN_MARKERS = ['meta.json', 'report.json', 'checkpoints'];
-
-/**
- * Refuses to train into a folder that holds another run, unless `overwrite` (its checkpoints and
- * combined model are removed first, so nothing of the old run leaks into the new one) or `resume`.
- */
-export async function claimRunFolder(args: { out: string; overwrite?: boolean; resume?: boolean }): Promise<void> {
-  if (args.resume) return;
-  const found: string[] = [];
-  for (const m of RUN_MARKERS) {
-    if (await fs.access(path.join(args.out, m)).then(() => true, () => false)) found.push(m);
-  }
-  if (!found.length) return;
-  if (!args.overwrite) {
-    throw new UsageError(`${args.out} holds a run already (${found.join(', ')}): pass --overwrite (overwrite: true) to replace it, or --resume to continue it`);
-  }
-  for (const sub of ['checkpoints', 'combined']) await fs.rm(path.join(args.out, sub), { recursive: true, force: true });
-}

@@ -16,39 +16,28 @@
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { Rng } from '../random.js';
-import { Mixer, type LambdaHistory, type MixupArgs, type MixPlan } from '../mixup/index.js';
+import { Rng } from '../base/random.js';
+import { Mixer, resolveMixupArgs, type LambdaHistory, type MixPlan, type ResolvedMixupArgs } from '../mixup/index.js';
 import type { Backbone } from '../backbone/types.js';
 import { buildHead, disposeHead, type Head } from './heads.js';
 import { TRAIN_DEFAULTS, trainOptionsSchema, type MixPoint, type OptimizerName, type ScheduleName, type TrainArgs } from './options.js';
-import { OptionError } from '../errors.js';
-import { parseOptions } from '../options/fields.js';
+import { OptionError } from '../base/errors.js';
+import { parseOptions } from '../base/options.js';
+import { predictSet } from './predict.js';
 import { headlineMetric, multiLabelMetrics, singleLabelMetrics, type Metrics } from './metrics.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { bestEpoch, checkpoints, divergenceGuard, earlyStopping, freshDropout, lrSchedule, type Fit, type TrainCallback } from './callbacks.js';
 import { createTrainEngine, type TrainEngine } from './engines.js';
 import { featureBatches, hiddenBatches, inputBatches, type BatchSource } from './batches.js';
 import { poolRow, subsetFeatureSet, type FeatureSet } from './features.js';
-import { readTidy } from '../tensors.js';
 
 // The options (their schema, enum arrays and defaults) live in ./options.ts; re-exported here.
 export { MIX_POINTS, OPTIMIZERS, LABEL_MODES, type MixPoint, type OptimizerName, type LabelMode, type TrainArgs } from './options.js';
 import { findLearningRate, type LrFindResult } from './lrfind.js';
 import { gatherRows } from './losses.js';
 
-export interface EpochRecord {
-  epoch: number;
-  lr: number;
-  /** Mean training loss on the mixed batches, as optimised. */
-  mixedLoss: number;
-  /** Loss on the unmixed training set (or a fixed subset, see `cleanSample`), inference mode: comparable to the validation loss. */
-  cleanLoss: number;
-  validLoss?: number;
-  metric?: { name: string; value: number };
-  seconds: number;
-  samplesPerSecond: number;
-  numTensors: number;
-}
+export type { EpochRecord } from './history.js';
+import type { EpochRecord } from './history.js';
 
 export interface TrainResult {
   head: Head;
@@ -171,29 +160,7 @@ export function labelSetsOf(targets: Float32Array, k: number, idx: ArrayLike<num
   });
 }
 
-/** Probabilities for every sample of `set` (inference mode, never mixed). */
-export function predictSet(head: Head, set: FeatureSet, batchSize = 256): Float32Array {
-  const [h, w, c] = set.featureShape;
-  const rowSize = head.pooled ? c : h * w * c;
-  const k = set.classes.length;
-  const out = new Float32Array(set.size * k);
-  const buf = new Float32Array(Math.min(batchSize, Math.max(1, set.size)) * rowSize);
-  for (let start = 0; start < set.size; start += batchSize) {
-    const n = Math.min(batchSize, set.size - start);
-    const idx = Int32Array.from({ length: n }, (_, j) => start + j);
-    const x = buf.subarray(0, n * rowSize);
-    if (head.pooled) set.readPooled(idx, x);
-    else set.readRows(idx, x);
-    const probs = readTidy(() => {
-      const input = tf.tensor(x, head.pooled ? [n, c] : [n, h, w, c]);
-      // apply, not predict: predict re-slices its input into batches of 32, copying all of it each time.
-      const logits = head.train.apply(input, { training: false }) as tf.Tensor;
-      return set.multiLabel ? tf.sigmoid(logits) : tf.softmax(logits);
-    });
-    out.set(probs, start * k);
-  }
-  return out;
-}
+export { predictSet } from './predict.js';
 
 export function evaluateSet(head: Head, set: FeatureSet): Metrics {
   return metricsOf(set, predictSet(head, set));
@@ -244,7 +211,7 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
     ];
     source =
       a.mixAt === 'input'
-        ? inputBatches((idx, p, mixer) => mixedInputFeatures(train, args.backbone!, idx, p, mixer, head.pooled))
+        ? inputBatches((idx, p, mixer) => mixedInputFeatures(train, args.backbone!, idx, p, mixer, head.pooled, args.engine))
         : a.mixAt === 'hidden'
           ? hiddenBatches(train, head, a.batchSize)
           : featureBatches(train, head, a.batchSize, { inGraph: engine.mixesMapsInGraph && !head.pooled });
@@ -294,11 +261,10 @@ function checkData(train: FeatureSet, valid: FeatureSet | null, args: TrainArgs,
     throw new Error('mixAt "input" reruns the backbone on mixed images: it needs the backbone and the image sources');
   }
   // The mix draws follow the user's mixup seed when one is given, else the training seed.
-  const mixupArgs: Partial<MixupArgs> = { alpha: 0.4, ...args.mixup, seed: args.mixup?.seed ?? a.seed };
-  const cutmix = (mixupArgs.cutmixAlpha ?? 0) > 0;
+  // Resolved once (defaults from MIXUP_DEFAULTS, every field checked) before any work starts.
+  const mixupArgs = resolveMixupArgs({ ...args.mixup, seed: args.mixup?.seed ?? a.seed }, train.classes);
+  const cutmix = mixupArgs.cutmixAlpha > 0;
   if (cutmix && a.mixAt !== 'features') throw new Error(`cutmixAlpha > 0 pastes boxes of feature-map cells: it needs mixAt "features", not "${a.mixAt}"`);
-  // Validate every mixing option before any work starts.
-  new Mixer(mixupArgs, train.classes);
   return { labelMode, mixupArgs, cutmix };
 }
 
@@ -339,7 +305,7 @@ interface LoopInputs {
   args: TrainArgs;
   a: Resolved;
   labelMode: 'stack' | 'blend';
-  mixupArgs: Partial<MixupArgs>;
+  mixupArgs: ResolvedMixupArgs;
   cutmix: boolean;
   stepsPerEpoch: number;
   epochs: number;
@@ -351,7 +317,8 @@ async function loop(fit: Fit<LoopState>, callbacks: TrainCallback[], source: Bat
   const [h, w, c] = train.featureShape;
   const k = train.classes.length;
   const state = fit.state;
-  const cleanSet = train.size <= (args.cleanSample ?? 2048) ? train : subsetFeatureSet(train, Int32Array.from(new Rng(a.seed).fork('clean-sample').permutation(train.size).subarray(0, args.cleanSample ?? 2048)).sort());
+  const cleanSample = args.cleanSample ?? TRAIN_DEFAULTS.cleanSample;
+  const cleanSet = train.size <= cleanSample ? train : subsetFeatureSet(train, Int32Array.from(new Rng(a.seed).fork('clean-sample').permutation(train.size).subarray(0, cleanSample)).sort());
   for (let epoch = state.epoch; epoch < p.epochs && !fit.stop; epoch++) {
     const t0 = performance.now();
     // One stream per epoch and purpose: resuming at epoch e replays exactly what a full run does.
@@ -360,7 +327,7 @@ async function loop(fit: Fit<LoopState>, callbacks: TrainCallback[], source: Bat
     const tapRng = root.fork(`tap-${epoch}`);
     fit.rngs = { dropout: root.fork(`dropout-${epoch}`) };
     fit.epoch = epoch;
-    const mixer = new Mixer({ ...p.mixupArgs, seed: new Rng(p.mixupArgs.seed!).fork(`mix-${epoch}`).int(2 ** 31) }, train.classes);
+    const mixer = Mixer.resolved({ ...p.mixupArgs, seed: new Rng(p.mixupArgs.seed!).fork(`mix-${epoch}`).int(2 ** 31) }, train.classes);
     let lossSum = 0;
     let seen = 0;
     for (let b = 0; b < p.stepsPerEpoch; b++) {
@@ -432,13 +399,13 @@ function addHistogram(into: number[], hist: LambdaHistory): void {
  * Mix point `input`: decode the batch's images, mix the pixels, run the frozen backbone on the mix
  * (on ONNX Runtime unless the engine is tfjs or the converter does not cover it; docs/engine.md).
  */
-async function mixedInputFeatures(set: FeatureSet, backbone: Backbone, idx: Int32Array, plan: MixPlan, mixer: Mixer, pooled: boolean): Promise<Float32Array> {
+async function mixedInputFeatures(set: FeatureSet, backbone: Backbone, idx: Int32Array, plan: MixPlan, mixer: Mixer, pooled: boolean, engine: TrainArgs['engine']): Promise<Float32Array> {
   const spec = backbone.preprocess;
   const px = spec.size * spec.size * 3;
   const pixels = new Float32Array(idx.length * px);
   const { decodeImage } = await import('../data/image.js');
   const { extractFeatures, useEngine } = await import('../engine/index.js');
-  await useEngine(backbone);
+  await useEngine(backbone, { engine });
   const decoded: Float32Array[] = await Promise.all(Array.from(idx, (i) => decodeImage(set.item!(i).source, spec)));
   decoded.forEach((d, j) => pixels.set(d, j * px));
   const mixed = plan.mode === 'none' ? pixels : mixer.applyToRows(plan, pixels, [spec.size, spec.size, 3]);

@@ -10,10 +10,10 @@
  * See docs/architecture.md ("Preprocessing").
  */
 import * as tf from '@tensorflow/tfjs';
-import { normalize, resizeToSquare, type Pixels } from './preprocess.js';
-import type { PreprocessSpec } from '../backbone/types.js';
+import { normalize, resizeToSquare, type Pixels } from '../preprocess/index.js';
+import type { PreprocessSpec } from '../preprocess/spec.js';
 
-export { normalize, resizeToSquare, toRgb, DECODE_RULES } from './preprocess.js';
+export { normalize, resizeToSquare, toRgb, DECODE_RULES } from '../preprocess/index.js';
 
 /** The parts of meta.json the browser needs. */
 export interface WebMeta {

@@ -6,9 +6,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { ExtractorPool } from '../../src/backbone/pool.js';
 import { writeFashionSample } from '../../src/data/fashion.js';
-import { precompute } from '../../src/precompute.js';
+import { precompute } from '../../src/jobs/precompute.js';
 import { FeatureCache } from '../../src/cache/index.js';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/base/random.js';
 import { tempDir } from '../tmp.js';
 
 const SIZE = 224 * 224 * 3;

@@ -2,10 +2,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/base/random.js';
 import { makeHeader, type CacheDtype, type CacheHeader, type CacheHeaderInit } from '../../src/cache/index.js';
 
-/** Seeded uniform [0, 1) draws from the project's generator (src/random.ts). */
+/** Seeded uniform [0, 1) draws from the project's generator (src/base/random.ts). */
 export function prng(seed: number): () => number {
   const rng = new Rng(seed);
   return () => rng.uniform();

@@ -13,7 +13,7 @@ import { engineOf, extractFeatures, onnxModelPath, useEngine } from '../../src/e
 import { maxAbsDiff } from './helpers.js';
 import { fusedGraphModel, FUSED_CUT } from './fused-graph.js';
 import { TINY_CUT, tinyGraphModel } from '../fixtures/tiny-graph.js';
-import { precompute } from '../../src/precompute.js';
+import { precompute } from '../../src/jobs/precompute.js';
 import { FeatureCache } from '../../src/cache/index.js';
 
 // Whole backbones other than the bundled one: a generated ResNet-style LayersModel and a

@@ -6,7 +6,7 @@
  * Input 32×32×3; the cut gives 4×4×16. Weights are seeded random numbers.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/base/random.js';
 
 export const FUSED_CUT = 'features/Identity';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { convertLayersModel, encodeModel, tfPadding, UnsupportedOpError } from '../../src/engine/convert/index.js';
 import { OnnxBackboneSession } from '../../src/engine/onnx.js';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/base/random.js';
 import { maxAbsDiff } from './helpers.js';
 
 // One small random-weight LayersModel per op: ONNX Runtime on the converted model must give

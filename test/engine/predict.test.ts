@@ -3,8 +3,9 @@ import path from 'node:path';
 import { readdir } from 'node:fs/promises';
 import { tempDir } from '../tmp.js';
 import { writeFashionSample } from '../../src/data/fashion.js';
-import { precompute } from '../../src/precompute.js';
-import { runPredict, runTrain } from '../../src/run.js';
+import { precompute } from '../../src/jobs/precompute.js';
+import { runPredict } from '../../src/jobs/predict.js';
+import { runTrain } from '../../src/jobs/train.js';
 import { maxAbsDiff } from './helpers.js';
 
 describe('predict on either engine', () => {

@@ -12,7 +12,7 @@ import { tempDir } from '../tmp.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint.js';
 import { trainHead } from '../../src/train/trainer.js';
 import { disposeHead } from '../../src/train/heads.js';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/base/random.js';
 import { synthetic } from './synthetic.js';
 import { killDuringWrites } from './kill.js';
 import { CHILD_TRAIN_ARGS } from './train-args.js';

@@ -9,10 +9,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { tempDir } from '../tmp.js';
 import { parseCsv, readCsv } from '../../src/data/csv.js';
-import { precompute } from '../../src/precompute.js';
+import { precompute } from '../../src/jobs/precompute.js';
 import { CacheMismatchError, FeatureCache, makeHeader } from '../../src/cache/index.js';
-import { main } from '../../src/cli.js';
-import { loadConfig } from '../../src/config.js';
+import { main } from '../../src/cli/main.js';
+import { loadConfig } from '../../src/cli/config.js';
 import { trainHead, type TrainArgs } from '../../src/train/trainer.js';
 import { synthetic } from './synthetic.js';
 

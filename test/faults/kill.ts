@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/base/random.js';
 
 /** Starts the checkpoint-writing child; kills it `killAfterMs` after its first "saved" line. */
 function saveAndKill(dir: string, killAfterMs: number): Promise<{ signal: NodeJS.Signals | null; saved: number }> {

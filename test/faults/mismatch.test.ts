@@ -10,8 +10,9 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { tempDir } from '../tmp.js';
 import { FeatureCache, makeHeader, CacheMismatchError, type CacheHeader, type CacheHeaderInit } from '../../src/cache/index.js';
-import { precompute } from '../../src/precompute.js';
-import { runEval, runTrain } from '../../src/run.js';
+import { precompute } from '../../src/jobs/precompute.js';
+import { runEval } from '../../src/jobs/eval.js';
+import { runTrain } from '../../src/jobs/train.js';
 
 const BASE: CacheHeaderInit = {
   backbone: { id: 'test-net', weightsHash: 'a'.repeat(64), cut: 'block_5', kind: 'graph' },

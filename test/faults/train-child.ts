@@ -3,7 +3,7 @@
  * SIGKILL at random moments. Prints "epoch N" after each epoch (its checkpoints are then written).
  *   node --import tsx test/faults/train-child.ts OUT
  */
-import { selectBackend } from '../../src/backend.js';
+import { selectBackend } from '../../src/tfjs/backend.js';
 import { trainHead } from '../../src/train/trainer.js';
 import { synthetic } from './synthetic.js';
 import { CHILD_TRAIN_ARGS } from './train-args.js';

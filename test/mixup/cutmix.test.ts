@@ -1,7 +1,7 @@
 // CutMix on feature maps (docs/architecture.md, "Mixup semantics": CutMix on feature maps): a whole-cell box of about (1 − λ) of
 // the grid, pasted from the partner, with λ corrected to the true pasted area.
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/base/random.js';
 import { applyCutmix, boxArea, correctedLambda, cutmixBox } from '../../src/mixup/cutmix.js';
 import { K_SE, moments } from './stats.js';
 

@@ -1,6 +1,6 @@
 // Targets under mixup: stack vs blend, label smoothing, reference losses (docs/architecture.md, "Mixup semantics": Labels).
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/base/random.js';
 import {
   blendTargets,
   oneHot,

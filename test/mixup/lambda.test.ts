@@ -1,7 +1,7 @@
 // What λ must satisfy (docs/architecture.md, "Mixup semantics"): λ ~ Beta(α, α) in [0, 1], mean 1/2, variance
 // 1/(4(2α + 1)); α ≤ 0 → 1; dominant → max(λ, 1 − λ); 'batch' → one λ for all.
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/base/random.js';
 import { sampleLambda } from '../../src/mixup/lambda.js';
 import { betaExcessKurtosis, expectMoments } from './stats.js';
 

@@ -1,6 +1,6 @@
 // x̃ᵢ = λᵢ·xᵢ + (1 − λᵢ)·x_π(i), on host rows and as X̃ = M·X (docs/architecture.md, "Mixup semantics": Features).
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/base/random.js';
 import { mixingMatrix, mixRows } from '../../src/mixup/mix.js';
 import { sampleLambda } from '../../src/mixup/lambda.js';
 

@@ -1,7 +1,7 @@
 // The per-batch mix policy (docs/architecture.md, "Mixup semantics"): seeds, prob, offAfterEpoch, switchProb,
 // exclusions, schedules, validation, and the λ record.
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/base/random.js';
 import { Mixer, alphaAt, planMatrix, type MixPlan, type MixupArgs } from '../../src/mixup/mixer.js';
 import { applyCutmix, correctedLambda } from '../../src/mixup/cutmix.js';
 import { blendTargets, oneHot, smoothTargets } from '../../src/mixup/labels.js';

@@ -1,6 +1,6 @@
 // Who mixes with whom (docs/architecture.md, "Mixup semantics": Pairing and Policies).
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/base/random.js';
 import { pairPartners, type Pairing, type PairsPolicy } from '../../src/mixup/pairing.js';
 
 const sorted = (a: Int32Array): number[] => [...a].sort((x, y) => x - y);

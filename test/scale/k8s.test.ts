@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { inShard, parseShard, type Shard } from '../../src/precompute.js';
+import { inShard, parseShard, type Shard } from '../../src/jobs/precompute.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const K8S = path.join(ROOT, 'deploy/k8s');

@@ -12,11 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareHeaders, FeatureCache } from '../../src/cache/index.js';
 import { writeFashionSample } from '../../src/data/fashion.js';
 import { loadDataset } from '../../src/data/index.js';
-import { inShard } from '../../src/precompute.js';
+import { inShard } from '../../src/jobs/precompute.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SLURM = path.join(ROOT, 'scripts/slurm');
-const CLI = path.join(ROOT, 'dist/src/cli.js');
+const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 const SHARDS = 4;
 const PER_CLASS = 25; // 250 images: a few minutes on 2 cores, all phases together
 

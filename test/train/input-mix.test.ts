@@ -3,8 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { tempDir } from '../tmp.js';
 import { writeFashionSample } from '../../src/data/fashion.js';
-import { precompute } from '../../src/precompute.js';
-import { runTrain } from '../../src/run.js';
+import { precompute } from '../../src/jobs/precompute.js';
+import { runTrain } from '../../src/jobs/train.js';
 
 describe('mix point "input"', () => {
   it('mixes images, reruns the frozen backbone each step, and trains; tensors are released', async () => {

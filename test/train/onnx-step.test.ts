@@ -12,7 +12,7 @@
 // `SHOW_AGREEMENT=1` prints each case's worst values.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/base/random.js';
 import { Mixer, mixingMatrix, type MixPlan } from '../../src/mixup/index.js';
 import { buildHead, disposeHead, type Head, type HeadType } from '../../src/train/heads.js';
 import { batchLoss } from '../../src/train/losses.js';

@@ -9,7 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { tempDir } from '../tmp.js';
 import { synthetic } from '../fixtures/synthetic.js';
 import { FeatureCache, makeHeader } from '../../src/cache/index.js';
-import { runEval, runLrFind, runTrain } from '../../src/run.js';
+import { runEval } from '../../src/jobs/eval.js';
+import { runLrFind } from '../../src/jobs/lr-find.js';
+import { runTrain } from '../../src/jobs/train.js';
 import { readMeta } from '../../src/train/export.js';
 import type { TrainReport } from '../../src/report/types.js';
 

@@ -1,7 +1,7 @@
 import { tempDir } from '../tmp.js';
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../../src/backend.js';
+import { selectBackend } from '../../src/tfjs/backend.js';
 import { synthetic } from '../fixtures/synthetic.js';
 import { trainHead, predictSet, setLearningRate, TrainingDivergedError, type TrainArgs } from '../../src/train/trainer.js';
 import { HEAD_TYPES, disposeHead } from '../../src/train/heads.js';

@@ -21,8 +21,8 @@ import { memoryFeatureSet } from '../../src/train/features.js';
 import { trainHead } from '../../src/train/trainer.js';
 import { disposeHead } from '../../src/train/heads.js';
 import { exportModel } from '../../src/train/export.js';
-import { runPredict } from '../../src/run.js';
-import { exportWeb, webModuleDir } from '../../src/export-web.js';
+import { runPredict } from '../../src/jobs/predict.js';
+import { exportWeb, webModuleDir, WEB_MODULES } from '../../src/jobs/export-web.js';
 import { tempDir } from '../tmp.js';
 import { SCENE_CLASSES, scene, sceneJpeg } from './scenes.js';
 
@@ -119,10 +119,11 @@ describe.skipIf(!haveChromium)('the exported web folder in headless Chromium', {
   beforeAll(async () => {
     // The page runs the compiled modules: a dist/ older than the sources would test old code.
     const web = webModuleDir();
-    const src = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'web');
-    for (const m of ['preprocess', 'browser', 'app']) {
-      if (statSync(path.join(web, `${m}.js`)).mtimeMs < statSync(path.join(src, `${m}.ts`)).mtimeMs) {
-        throw new Error(`${web}/${m}.js is older than src/web/${m}.ts: run npm run build`);
+    const src = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
+    for (const m of WEB_MODULES) {
+      const ts = m.replace(/\.js$/, '.ts');
+      if (statSync(path.join(web, m)).mtimeMs < statSync(path.join(src, ts)).mtimeMs) {
+        throw new Error(`${web}/${m} is older than src/${ts}: run npm run build`);
       }
     }
     dir = await tempDir('web');
@@ -177,7 +178,7 @@ describe.skipIf(!haveChromium)('the exported web folder in headless Chromium', {
     expect(meta.classes).toEqual(SCENE_CLASSES);
     expect(JSON.parse(await readFile(path.join(dir, 'model', 'meta.json'), 'utf8'))).toHaveProperty('training');
     expect(meta).not.toHaveProperty('training');
-    for (const f of ['index.html', 'app.js', 'browser.js', 'preprocess.js', 'tfjs/tf.fesm.min.js', 'model/model.json', 'model/weights.bin']) {
+    for (const f of ['index.html', 'web/app.js', 'web/browser.js', 'preprocess/index.js', 'tfjs/tf.fesm.min.js', 'model/model.json', 'model/weights.bin']) {
       expect(existsSync(path.join(dir, 'site', f)), f).toBe(true);
     }
     const html = await readFile(path.join(dir, 'site', 'index.html'), 'utf8');
@@ -193,7 +194,7 @@ describe.skipIf(!haveChromium)('the exported web folder in headless Chromium', {
       // A string, not a function: the test runner would rewrite a function's dynamic import.
       const got = (await page.evaluate(`(async () => {
         const blob = await (await fetch(${JSON.stringify(`/img/${img.name}`)})).blob();
-        const m = await import('./browser.js');
+        const m = await import('./web/browser.js');
         const rgb = m.resizeToSquare(await m.decodePixels(blob), window.mixhead.meta.preprocess);
         return { rgb: Array.from(rgb), probs: await window.mixhead.classify(blob) };
       })()`)) as { rgb: number[]; probs: { label: string; probability: number }[] };

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { compareHeaders, makeHeader } from '../../src/cache/index.js';
 import { readMeta } from '../../src/train/export.js';
-import { exportWeb } from '../../src/export-web.js';
+import { exportWeb } from '../../src/jobs/export-web.js';
 import { tempDir } from '../tmp.js';
 
 const init = {

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { Rng } from '../../src/random.js';
+import { Rng } from '../../src/base/random.js';
 
 export const SCENE_CLASSES = ['red', 'green', 'blue'];
 

@@ -16,7 +16,7 @@ import { tempDir } from '../tmp.js';
 import { makeZoo, type Zoo } from './make-zoo.js';
 import { mixheadChild, errorLines, stackLines } from '../faults/child.js';
 import { FeatureCache } from '../../src/cache/index.js';
-import { runTrain } from '../../src/run.js';
+import { runTrain } from '../../src/jobs/train.js';
 
 const NOBODY = 65534;
 const isRoot = process.getuid?.() === 0;

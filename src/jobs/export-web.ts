@@ -1,0 +1,148 @@
+/**
+ * `mixhead export --web`: a trained model folder → a static folder a browser can use as is:
+ *
+ *   index.html, app.js        a page that classifies a dropped image
+ *   browser.js, preprocess.js the browser module (ESM, TF.js only) and the shared preprocessing
+ *   tfjs/tf.fesm.min.js       TF.js itself (no CDN needed), named by the page's import map
+ *   model/                    the combined model (images → probabilities)
+ *   meta.json                 classes and the whole preprocessing recipe (without the training
+ *                             options, which name local paths)
+ *
+ * The folder is written beside its destination and renamed into place, so an interrupted export
+ * leaves no half folder. See docs/architecture.md ("Preprocessing").
+ */
+import { promises as fs, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { readMeta } from '../train/export.js';
+
+export interface ExportWebArgs {
+  /** Folder written by `mixhead train`. */
+  model: string;
+  /** Folder to write. */
+  out: string;
+  /** Replace `out` if it exists. */
+  overwrite?: boolean;
+}
+
+export interface ExportWebResult {
+  out: string;
+  files: string[];
+  bytes: number;
+}
+
+/**
+ * The compiled modules the page runs, relative to the compiled `src/`: the page (web/) and the
+ * preprocessing it shares with Node (preprocess/). The export keeps these relative paths, so the
+ * modules' own imports resolve unchanged.
+ */
+export const WEB_MODULES = ['preprocess/index.js', 'preprocess/spec.js', 'web/browser.js', 'web/app.js'];
+const MODULES = WEB_MODULES;
+
+/** Where the compiled `src/` is: above this file in dist/, or dist/src when run from source. */
+export function webModuleDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = [path.join(here, '..'), path.join(here, '..', '..', 'dist', 'src')];
+  const found = candidates.find((d) => MODULES.every((m) => existsSync(path.join(d, m))));
+  if (!found) throw new Error(`the compiled browser modules are missing (looked in ${candidates.join(', ')}): run npm run build`);
+  return found;
+}
+
+function page(title: string): string {
+  const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)}</title>
+<script type="importmap">{ "imports": { "@tensorflow/tfjs": "./tfjs/tf.fesm.min.js" } }</script>
+<style>
+  body { font: 16px system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; }
+  #drop { border: 2px dashed #888; border-radius: 8px; padding: 2rem; text-align: center; }
+  #drop.over { border-color: #06c; background: #eef5ff; }
+  #preview { max-width: 100%; max-height: 16rem; display: block; margin: 1rem auto; }
+</style>
+</head>
+<body>
+<h1>${esc(title)}</h1>
+<p id="status">loading the model…</p>
+<div id="drop">Drop an image here, or <input id="file" type="file" accept="image/*"></div>
+<img id="preview" alt="">
+<ol id="result"></ol>
+<script type="module" src="./web/app.js"></script>
+</body>
+</html>
+`;
+}
+
+async function copyJs(from: string, to: string): Promise<void> {
+  const text = await fs.readFile(from, 'utf8');
+  await fs.writeFile(to, text.replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n'));
+}
+
+export async function exportWeb(args: ExportWebArgs): Promise<ExportWebResult> {
+  const meta = await readMeta(args.model);
+  if (!meta.combined) {
+    throw new Error(`${args.model}: has no combined model (its backbone is a ${meta.backbone.kind} model); export --web needs a LayersModel backbone`);
+  }
+  if (meta.preprocess.kernel !== 'triangle') {
+    throw new Error(
+      `${args.model}: trained on images resized with '${meta.preprocess.kernel}', which a browser cannot reproduce; re-run mixhead precompute and train with this version`,
+    );
+  }
+  const out = path.resolve(args.out);
+  if (existsSync(out) && !args.overwrite) throw new Error(`${args.out}: already exists (pass --overwrite to replace it)`);
+  const webDir = webModuleDir();
+  const tfjs = path.join(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs/package.json')), 'dist', 'tf.fesm.min.js');
+  await fs.mkdir(path.dirname(out), { recursive: true });
+  const tmp = await fs.mkdtemp(`${out}.partial-`);
+  try {
+    await fs.mkdir(path.join(tmp, 'model'));
+    await fs.mkdir(path.join(tmp, 'tfjs'));
+    for (const f of await fs.readdir(path.join(args.model, 'combined'))) {
+      await fs.copyFile(path.join(args.model, 'combined', f), path.join(tmp, 'model', f));
+    }
+    for (const m of MODULES) {
+      await fs.mkdir(path.dirname(path.join(tmp, m)), { recursive: true });
+      await copyJs(path.join(webDir, m), path.join(tmp, m));
+    }
+    await fs.copyFile(tfjs, path.join(tmp, 'tfjs', 'tf.fesm.min.js'));
+    // Without `training`: its options name local paths, which a public page should not show.
+    const { training: _training, ...pub } = meta;
+    await fs.writeFile(path.join(tmp, 'meta.json'), JSON.stringify(pub, null, 2));
+    await fs.writeFile(path.join(tmp, 'index.html'), page(`mixhead: ${meta.classes.slice(0, 4).join(', ')}${meta.classes.length > 4 ? ', …' : ''}`));
+    if (existsSync(out)) await fs.rm(out, { recursive: true, force: true });
+    await fs.rename(tmp, out);
+  } catch (err) {
+    await fs.rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  const files: string[] = [];
+  let bytes = 0;
+  for (const e of await fs.readdir(out, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    const p = path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name);
+    files.push(path.relative(out, p));
+    bytes += (await fs.stat(p)).size;
+  }
+  return { out, files: files.sort(), bytes };
+}
+
+/** Registers `mixhead export`. */
+export function addExportCommand(program: Command, print: (json: boolean, value: unknown, text: () => string) => void): void {
+  program
+    .command('export')
+    .description('Export a trained model as a static web page that classifies images in the browser')
+    .requiredOption('--model <dir>', 'folder written by mixhead train')
+    .requiredOption('--web <dir>', 'folder to write (serve it with any static file server)')
+    .option('--overwrite', 'replace the folder if it exists')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExample:\n  mixhead export --model runs/a --web web/a && python3 -m http.server -d web/a 8000')
+    .action(async (o) => {
+      const r = await exportWeb({ model: o.model, out: o.web, overwrite: !!o.overwrite });
+      print(!!o.json, r, () => `${r.files.length} files (${(r.bytes / 1e6).toFixed(1)} MB) in ${r.out}: serve that folder over HTTP and open index.html`);
+    });
+}

@@ -1,0 +1,72 @@
+/**
+ * The one inference loop: feature rows in, probabilities out, in batches, never mixed. Training
+ * (validation after each epoch), `eval`, `predict`, threshold calibration and the reports all read
+ * probabilities through `predictRows`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { readTidy } from '../tfjs/tensors.js';
+import type { FeatureSet } from './features.js';
+import type { Head } from './heads.js';
+
+/** A model that scores feature rows: a head being trained (logits) or an exported one (probabilities). */
+export interface Scorer {
+  model: tf.LayersModel;
+  /** True when `model` takes pooled C-vectors rather than H×W×C maps. */
+  pooled: boolean;
+  /** `logits` (a training graph: softmax or sigmoid is applied here) or `probabilities` (an exported head). */
+  outputs: 'logits' | 'probabilities';
+  /** Sigmoid (multi-label) rather than softmax when `outputs` is `logits`. */
+  multiLabel: boolean;
+}
+
+/** What the loop reads: a count, the map shape, and rows (or their pooled vectors) by index. */
+export type Rows = Pick<FeatureSet, 'size' | 'featureShape' | 'readRows' | 'readPooled'>;
+
+/** The training graph of a head as a scorer. */
+export function scorerOf(head: Head, multiLabel: boolean): Scorer {
+  return { model: head.train, pooled: head.pooled, outputs: 'logits', multiLabel };
+}
+
+/** size × k probabilities of every row of `rows`, in `batchSize` batches (inference mode). */
+export function predictRows(scorer: Scorer, rows: Rows, k: number, batchSize = 256): Float32Array {
+  const [h, w, c] = rows.featureShape;
+  const rowSize = scorer.pooled ? c : h * w * c;
+  const out = new Float32Array(rows.size * k);
+  const buf = new Float32Array(Math.min(batchSize, Math.max(1, rows.size)) * rowSize);
+  for (let start = 0; start < rows.size; start += batchSize) {
+    const n = Math.min(batchSize, rows.size - start);
+    const idx = Int32Array.from({ length: n }, (_, j) => start + j);
+    const x = buf.subarray(0, n * rowSize);
+    if (scorer.pooled) rows.readPooled(idx, x);
+    else rows.readRows(idx, x);
+    const probs = readTidy(() => {
+      const input = tf.tensor(x, scorer.pooled ? [n, c] : [n, h, w, c]);
+      // apply, not predict: predict re-slices its input into batches of 32, copying all of it each time.
+      const y = scorer.model.apply(input, { training: false }) as tf.Tensor;
+      if (scorer.outputs === 'probabilities') return y;
+      return scorer.multiLabel ? tf.sigmoid(y) : tf.softmax(y);
+    });
+    out.set(probs, start * k);
+  }
+  return out;
+}
+
+/** Probabilities for every sample of `set` from a head being trained (inference mode, never mixed). */
+export function predictSet(head: Head, set: FeatureSet, batchSize = 256): Float32Array {
+  return predictRows(scorerOf(head, set.multiLabel), set, set.classes.length, batchSize);
+}
+
+/** Rows over maps held in memory (n × H·W·C), e.g. a batch of images just run through the backbone. */
+export function mapRows(maps: Float32Array, featureShape: number[]): Rows {
+  const d = featureShape.reduce((a, b) => a * b, 1);
+  return {
+    size: maps.length / d,
+    featureShape,
+    readRows(indices, out) {
+      for (let j = 0; j < indices.length; j++) out.set(maps.subarray(indices[j] * d, (indices[j] + 1) * d), j * d);
+    },
+    readPooled() {
+      throw new Error('mapRows: an exported head takes maps, not pooled vectors');
+    },
+  };
+}
