@@ -115,13 +115,14 @@ export async function runTrain(input: RunTrainArgs): Promise<RunTrainResult> {
         featureShape: h.featureShape,
         backbone: h.backbone,
         preprocess,
-        training: { options, bestEpoch: result.bestEpoch, metrics: summary(metrics) },
+        training: { options, engine: result.engine, bestEpoch: result.bestEpoch, metrics: summary(metrics) },
       },
       args.combined === false ? undefined : backbone,
     );
     const report: TrainReport = {
       kind: 'train',
       backend: currentBackend()?.name ?? tf.getBackend(),
+      trainEngine: result.engine,
       cache: path.resolve(args.cache),
       valid: args.valid ? path.resolve(args.valid) : args.validSplit ? `${args.validSplit} of the training cache` : 'none',
       trainSize: train.size,

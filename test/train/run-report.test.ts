@@ -65,6 +65,11 @@ describe('runTrain reports and thresholds', () => {
     expect((report.options.mixup as Record<string, unknown>).alpha).toBe(0.4);
     const meta = await readMeta(out);
     expect((meta.training as { options: unknown }).options).toEqual(report.options);
+    // auto trains on ONNX Runtime here (onnxruntime-node loads), and both records say so.
+    expect(report.options.trainEngine).toBe('auto');
+    expect(report.trainEngine).toMatch(/^onnx \(onnxruntime/);
+    expect((meta.training as { engine: string }).engine).toBe(report.trainEngine);
+    expect(html).toMatch(/train engine <code>onnx/);
     expect(meta.threshold).toBe(report.threshold!.threshold);
     const e = await runEval({ model: out, cache: valid });
     expect(e.metrics.kind === 'multi' && e.metrics.threshold).toBe(meta.threshold);
