@@ -4,10 +4,11 @@
  * trainer.ts only walks epochs and batches and asks its engine (engines.ts) for optimizer steps, which
  * include decoupled weight decay; everything else — the learning-rate schedule, fresh dropout masks,
  * the divergence guard, best-epoch
- * tracking and restore, early stopping, checkpoints — is one callback each, run in list order.
+ * tracking and restore, early stopping, checkpoints — is one callback each, run in list order; users
+ * add theirs through `TrainArgs.callbacks` (fastai's `cbs`).
  *
  * Events, in the order the loop fires them:
- *   beforeStep (after the batch is built) → the optimizer step → afterStep
+ *   beforeBatch (its samples chosen) → beforeStep (after the batch is built) → the optimizer step → afterStep
  *   afterEpoch (after the epoch's evaluation; `fit.record` holds it) → afterFit (once, at the end).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -26,8 +27,9 @@ export interface Fit<State extends FitState = FitState> {
   state: State;
   /** 0-based epoch being trained. */
   epoch: number;
-  /** 0-based batch within the epoch, its size, and the loss of the last step. */
+  /** 0-based batch within the epoch, its samples (indices into the training set), size, and the loss of the last step. */
   batch: number;
+  indices?: Int32Array;
   batchSize: number;
   loss: number;
   /** Learning rate of the current step. */
@@ -54,8 +56,15 @@ export interface FitState {
   stoppedEarly?: boolean;
 }
 
+/**
+ * A policy hooked to the loop's events; built-in ones are below, and users add their own through
+ * `TrainArgs.callbacks` (run after the built-in ones, in order).
+ */
 export interface TrainCallback {
   name: string;
+  /** Before the batch's mix is planned: `fit.batch` and `fit.indices` say which samples it holds. */
+  beforeBatch?(fit: Fit): void;
+  /** After the batch is built, before the step: `fit.lr` is the rate the step will use. */
   beforeStep?(fit: Fit): void;
   afterStep?(fit: Fit): void;
   afterEpoch?(fit: Fit): void | Promise<void>;
@@ -63,12 +72,12 @@ export interface TrainCallback {
 }
 
 /** Sets each step's learning rate from the schedule (src/train/schedule.ts). */
-export function lrSchedule(schedule: ScheduleName, peak: number, totalSteps: number, warmupSteps: number, setRate: (opt: tf.Optimizer, lr: number) => void): TrainCallback {
+export function lrSchedule(schedule: ScheduleName, peak: number, totalSteps: number, warmupSteps: number): TrainCallback {
   return {
     name: 'lrSchedule',
     beforeStep(fit) {
+      // The engine applies fit.lr at the step (an input of the ONNX graph; the TF.js optimizer's rate).
       fit.lr = learningRateAt(schedule, peak, fit.state.step, totalSteps, warmupSteps);
-      setRate(fit.optimizer, fit.lr);
     },
   };
 }

@@ -101,6 +101,17 @@ async function predictBatches(head: Head, set: FeatureSet, run: (x: Float32Array
   return out;
 }
 
+/**
+ * Sets the learning rate for the next step. SGD and momentum keep it as a scalar tensor (`c`) that
+ * only their own `setLearningRate` refreshes; Adam reads its `learningRate` field on every step.
+ */
+export function setLearningRate(opt: tf.Optimizer, lr: number): void {
+  const o = opt as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
+  if (o.learningRate === lr) return;
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
+  else o.learningRate = lr;
+}
+
 /** TF.js autodiff: the step the trainer has always taken. */
 export class TfjsEngine implements TrainEngine {
   readonly name = 'tfjs';
@@ -117,6 +128,7 @@ export class TfjsEngine implements TrainEngine {
     const { head, optimizer } = this.a;
     const [h, w, c] = this.a.featureShape;
     const k = this.a.numClasses;
+    setLearningRate(optimizer, b.lr);
     // The hidden mix reaches the FeatureTaps through the batch source's TapMixer (batches.ts).
     const loss = tf.tidy(() => {
       const input = tf.tensor(b.x.subarray(0, b.n * (head.pooled ? c : h * w * c)), head.pooled ? [b.n, c] : [b.n, h, w, c]);

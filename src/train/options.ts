@@ -84,6 +84,22 @@ export const trainDataShape = {
   poolFirst: field.bool(),
 };
 
+/**
+ * The shape of a `TrainCallback` (src/train/callbacks.ts, where `fit` is a `Fit`), restated here so
+ * that the options do not import the loop's types (callbacks.ts imports the heads, which import these
+ * options).
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export interface TrainCallbackShape {
+  name: string;
+  beforeBatch?(fit: any): void;
+  beforeStep?(fit: any): void;
+  afterStep?(fit: any): void;
+  afterEpoch?(fit: any): void | Promise<void>;
+  afterFit?(fit: any): void | Promise<void>;
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
 /** What only a library caller can pass: objects and callbacks. */
 export const trainHooksShape = {
   /** Needed for `mixAt: 'input'`: the backbone whose features the sets hold. */
@@ -94,6 +110,11 @@ export const trainHooksShape = {
   log: field.fn<(line: string) => void>(),
   /** Per-epoch callback (progress lines, reports). */
   onEpoch: field.fn<(record: EpochRecord) => void>(),
+  /**
+   * Policies added to the loop's own (src/train/callbacks.ts `TrainCallback`: beforeBatch,
+   * beforeStep, afterStep, afterEpoch, afterFit), run after them in this order.
+   */
+  callbacks: z.array(z.custom<TrainCallbackShape>((v) => v != null && typeof v === 'object' && typeof (v as { name?: unknown }).name === 'string', 'a callback is an object with a name and event methods (TrainCallback)')),
   /** Per-batch callback: batches done in this epoch, their total, and the batch's samples and mix plan. */
   onBatch: field.fn<(done: number, total: number, batch?: { indices: Int32Array; plan: MixPlan }) => void>(),
 };

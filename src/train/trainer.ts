@@ -134,15 +134,7 @@ function makeOptimizer(name: OptimizerName, lr: number, momentum: number): tf.Op
   return tf.train.adam(lr);
 }
 
-/**
- * Sets the learning rate for the next step. SGD and momentum keep it as a scalar tensor (`c`) that
- * only their own `setLearningRate` refreshes; Adam reads its `learningRate` field on every step.
- */
-export function setLearningRate(opt: tf.Optimizer, lr: number): void {
-  const o = opt as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
-  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
-  else o.learningRate = lr;
-}
+export { setLearningRate } from './engines.js';
 
 /** Disposes an optimizer; MomentumOptimizer.dispose (tfjs-core 4.22) forgets its SGD parent's `c`. */
 function disposeOptimizer(opt: tf.Optimizer): void {
@@ -202,12 +194,14 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
     args.log?.(`train engine: ${engine.description}`);
     const stepsPerEpoch = Math.ceil(train.size / a.batchSize);
     const callbacks: TrainCallback[] = [
-      lrSchedule(a.schedule, plan.lr, stepsPerEpoch * plan.epochs, Math.round(a.warmupEpochs * stepsPerEpoch), setLearningRate),
+      lrSchedule(a.schedule, plan.lr, stepsPerEpoch * plan.epochs, Math.round(a.warmupEpochs * stepsPerEpoch)),
       freshDropout(),
       divergenceGuard(ckptDir),
       bestEpoch(ckptDir),
       ...(args.patience != null ? [earlyStopping(args.patience)] : []),
       ...(ckptDir ? [checkpoints(ckptDir)] : []),
+      // The user's policies run after the built-in ones (a beforeStep of theirs may still change fit.lr).
+      ...((args.callbacks ?? []) as TrainCallback[]),
     ];
     source =
       a.mixAt === 'input'
@@ -333,12 +327,14 @@ async function loop(fit: Fit<LoopState>, callbacks: TrainCallback[], source: Bat
     for (let b = 0; b < p.stepsPerEpoch; b++) {
       const idx = order.subarray(b * a.batchSize, Math.min(train.size, (b + 1) * a.batchSize));
       const n = idx.length;
+      fit.batch = b;
+      fit.indices = idx;
+      for (const cb of callbacks) cb.beforeBatch?.(fit);
       const labels = Int32Array.from(idx, (i) => train.labelIndex[i]);
       // Multi-label samples: exclusion and differentClass look at every label (labelSetsOf).
       const plan = mixer.plan(labels, epoch, { spatial: p.cutmix ? [h, w] : undefined, labelSets: train.multiLabel ? labelSetsOf(train.targets, k, idx) : undefined });
       const targets = gatherRows(train.targets, k, idx);
       const x = await source.rows(idx, plan, mixer, tapRng);
-      fit.batch = b;
       fit.batchSize = n;
       for (const cb of callbacks) cb.beforeStep?.(fit);
       fit.loss = await engine.step({ x, n, plan, mixer, mix: source.mix(), targets, lr: fit.lr, dropoutSeed: fit.dropoutSeed });

@@ -7,6 +7,7 @@ import { tempDir } from '../tmp.js';
 import { trainHead, type TrainArgs } from '../../src/train/trainer.js';
 import { buildHead, disposeHead } from '../../src/train/heads.js';
 import { createTrainEngine, type EngineArgs } from '../../src/train/engines.js';
+import type { Fit } from '../../src/train/callbacks.js';
 
 const weights = (r: Awaited<ReturnType<typeof trainHead>>) => r.head.train.trainableWeights.map((v) => Array.from(v.read().dataSync()));
 const maxDiff = (a: number[][], b: number[][]) => Math.max(...a.flatMap((x, i) => x.map((v, j) => Math.abs(v - b[i][j]))));
@@ -95,4 +96,52 @@ describe('training engines', () => {
       for (const r of [full, resumed, fresh]) disposeHead(r.head);
     });
   }
+});
+
+describe.each(['onnx', 'tfjs'] as const)('user callbacks through TrainArgs (%s engine)', (trainEngine) => {
+  it('see every event in order, with the batch samples before the step', async () => {
+    const train = synthetic(24);
+    const events: string[] = [];
+    const seen: number[][] = [];
+    const fromOnBatch: number[][] = [];
+    const r = await trainHead(train, null, {
+      epochs: 2,
+      batchSize: 8,
+      lr: 0.01,
+      trainEngine,
+      onBatch: (_d, _t, b) => fromOnBatch.push(Array.from(b!.indices)),
+      callbacks: [
+        {
+          name: 'recorder',
+          beforeBatch: (fit: Fit) => {
+            events.push('beforeBatch');
+            seen.push(Array.from(fit.indices!));
+          },
+          beforeStep: () => void events.push('beforeStep'),
+          afterStep: () => void events.push('afterStep'),
+          afterEpoch: () => void events.push('afterEpoch'),
+          afterFit: () => void events.push('afterFit'),
+        },
+      ],
+    });
+    const epoch = [...Array(3)].flatMap(() => ['beforeBatch', 'beforeStep', 'afterStep']);
+    expect(events).toEqual([...epoch, 'afterEpoch', ...epoch, 'afterEpoch', 'afterFit']);
+    expect(seen).toEqual(fromOnBatch);
+    disposeHead(r.head);
+  });
+
+  it('a policy added as a callback changes training without editing the loop: lr 0 freezes the head; stop ends it', async () => {
+    const train = synthetic(24);
+    const args: TrainArgs = { head: 'mlp', hidden: 8, dropout: 0, epochs: 3, batchSize: 8, lr: 0.05, trainEngine, seed: 2 };
+    const initial = buildHead({ type: 'mlp', featureShape: train.featureShape, numClasses: 3, hidden: 8, dropout: 0, seed: 2 });
+    const start = initial.train.trainableWeights.map((v) => Array.from(v.read().dataSync()));
+    disposeHead(initial);
+    const frozen = await trainHead(train, null, { ...args, callbacks: [{ name: 'freeze', beforeStep: (fit: Fit) => void (fit.lr = 0) }] });
+    expect(maxDiff(weights(frozen), start)).toBe(0);
+    const moving = await trainHead(train, null, { ...args, callbacks: [{ name: 'stopAfterOne', afterEpoch: (fit: Fit) => void (fit.stop = true) }] });
+    expect(moving.history).toHaveLength(1);
+    expect(maxDiff(weights(moving), start)).toBeGreaterThan(1e-3);
+    disposeHead(frozen.head);
+    disposeHead(moving.head);
+  });
 });
