@@ -42,6 +42,8 @@ export interface Fit<State extends FitState = FitState> {
   watched?: Metrics;
   /** Set by a callback to end training after this epoch. */
   stop: boolean;
+  /** Set by a callback to end the run right after this step, without the epoch's evaluation (the lr finder's stop). */
+  cancel?: boolean;
   log?: (line: string) => void;
 }
 

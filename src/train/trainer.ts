@@ -17,24 +17,24 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Rng } from '../base/random.js';
-import { Mixer, resolveMixupArgs, type LambdaHistory, type MixPlan, type ResolvedMixupArgs } from '../mixup/index.js';
+import { Mixer, resolveMixupArgs, type MixPlan } from '../mixup/index.js';
 import type { Backbone } from '../backbone/types.js';
 import { buildHead, disposeHead, type Head } from './heads.js';
-import { TRAIN_DEFAULTS, trainOptionsSchema, type MixPoint, type OptimizerName, type ScheduleName, type TrainArgs } from './options.js';
+import { TRAIN_DEFAULTS, trainOptionsSchema, type OptimizerName, type ScheduleName, type TrainArgs } from './options.js';
 import { OptionError } from '../base/errors.js';
 import { parseOptions } from '../base/options.js';
 import { predictSet } from './predict.js';
-import { headlineMetric, multiLabelMetrics, singleLabelMetrics, type Metrics } from './metrics.js';
+import type { Metrics } from './metrics.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { bestEpoch, checkpoints, divergenceGuard, earlyStopping, freshDropout, lrSchedule, type Fit, type TrainCallback } from './callbacks.js';
 import { createTrainEngine, type TrainEngine } from './engines.js';
 import { featureBatches, hiddenBatches, inputBatches, type BatchSource } from './batches.js';
-import { poolRow, subsetFeatureSet, type FeatureSet } from './features.js';
+import { poolRow, type FeatureSet } from './features.js';
 
 // The options (their schema, enum arrays and defaults) live in ./options.ts; re-exported here.
 export { MIX_POINTS, OPTIMIZERS, LABEL_MODES, type MixPoint, type OptimizerName, type LabelMode, type TrainArgs } from './options.js';
 import { findLearningRate, type LrFindResult } from './lrfind.js';
-import { gatherRows } from './losses.js';
+import { initialLoopState, metricsOf, runLoop, type LoopState } from './loop.js';
 
 export type { EpochRecord } from './history.js';
 import type { EpochRecord } from './history.js';
@@ -69,23 +69,12 @@ interface SchedulePlan {
   warmupEpochs: number;
 }
 
-interface LoopState {
-  epoch: number;
-  step: number;
-  history: EpochRecord[];
-  bestEpoch: number;
-  bestValue: number;
-  /** Validation loss (training loss without validation) of the best epoch: the tie-break. */
-  bestLoss?: number;
-  best?: Metrics;
-  lambdaHistogram: number[];
-  stoppedEarly?: boolean;
+/** The loop's state and the schedule it runs (kept in checkpoints: a resumed run must keep it). */
+interface RunState extends LoopState {
   plan?: SchedulePlan;
 }
 
 export { isBetter, TrainingDivergedError } from './callbacks.js';
-
-const LAMBDA_BINS = 20;
 
 /**
  * Checks the arguments with `trainOptionsSchema` (errors name the field, the value and what is
@@ -143,23 +132,11 @@ function disposeOptimizer(opt: tf.Optimizer): void {
   if (c && !c.isDisposed) c.dispose();
 }
 
-/** The classes of each sample of `idx`, from its multi-hot row. */
-export function labelSetsOf(targets: Float32Array, k: number, idx: ArrayLike<number>): number[][] {
-  return Array.from(idx, (i) => {
-    const set: number[] = [];
-    for (let c = 0; c < k; c++) if (targets[i * k + c] > 0.5) set.push(c);
-    return set;
-  });
-}
-
+export { labelSetsOf } from './loop.js';
 export { predictSet } from './predict.js';
 
 export function evaluateSet(head: Head, set: FeatureSet): Metrics {
   return metricsOf(set, predictSet(head, set));
-}
-
-function metricsOf(set: FeatureSet, probs: Float32Array): Metrics {
-  return set.multiLabel ? multiLabelMetrics(probs, set.targets, set.classes.length) : singleLabelMetrics(probs, set.labelIndex, set.classes);
 }
 
 /** Trains a head on `train`, validating on `valid` after every epoch. */
@@ -209,8 +186,21 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
         : a.mixAt === 'hidden'
           ? hiddenBatches(train, head, a.batchSize)
           : featureBatches(train, head, a.batchSize, { inGraph: engine.mixesMapsInGraph && !head.pooled });
-    const fit: Fit<LoopState> = { head, optimizer, state, epoch: state.epoch, batch: 0, batchSize: 0, loss: 0, lr: plan.lr, dropoutSeed: a.seed, rngs: { dropout: new Rng(a.seed) }, stop: state.stoppedEarly ?? false, log: args.log };
-    await loop(fit, callbacks, source, engine, { train, valid, args, a, labelMode, mixupArgs, cutmix, stepsPerEpoch, epochs: plan.epochs });
+    const fit: Fit<RunState> = { head, optimizer, state, epoch: state.epoch, batch: 0, batchSize: 0, loss: 0, lr: plan.lr, dropoutSeed: a.seed, rngs: { dropout: new Rng(a.seed) }, stop: state.stoppedEarly ?? false, log: args.log };
+    await runLoop(fit, callbacks, source, engine, {
+      train,
+      valid,
+      seed: a.seed,
+      batchSize: a.batchSize,
+      cleanSample: args.cleanSample ?? TRAIN_DEFAULTS.cleanSample,
+      mixupArgs,
+      cutmix,
+      stepsPerEpoch,
+      epochs: plan.epochs,
+      evaluate: true,
+      onBatch: args.onBatch,
+      onEpoch: args.onEpoch,
+    });
     for (const cb of callbacks) await cb.afterFit?.(fit);
     return {
       head,
@@ -268,7 +258,7 @@ function checkData(train: FeatureSet, valid: FeatureSet | null, args: TrainArgs,
  */
 async function startRun(train: FeatureSet, head: Head, args: TrainArgs, a: Resolved, ckptDir: string | undefined, poolFirst: boolean) {
   if (ckptDir) await fs.mkdir(ckptDir, { recursive: true });
-  const ck = args.resume && ckptDir ? await loadCheckpoint<LoopState>(ckptDir, 'last') : undefined;
+  const ck = args.resume && ckptDir ? await loadCheckpoint<RunState>(ckptDir, 'last') : undefined;
   const epochs = a.epochs !== 'auto' ? a.epochs : (ck?.state.plan?.epochs ?? autoEpochs(train.size, a.batchSize));
   let lr = a.lr !== 'auto' ? a.lr : ck?.state.plan?.lr;
   let lrFind: LrFindResult | undefined;
@@ -279,7 +269,7 @@ async function startRun(train: FeatureSet, head: Head, args: TrainArgs, a: Resol
   }
   const plan: SchedulePlan = { epochs, batchSize: a.batchSize, lr, schedule: a.schedule, warmupEpochs: a.warmupEpochs };
   const optimizer = makeOptimizer(a.optimizer, lr, a.momentum);
-  let state: LoopState = { epoch: 0, step: 0, history: [], bestEpoch: -1, bestValue: -Infinity, lambdaHistogram: new Array(LAMBDA_BINS).fill(0), plan };
+  let state: RunState = { ...initialLoopState(), plan };
   let resumedFrom: number | undefined;
   if (ck && ckptDir) {
     assertSamePlan(ck.state.plan, plan, path.join(ckptDir, 'last'));
@@ -293,83 +283,6 @@ async function startRun(train: FeatureSet, head: Head, args: TrainArgs, a: Resol
   return { optimizer, plan, state, lrFind, resumedFrom };
 }
 
-interface LoopInputs {
-  train: FeatureSet;
-  valid: FeatureSet | null;
-  args: TrainArgs;
-  a: Resolved;
-  labelMode: 'stack' | 'blend';
-  mixupArgs: ResolvedMixupArgs;
-  cutmix: boolean;
-  stepsPerEpoch: number;
-  epochs: number;
-}
-
-/** Epochs of batches: plan the mix, build the batch, step, then evaluate; policies are the callbacks. */
-async function loop(fit: Fit<LoopState>, callbacks: TrainCallback[], source: BatchSource, engine: TrainEngine, p: LoopInputs): Promise<void> {
-  const { train, valid, args, a } = p;
-  const [h, w, c] = train.featureShape;
-  const k = train.classes.length;
-  const state = fit.state;
-  const cleanSample = args.cleanSample ?? TRAIN_DEFAULTS.cleanSample;
-  const cleanSet = train.size <= cleanSample ? train : subsetFeatureSet(train, Int32Array.from(new Rng(a.seed).fork('clean-sample').permutation(train.size).subarray(0, cleanSample)).sort());
-  for (let epoch = state.epoch; epoch < p.epochs && !fit.stop; epoch++) {
-    const t0 = performance.now();
-    // One stream per epoch and purpose: resuming at epoch e replays exactly what a full run does.
-    const root = new Rng(a.seed);
-    const order = root.fork(`order-${epoch}`).permutation(train.size);
-    const tapRng = root.fork(`tap-${epoch}`);
-    fit.rngs = { dropout: root.fork(`dropout-${epoch}`) };
-    fit.epoch = epoch;
-    const mixer = Mixer.resolved({ ...p.mixupArgs, seed: new Rng(p.mixupArgs.seed!).fork(`mix-${epoch}`).int(2 ** 31) }, train.classes);
-    let lossSum = 0;
-    let seen = 0;
-    for (let b = 0; b < p.stepsPerEpoch; b++) {
-      const idx = order.subarray(b * a.batchSize, Math.min(train.size, (b + 1) * a.batchSize));
-      const n = idx.length;
-      fit.batch = b;
-      fit.indices = idx;
-      for (const cb of callbacks) cb.beforeBatch?.(fit);
-      const labels = Int32Array.from(idx, (i) => train.labelIndex[i]);
-      // Multi-label samples: exclusion and differentClass look at every label (labelSetsOf).
-      const plan = mixer.plan(labels, epoch, { spatial: p.cutmix ? [h, w] : undefined, labelSets: train.multiLabel ? labelSetsOf(train.targets, k, idx) : undefined });
-      const targets = gatherRows(train.targets, k, idx);
-      const x = await source.rows(idx, plan, mixer, tapRng);
-      fit.batchSize = n;
-      for (const cb of callbacks) cb.beforeStep?.(fit);
-      fit.loss = await engine.step({ x, n, plan, mixer, mix: source.mix(), targets, lr: fit.lr, dropoutSeed: fit.dropoutSeed });
-      source.done();
-      for (const cb of callbacks) cb.afterStep?.(fit);
-      lossSum += fit.loss * n;
-      seen += n;
-      state.step++;
-      args.onBatch?.(b + 1, p.stepsPerEpoch, { indices: idx, plan });
-    }
-    addHistogram(state.lambdaHistogram, mixer.lambdaHistory());
-    const cleanMetrics = metricsOf(cleanSet, await engine.predict(cleanSet));
-    const validMetrics = valid ? metricsOf(valid, await engine.predict(valid)) : undefined;
-    // Best-epoch tracking and checkpoints read the TF.js head and optimizer.
-    await engine.toTfjs();
-    const seconds = (performance.now() - t0) / 1000;
-    const record: EpochRecord = {
-      epoch: epoch + 1,
-      lr: fit.lr,
-      mixedLoss: lossSum / seen,
-      cleanLoss: cleanMetrics.loss,
-      validLoss: validMetrics?.loss,
-      metric: validMetrics ? headlineMetric(validMetrics) : undefined,
-      seconds,
-      samplesPerSecond: seen / seconds,
-      numTensors: tf.memory().numTensors,
-    };
-    state.history.push(record);
-    state.epoch = epoch + 1;
-    fit.watched = validMetrics ?? cleanMetrics;
-    for (const cb of callbacks) await cb.afterEpoch?.(fit);
-    args.onEpoch?.(record);
-  }
-}
-
 /** Resuming with another schedule would silently train a different run: refuse, naming the change. */
 function assertSamePlan(saved: SchedulePlan | undefined, now: SchedulePlan, where: string): void {
   if (!saved) return;
@@ -380,15 +293,6 @@ function assertSamePlan(saved: SchedulePlan | undefined, now: SchedulePlan, wher
       throw new OptionError(`resume: ${key} was ${saved[key]} in the run at ${where} and is ${now[key]} now; the learning-rate schedule depends on it: resume with ${key} ${saved[key]}, or start a new run`);
     }
   }
-}
-
-function addHistogram(into: number[], hist: LambdaHistory): void {
-  const bins = hist.counts;
-  // Re-bin to LAMBDA_BINS when the mixer keeps another resolution.
-  bins.forEach((count, i) => {
-    const j = Math.min(LAMBDA_BINS - 1, Math.floor((i / bins.length) * LAMBDA_BINS));
-    into[j] += count;
-  });
 }
 
 /**
