@@ -263,7 +263,7 @@ async function startRun(train: FeatureSet, head: Head, args: TrainArgs, a: Resol
   let lr = a.lr !== 'auto' ? a.lr : ck?.state.plan?.lr;
   let lrFind: LrFindResult | undefined;
   if (lr === undefined) {
-    lrFind = await findLearningRate(train, { head: a.head, hidden: args.hidden, dropout: args.dropout, batchSize: a.batchSize, optimizer: a.optimizer, momentum: a.momentum, poolFirst, seed: a.seed });
+    lrFind = await findLearningRate(train, { head: a.head, hidden: args.hidden, dropout: args.dropout, batchSize: a.batchSize, optimizer: a.optimizer, momentum: a.momentum, poolFirst, seed: a.seed, trainEngine: a.trainEngine });
     lr = lrFind.suggestion;
     args.log?.(`lr-find: lr ${lr.toExponential(2)} (${lrFind.rule} of the smoothed loss over ${lrFind.lrs.length} steps, ${lrFind.seconds.toFixed(1)} s)`);
   }

@@ -145,3 +145,17 @@ describe.each(['onnx', 'tfjs'] as const)('user callbacks through TrainArgs (%s e
     disposeHead(moving.head);
   });
 });
+
+describe('the lr finder is a mode of the same loop', () => {
+  it('runs on either engine, and both record the same ramp (no dropout: float32 rounding apart)', async () => {
+    const { findLearningRate } = await import('../../src/train/lrfind.js');
+    const train = synthetic(48);
+    const args = { head: 'mlp' as const, hidden: 8, dropout: 0, batchSize: 16, steps: 30, seed: 3 };
+    const onnx = await findLearningRate(train, { ...args, trainEngine: 'onnx' });
+    const tfjs = await findLearningRate(train, { ...args, trainEngine: 'tfjs' });
+    expect(onnx.lrs).toEqual(tfjs.lrs.slice(0, onnx.lrs.length));
+    // While the rates are small the runs stay together; near divergence rounding is amplified.
+    for (let i = 0; i < 15; i++) expect(Math.abs(onnx.losses[i] - tfjs.losses[i])).toBeLessThan(1e-4 * (1 + Math.abs(tfjs.losses[i])));
+    expect(Math.abs(Math.log10(onnx.suggestion / tfjs.suggestion))).toBeLessThan(0.5);
+  });
+});
