@@ -16,13 +16,14 @@ import { choicesOf, parseOptions, schemaAt, defined, field } from '../base/optio
 import { TRAIN_DEFAULTS } from '../train/options.js';
 import { trainConfigSchema } from '../jobs/train-options.js';
 import { MIXUP_DEFAULTS } from '../mixup/options.js';
-import { PRECOMPUTE_DEFAULTS, precomputeOptionsSchema } from '../jobs/precompute-options.js';
+import { PRECOMPUTE_DEFAULTS, precomputeOptionsSchema, shardOfText } from '../jobs/precompute-options.js';
 import { COMPARE_DEFAULTS, compareSweepSchema } from '../jobs/compare-options.js';
 import { PREDICT_DEFAULTS, evalOptionsSchema, predictOptionsSchema } from '../jobs/model-options.js';
 import { LR_FIND_DEFAULTS, lrFindOptionsSchema } from '../jobs/lr-find-options.js';
+import { exportWebOptionsSchema } from '../jobs/export-web.js';
 
 /** The options object a flag fills. `cli` is the command line's own (--json, --verbose…). */
-export type Scope = 'train' | 'compare' | 'precompute' | 'eval' | 'predict' | 'lrFind' | 'cli';
+export type Scope = 'train' | 'compare' | 'precompute' | 'eval' | 'predict' | 'lrFind' | 'exportWeb' | 'cli';
 
 /**
  * How a flag's text becomes a value (the schema then checks it):
@@ -129,6 +130,11 @@ export const FLAGS: readonly FlagRow[] = [
   { flag: '--cache <dir>', scope: 'eval', path: 'cache', parse: 'path', required: true, help: 'feature cache to evaluate on' },
   { flag: '--model <dir>', scope: 'predict', path: 'model', parse: 'path', required: true, help: 'folder written by mixhead train' },
   { flag: '--top <k>', scope: 'predict', path: 'top', parse: 'number', help: 'labels to show per image' },
+
+  // export --web (src/jobs/export-web.ts)
+  { flag: '--model <dir>', scope: 'exportWeb', path: 'model', parse: 'path', required: true, help: 'folder written by mixhead train' },
+  { flag: '--web <dir>', scope: 'exportWeb', path: 'out', parse: 'text', required: true, help: 'folder to write (serve it with any static file server)' },
+  { flag: '--overwrite', scope: 'exportWeb', path: 'overwrite', parse: 'switch', help: 'replace the folder if it exists' },
 ];
 
 const cliSchema = z
@@ -144,6 +150,7 @@ const SCOPES: Record<Scope, { schema: z.ZodTypeAny; defaults: Record<string, unk
   eval: { schema: evalOptionsSchema.partial(), defaults: {} },
   predict: { schema: predictOptionsSchema.partial(), defaults: PREDICT_DEFAULTS },
   lrFind: { schema: lrFindOptionsSchema.partial(), defaults: LR_FIND_DEFAULTS },
+  exportWeb: { schema: exportWebOptionsSchema.partial(), defaults: {} },
   cli: { schema: cliSchema, defaults: {} },
 };
 
@@ -198,10 +205,8 @@ function convert(row: FlagRow, raw: unknown): { value: unknown; items?: string[]
       return { value: items(), items: items() };
     case 'numbers':
       return { value: items().map((t) => (t === '' ? NaN : Number(t))), items: items() };
-    case 'shard': {
-      const m = /^\s*(\d+)\/(\d+)\s*$/.exec(text);
-      return { value: m ? { index: Number(m[1]), count: Number(m[2]) } : text };
-    }
+    case 'shard':
+      return { value: shardOfText(text) ?? text };
     case 'switch':
       return { value: raw === true };
     default:

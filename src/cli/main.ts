@@ -19,7 +19,7 @@ import { inspectCache } from '../cache/inspect.js';
 import { mergeCaches } from '../cache/merge.js';
 import { Progress } from '../base/progress.js';
 import { exportCache } from '../cache/export.js';
-import { addExportCommand } from '../jobs/export-web.js';
+import { exportWeb, type ExportWebArgs } from '../jobs/export-web.js';
 import { runEval } from '../jobs/eval.js';
 import { runLrFind, type RunLrFindArgs } from '../jobs/lr-find.js';
 import { runPredict } from '../jobs/predict.js';
@@ -274,6 +274,18 @@ const COMMANDS: CommandSpec[] = [
     },
   },
   {
+    name: 'export',
+    description: 'Export a trained model as a static web page that classifies images in the browser',
+    scopes: ['exportWeb'],
+    cli: ['json'],
+    example: 'mixhead export --model runs/a --web web/a && python3 -m http.server -d web/a 8000',
+    async run(_, ctx) {
+      const args = (await ctx.values('exportWeb')) as unknown as ExportWebArgs;
+      const r = await exportWeb(args);
+      print(ctx.json, r, () => `${r.files.length} files (${(r.bytes / 1e6).toFixed(1)} MB) in ${r.out}: serve that folder over HTTP and open index.html`);
+    },
+  },
+  {
     name: 'compare',
     description: 'Train one head per α / mix point / head on the same cache and tabulate validation metrics',
     scopes: ['train', 'compare'],
@@ -307,8 +319,6 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(`mixhead: ${str.replace(/^error: /, '')}`) });
   const parents = new Map<string, Command>([['', program]]);
   for (const spec of COMMANDS) defineCommand(program, parents, spec);
-  // `export --web` declares its three flags itself (src/jobs/export-web.ts).
-  addExportCommand(program, print);
   return program;
 }
 

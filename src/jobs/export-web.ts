@@ -1,8 +1,9 @@
 /**
  * `mixhead export --web`: a trained model folder → a static folder a browser can use as is:
  *
- *   index.html, app.js        a page that classifies a dropped image
- *   browser.js, preprocess.js the browser module (ESM, TF.js only) and the shared preprocessing
+ *   index.html, web/app.js    a page that classifies a dropped image
+ *   web/browser.js            the browser module (ESM, TF.js only)
+ *   preprocess/               the preprocessing it shares with Node
  *   tfjs/tf.fesm.min.js       TF.js itself (no CDN needed), named by the page's import map
  *   model/                    the combined model (images → probabilities)
  *   meta.json                 classes and the whole preprocessing recipe (without the training
@@ -15,17 +16,22 @@ import { promises as fs, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Command } from 'commander';
+import { z } from 'zod';
 import { readMeta } from '../train/export.js';
+import { field, parseOptions } from '../base/options.js';
 
-export interface ExportWebArgs {
-  /** Folder written by `mixhead train`. */
-  model: string;
-  /** Folder to write. */
-  out: string;
-  /** Replace `out` if it exists. */
-  overwrite?: boolean;
-}
+/** `exportWeb`'s options (the CLI's `export` flags map onto it: `--web` is `out`). */
+export const exportWebOptionsSchema = z
+  .object({
+    /** Folder written by `mixhead train`. */
+    model: field.text(),
+    /** Folder to write. */
+    out: field.text(),
+    /** Replace `out` if it exists. */
+    overwrite: field.bool().optional(),
+  })
+  .strict();
+export type ExportWebArgs = z.input<typeof exportWebOptionsSchema>;
 
 export interface ExportWebResult {
   out: string;
@@ -83,7 +89,8 @@ async function copyJs(from: string, to: string): Promise<void> {
   await fs.writeFile(to, text.replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n'));
 }
 
-export async function exportWeb(args: ExportWebArgs): Promise<ExportWebResult> {
+export async function exportWeb(input: ExportWebArgs): Promise<ExportWebResult> {
+  const args = parseOptions(exportWebOptionsSchema, input);
   const meta = await readMeta(args.model);
   if (!meta.combined) {
     throw new Error(`${args.model}: has no combined model (its backbone is a ${meta.backbone.kind} model); export --web needs a LayersModel backbone`);
@@ -129,20 +136,4 @@ export async function exportWeb(args: ExportWebArgs): Promise<ExportWebResult> {
     bytes += (await fs.stat(p)).size;
   }
   return { out, files: files.sort(), bytes };
-}
-
-/** Registers `mixhead export`. */
-export function addExportCommand(program: Command, print: (json: boolean, value: unknown, text: () => string) => void): void {
-  program
-    .command('export')
-    .description('Export a trained model as a static web page that classifies images in the browser')
-    .requiredOption('--model <dir>', 'folder written by mixhead train')
-    .requiredOption('--web <dir>', 'folder to write (serve it with any static file server)')
-    .option('--overwrite', 'replace the folder if it exists')
-    .option('--json', 'machine-readable output')
-    .addHelpText('after', '\nExample:\n  mixhead export --model runs/a --web web/a && python3 -m http.server -d web/a 8000')
-    .action(async (o) => {
-      const r = await exportWeb({ model: o.model, out: o.web, overwrite: !!o.overwrite });
-      print(!!o.json, r, () => `${r.files.length} files (${(r.bytes / 1e6).toFixed(1)} MB) in ${r.out}: serve that folder over HTTP and open index.html`);
-    });
 }

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { field } from '../base/options.js';
-import { LR_RULES } from '../train/lrfind.js';
+import { LR_FIND_DEFAULTS as FINDER_DEFAULTS, LR_RULES } from '../train/lrfind.js';
 import { trainDataShape } from '../train/options.js';
 
 export const lrFindOptionsSchema = z
@@ -37,16 +37,5 @@ export const lrFindOptionsSchema = z
   .required({ cache: true })
   .strict();
 
-export const LR_FIND_DEFAULTS = {
-  rule: 'steepest' as (typeof LR_RULES)[number],
-  head: 'linear',
-  batchSize: 64,
-  optimizer: 'adam',
-  seed: 0,
-  start: 1e-7,
-  end: 10,
-  steps: 100,
-  divergence: 4,
-  beta: 0.98,
-  plot: 'lr-find.svg',
-};
+/** The finder's defaults (src/train/lrfind.ts, where they run) and the CLI's plot file. */
+export const LR_FIND_DEFAULTS = { ...FINDER_DEFAULTS, plot: 'lr-find.svg' };

@@ -49,6 +49,12 @@ export const shardSchema = z
   .strict()
   .refine((s) => Number.isInteger(s.index) && Number.isInteger(s.count) && s.index >= 0 && s.index < s.count, SHARD_ALLOWED);
 
+/** `i/n` as written on a command line → {index, count}; undefined when the text is not of that form. */
+export function shardOfText(text: string): { index: number; count: number } | undefined {
+  const m = /^\s*(\d+)\/(\d+)\s*$/.exec(text);
+  return m ? { index: Number(m[1]), count: Number(m[2]) } : undefined;
+}
+
 export const precomputeOptionsSchema = z
   .object({
     /** Class-folder directory, labels CSV, or IDX images file. */

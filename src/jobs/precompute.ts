@@ -27,7 +27,7 @@ import type { DataItem, Dataset, RawImage } from '../data/types.js';
 import { FeatureCache, makeHeader, type CacheHeader, type SkippedItem } from '../cache/index.js';
 import { Progress } from '../base/progress.js';
 import { parseOptions } from '../base/options.js';
-import { PRECOMPUTE_DEFAULTS, precomputeOptionsSchema, type PrecomputeArgs } from './precompute-options.js';
+import { PRECOMPUTE_DEFAULTS, precomputeOptionsSchema, type PrecomputeArgs, shardOfText } from './precompute-options.js';
 
 export interface Shard {
   index: number;
@@ -83,10 +83,9 @@ export interface PrecomputeResult {
 
 /** Parses `i/n` (0-based i). */
 export function parseShard(text: string): Shard {
-  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
-  if (!m) throw new Error(`--shard ${text}: use i/n with 0 ≤ i < n, e.g. 0/4`);
-  const index = Number(m[1]);
-  const count = Number(m[2]);
+  const s = shardOfText(text);
+  if (!s) throw new Error(`--shard ${text}: use i/n with 0 ≤ i < n, e.g. 0/4`);
+  const { index, count } = s;
   if (count < 1 || index >= count) throw new Error(`--shard ${text}: need 0 ≤ i < n and n ≥ 1`);
   return { index, count };
 }

@@ -18,28 +18,32 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { FeatureTap } from '../backbone/tap.js';
-import { OptionError } from '../base/errors.js';
-
-import { HEAD_TYPES, type HeadType } from './options.js';
+import { z } from 'zod';
+import { field, parseOptions } from '../base/options.js';
+import { HEAD_TYPES, trainDataShape, type HeadType } from './options.js';
 
 export { HEAD_TYPES, type HeadType };
 
-export interface HeadArgs {
-  type: HeadType;
-  /** Shape of one feature map, [H, W, C]. */
-  featureShape: number[];
-  numClasses: number;
-  /** Width of the hidden layer: mlp (default 512) or conv (channels of the 1×1 conv, default 256). */
-  hidden?: number;
-  /** Dropout before the last dense layer; default 0 (linear), 0.3 (mlp), 0.2 (conv). */
-  dropout?: number;
-  /** Sigmoid outputs (multi-label) instead of softmax. */
-  multiLabel?: boolean;
-  /** Feed pooled vectors to the training graph when the head starts with pooling. Default true. */
-  poolFirst?: boolean;
-  /** Seeds the weight initialisers. */
-  seed?: number;
-}
+/** `buildHead`'s options, checked with the same field rules as the training options (one-line errors). */
+export const headOptionsSchema = z
+  .object({
+    type: trainDataShape.head,
+    /** Shape of one feature map, [H, W, C]. */
+    featureShape: z.array(field.positiveInt()).length(3, 'use an H×W×C shape, e.g. [7, 7, 1280]'),
+    numClasses: field.positiveInt().refine((k) => k >= 2, 'a head needs at least 2 classes'),
+    /** Width of the hidden layer: mlp (default 512) or conv (channels of the 1×1 conv, default 256). */
+    hidden: trainDataShape.hidden.optional(),
+    /** Dropout before the last dense layer; default 0 (linear), 0.3 (mlp), 0.2 (conv). */
+    dropout: trainDataShape.dropout.optional(),
+    /** Sigmoid outputs (multi-label) instead of softmax. */
+    multiLabel: field.bool().optional(),
+    /** Feed pooled vectors to the training graph when the head starts with pooling. Default true. */
+    poolFirst: field.bool().optional(),
+    /** Seeds the weight initialisers. */
+    seed: field.safeInt().optional(),
+  })
+  .strict();
+export type HeadArgs = z.input<typeof headOptionsSchema>;
 
 export interface Head {
   type: HeadType;
@@ -71,20 +75,8 @@ function init(seed: number | undefined, k: number) {
   return tf.initializers.glorotUniform({ seed: seed == null ? undefined : seed * 7919 + k });
 }
 
-export function validateHeadArgs(args: HeadArgs): void {
-  if (!(HEAD_TYPES as readonly string[]).includes(args.type)) {
-    throw new OptionError(`unknown head "${args.type}": use one of ${HEAD_TYPES.join(', ')}`);
-  }
-  if (args.featureShape.length !== 3 || args.featureShape.some((d) => !(d > 0))) {
-    throw new OptionError(`heads take an H×W×C feature map; got shape [${args.featureShape.join(', ')}]`);
-  }
-  if (!Number.isInteger(args.numClasses) || args.numClasses < 2) throw new OptionError(`a head needs at least 2 classes; got ${args.numClasses}`);
-  if (args.dropout != null && !(args.dropout >= 0 && args.dropout < 1)) throw new OptionError(`dropout must be in [0, 1); got ${args.dropout}`);
-  if (args.hidden != null && !(Number.isInteger(args.hidden) && args.hidden > 0)) throw new OptionError(`hidden must be a positive integer; got ${args.hidden}`);
-}
-
-export function buildHead(args: HeadArgs): Head {
-  validateHeadArgs(args);
+export function buildHead(input: HeadArgs): Head {
+  const args = parseOptions(headOptionsSchema, input);
   const [h, w, c] = args.featureShape;
   const k = args.numClasses;
   const startsWithPool = args.type !== 'conv';

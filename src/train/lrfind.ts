@@ -84,14 +84,29 @@ export interface LrFindResult {
   seconds: number;
 }
 
+/** The finder's defaults: the values that run, and what `--help` shows (src/jobs/lr-find-options.ts). */
+export const LR_FIND_DEFAULTS = {
+  rule: 'steepest' as LrRule,
+  head: 'linear' as const,
+  batchSize: 64,
+  optimizer: 'adam' as const,
+  seed: 0,
+  start: 1e-7,
+  end: 10,
+  steps: 100,
+  divergence: 4,
+  beta: 0.98,
+};
+
 export function resolveLrFindArgs(args: LrFindArgs) {
+  const d = LR_FIND_DEFAULTS;
   const r = {
-    start: args.start ?? 1e-7,
-    end: args.end ?? 10,
-    steps: args.steps ?? 100,
-    divergence: args.divergence ?? 4,
-    beta: args.beta ?? 0.98,
-    batchSize: args.batchSize ?? 64,
+    start: args.start ?? d.start,
+    end: args.end ?? d.end,
+    steps: args.steps ?? d.steps,
+    divergence: args.divergence ?? d.divergence,
+    beta: args.beta ?? d.beta,
+    batchSize: args.batchSize ?? d.batchSize,
   };
   if (!(r.start > 0 && r.end > r.start && Number.isFinite(r.end))) throw new OptionError(`lr-find: the ramp needs 0 < start < end; got ${r.start} … ${r.end}`);
   if (!(Number.isInteger(r.steps) && r.steps >= 10)) throw new OptionError(`lr-find: steps ${r.steps} is not allowed; use a whole number ≥ 10`);
@@ -184,9 +199,9 @@ export async function findLearningRate(train: FeatureSet, args: LrFindArgs = {})
   const t0 = performance.now();
   const r = resolveLrFindArgs(args);
   if (train.size < 1) throw new Error('lr-find: the training set is empty');
-  const seed = args.seed ?? 0;
+  const seed = args.seed ?? LR_FIND_DEFAULTS.seed;
   const head = buildHead({
-    type: args.head ?? 'linear',
+    type: args.head ?? LR_FIND_DEFAULTS.head,
     featureShape: train.featureShape,
     numClasses: train.classes.length,
     hidden: args.hidden,
@@ -204,7 +219,7 @@ export async function findLearningRate(train: FeatureSet, args: LrFindArgs = {})
     engine = await createTrainEngine(args.trainEngine ?? 'auto', {
       head,
       optimizer,
-      optimizerName: args.optimizer ?? 'adam',
+      optimizerName: args.optimizer ?? LR_FIND_DEFAULTS.optimizer,
       momentum: args.momentum ?? 0.9,
       weightDecay: 0,
       featureShape: train.featureShape,
@@ -242,7 +257,7 @@ export async function findLearningRate(train: FeatureSet, args: LrFindArgs = {})
   const minimumLr = lrs[Math.max(0, at)];
   const steep = steepestIndex(lrs, smoothed);
   const steepestLr = steep >= 0 ? lrs[steep] : minimumLr / 10;
-  const rule = args.rule ?? 'steepest';
+  const rule = args.rule ?? LR_FIND_DEFAULTS.rule;
   const suggestion = rule === 'steepest' ? steepestLr : minimumLr / 10;
   return { lrs, losses, smoothed, minimumLr, steepestLr, suggestion, rule, diverged, seconds: (performance.now() - t0) / 1000 };
 }
