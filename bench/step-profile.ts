@@ -1,7 +1,8 @@
 /**
  * step-profile: where one ONNX training step of each head spends its time (ONNX Runtime's own
  * profiler, per node), for the heads as `mixhead train` runs them by default: mlp with the mix at
- * its hidden layer, conv with the mix at the features, batch 64, 7×7×1280 maps, Adam, dropout.
+ * its hidden layer, conv with the mix at the features, batch 64, 7×7×1280 maps, Adam, dropout, with
+ * the training engine's session settings (2 threads, no spin-waiting).
  * Rows: the step's wall time, its GFLOP/s, and the op type with the most time (the hot spot);
  * results.json keeps the whole table per op type.
  */
@@ -36,7 +37,7 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   const steps = ctx.quick ? 10 : 30;
   for (const { spec, tap } of cases) {
     const prefix = path.join(ctx.outDir, `step-profile-${spec.type}`);
-    const session = await ort.InferenceSession.create(buildStepGraph(spec, opt, tap), { executionProviders: ['cpu'], intraOpNumThreads: 2, graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: prefix });
+    const session = await ort.InferenceSession.create(buildStepGraph(spec, opt, tap), { executionProviders: ['cpu'], intraOpNumThreads: 2, graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: prefix, extra: { session: { intra_op: { allow_spinning: '0' } } } });
     const rng = new Rng(1);
     const t = (dims: number[], fill: () => number) => new ort.Tensor('float32', Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, fill), dims);
     const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {
