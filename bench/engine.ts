@@ -11,8 +11,11 @@
  *   `mixhead precompute` from dist/ (read, decode, resize, backbone, cache write; its own time,
  *   and the whole process beside it) against reference.py's PIL decode +
  *   resize + forward pipeline; also decode alone, to say which half limits.
+ * - precompute with torchvision's ResNet-50 as an ONNX file (exported by reference.py) against
+ *   the same network in PyTorch, on 48 photos; skipped when python torch is absent.
  *
  *   npx tsx bench/engine.ts [--quick]      (or through npm run bench)
+ *   npx tsx bench/engine.ts --resnet       (the ResNet-50 ONNX row alone)
  */
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
@@ -23,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import pLimit from 'p-limit';
 import { selectBackend } from '../src/tfjs/backend.js';
 import { loadBackbone } from '../src/backbone/index.js';
+import { inspectOnnx } from '../src/engine/index.js';
 import { backboneGraph } from '../src/engine/convert/index.js';
 import { ensureOnnxModel, OnnxBackboneSession, defaultThreads } from '../src/engine/onnx.js';
 import { precompute } from '../src/jobs/precompute.js';
@@ -47,7 +51,7 @@ const reference = <T>(python: string | null, args: string[]) => libReference<T>(
  * under tsx pays for transpiling its modules (~0.6 s of CPU per decode thread), which users never do.
  */
 let built = false;
-async function builtPrecompute(data: string, cache: string, modelsDir: string): Promise<{ computed: number; seconds: number; startSeconds: number; runSeconds: number; backboneSeconds: number; processSeconds: number; decodeThreads: number }> {
+async function builtPrecompute(data: string, cache: string, modelsDir: string, extra: string[] = []): Promise<{ computed: number; seconds: number; startSeconds: number; runSeconds: number; backboneSeconds: number; processSeconds: number; decodeThreads: number }> {
   const root = path.join(HERE, '..');
   const exec = async (cmd: string, args: string[]) => {
     const r = await runProcess(cmd, args, { env: { ...process.env, MIXHEAD_ENGINE: 'onnx', MIXHEAD_MODELS_DIR: modelsDir } });
@@ -60,7 +64,7 @@ async function builtPrecompute(data: string, cache: string, modelsDir: string): 
     built = true;
   }
   const t = now();
-  const out = await exec(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'precompute', '--data', data, '--cache', cache, '--batch-size', '32', '--json']);
+  const out = await exec(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'precompute', '--data', data, '--cache', cache, '--batch-size', '32', ...extra, '--json']);
   const processSeconds = now() - t;
   const r = JSON.parse(out) as { computed: number; seconds: number; startSeconds: number; runSeconds: number; backboneSeconds: number };
   return { ...r, processSeconds, decodeThreads: Number(process.env.MIXHEAD_DECODE_THREADS || defaultThreads()) };
@@ -250,6 +254,9 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
       note: `target ≥ 2× (aim 3×); the row above with its ${r.startSeconds.toFixed(1)} s of start-up left out`,
     });
   }
+  // ------------------------------------------------------------ an ONNX file backbone: torchvision's ResNet-50
+  rows.push(...(await resnetRows(ctx, modelsDir, path.join(data, 'photos-1280x960-48'))));
+
   // ------------------------------------------------------------ accuracy: the same head on either engine's cache
   if (!ctx.quick) {
     const accPer = 30;
@@ -279,13 +286,57 @@ export async function run(ctx: BenchContext): Promise<BenchRow[]> {
   return rows;
 }
 
+/**
+ * precompute with a PyTorch model brought as an ONNX file (torchvision ResNet-50, random weights,
+ * exported by reference.py, cut at its last block: 7×7×2048) against the same model in PyTorch
+ * (ImageNet normalisation both sides), on 48 photo-sized JPEGs. Skipped, with a line, when the
+ * reference cannot export it (no python torch, as in CI).
+ */
+export async function resnetRows(ctx: BenchContext, modelsDir: string, photos: string): Promise<BenchRow[]> {
+  const file = path.join(ctx.outDir, 'resnet50.onnx');
+  if (!existsSync(file)) {
+    const exported = await reference<{ file: string }>(ctx.python, ['export-resnet', '--arch', 'resnet50', '--out', file]);
+    if (!exported) {
+      log('ResNet-50 ONNX row skipped: no python with torch to export it (BENCH_PYTHON)');
+      return [];
+    }
+  }
+  await makePhotos(photos, 48, 1280, 960);
+  const torch = await reference<{ imagesPerSecond: number; forwardSeconds: number; seconds: number }>(ctx.python, ['precompute', '--data', photos, '--batch', '16', '--arch', 'resnet50']);
+  if (!torch) {
+    log('ResNet-50 ONNX row skipped: the PyTorch reference did not run');
+    return [];
+  }
+  const { cutPoints } = await inspectOnnx(file);
+  const cut = [...cutPoints].reverse().find((c) => c.featureShape.join('×') === '7×7×2048');
+  if (!cut) throw new Error(`${file}: no 7×7×2048 cut point`);
+  log(`precompute 48 photos: ResNet-50 ONNX file cut at ${cut.node}`);
+  const cache = path.join(ctx.outDir, 'engine-caches', 'resnet50-photos');
+  rmSync(cache, { recursive: true, force: true });
+  const r = await builtPrecompute(photos, cache, modelsDir, ['--backbone', file, '--node', cut.node, '--normalize', 'imagenet']);
+  const rate = r.computed / r.seconds;
+  const steady = r.computed / r.runSeconds;
+  return [
+    {
+      workload: 'engine',
+      metric: 'precompute, 48 photo-sized JPEGs (1280×960), torchvision ResNet-50 as an ONNX file (--backbone resnet50.onnx --node … --normalize imagenet)',
+      unit: 'img/s',
+      mixhead: rate,
+      reference: torch.imagesPerSecond,
+      ratio: rate / torch.imagesPerSecond,
+      note: `7×7×2048 maps; \`mixhead precompute\` from dist/, start-up ${r.startSeconds.toFixed(1)} s included (hash, cut, session), ${fmt(steady)} img/s after it; backbone busy ${((100 * r.backboneSeconds) / r.runSeconds).toFixed(0)}% of the pipeline; PyTorch forward ${((100 * torch.forwardSeconds) / torch.seconds).toFixed(0)}% of its time (batch 16, its model build and warm-up not timed)`,
+    },
+  ];
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const quick = process.argv.includes('--quick');
   const outDir = path.resolve('bench/out');
   await fs.mkdir(outDir, { recursive: true });
   const python = process.env.BENCH_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : null);
   const t = now();
-  const rows = await run({ quick, outDir, python, workDir: outDir, backend: 'wasm', details: {}, budgetMiB: 0, cgroup: false });
+  const ctx = { quick, outDir, python, workDir: outDir, backend: 'wasm', details: {}, budgetMiB: 0, cgroup: false };
+  const rows = process.argv.includes('--resnet') ? await resnetRows(ctx, path.join(outDir, 'models'), path.join(outDir, 'engine-data', 'photos-1280x960-48')) : await run(ctx);
   const load = os.loadavg()[0];
   process.stdout.write(`| metric | mixhead | PyTorch | ratio | note |\n| --- | --- | --- | --- | --- |\n`);
   for (const r of rows) process.stdout.write(`| ${r.metric} | ${fmt(r.mixhead)} ${r.unit} | ${fmt(r.reference)} | ${r.ratio != null ? r.ratio.toFixed(2) + '×' : ''} | ${r.note ?? ''} |\n`);

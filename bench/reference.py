@@ -8,7 +8,12 @@ and whatever BLAS / oneDNN the installed torch links (reported by `info`).
 Subcommands (each prints one JSON object on its last stdout line):
   info                                   torch/BLAS/oneDNN facts, a 2048^2 sgemm's GFLOP/s,
                                          MobileNetV2 multiply-adds counted with forward hooks
-  precompute --data DIR [--batch 16]     PNG/JPEG files -> mobilenet_v2(weights=None).features maps
+  precompute --data DIR [--batch 16] [--arch mobilenet_v2|resnet50]
+                                         PNG/JPEG files -> mobilenet_v2(weights=None).features maps
+                                         (pixels / 255), or a torchvision ResNet's maps before its
+                                         average pool (ImageNet normalisation, as torchvision's docs)
+  export-resnet --arch resnet50 --out F  torchvision ResNet (random weights, seed 0) to ONNX, dynamic
+                                         batch, opset 13: the ONNX backbone mixhead's row runs
   decode --data DIR                      PIL decode + resize only (what "decode included" costs)
   forward [--batch 32] [--reps 5]        mobilenet_v2(weights=None).features on random batches:
                                          the backbone alone, seconds of each batch
@@ -139,7 +144,17 @@ def cmd_precompute(args):
 
     files = list_images(args.data, args.limit)
     t_build = time.perf_counter()
-    model = mobilenet_v2(weights=None).features.eval()
+    if args.arch == "mobilenet_v2":
+        model = mobilenet_v2(weights=None).features.eval()
+        mean, std = torch.zeros(1, 3, 1, 1), torch.ones(1, 3, 1, 1)
+    else:
+        import torchvision
+
+        torch.manual_seed(0)
+        full = getattr(torchvision.models, args.arch)(weights=None)
+        model = torch.nn.Sequential(*list(full.children())[:-2]).eval()
+        mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+        std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     build_s = time.perf_counter() - t_build
     with torch.inference_mode():
         model(torch.zeros(args.batch, 3, 224, 224))  # warm-up (oneDNN primitive creation), not timed
@@ -150,7 +165,7 @@ def cmd_precompute(args):
     for i in range(0, len(files), args.batch):
         td = time.perf_counter()
         arr = np.stack([np.asarray(load_224(f), dtype=np.float32) for f in files[i : i + args.batch]]) / 255.0
-        x = torch.from_numpy(arr).permute(0, 3, 1, 2)
+        x = (torch.from_numpy(arr).permute(0, 3, 1, 2) - mean) / std
         decode_s += time.perf_counter() - td
         tf_ = time.perf_counter()
         with torch.inference_mode():
@@ -190,6 +205,17 @@ def cmd_forward(args):
     times.sort()
     median = times[len(times) // 2]
     emit({"batch": args.batch, "threads": torch.get_num_threads(), "batchSeconds": times, "imagesPerSecond": args.batch / median})
+
+
+def cmd_export_resnet(args):
+    torch = import_torch()
+    import torchvision
+
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, args.arch)(weights=None).eval()
+    t = time.perf_counter()
+    torch.onnx.export(model, torch.zeros(1, 3, 224, 224), args.out, input_names=["input"], output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=13)
+    emit({"file": args.out, "arch": args.arch, "seconds": time.perf_counter() - t, "bytes": os.path.getsize(args.out)})
 
 
 def cmd_train(args):
@@ -268,6 +294,10 @@ def main():
         s.add_argument("--data", required=True)
         s.add_argument("--batch", type=int, default=16)
         s.add_argument("--limit", type=int, default=None)
+        s.add_argument("--arch", default="mobilenet_v2", choices=["mobilenet_v2", "resnet18", "resnet50"])
+    s = sub.add_parser("export-resnet")
+    s.add_argument("--arch", default="resnet50", choices=["resnet18", "resnet50"])
+    s.add_argument("--out", required=True)
     s = sub.add_parser("forward")
     s.add_argument("--batch", type=int, default=32)
     s.add_argument("--reps", type=int, default=5)
@@ -282,7 +312,7 @@ def main():
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--eval", action="store_true", help="also evaluate the clean training set each epoch")
     args = p.parse_args()
-    {"info": cmd_info, "precompute": cmd_precompute, "decode": cmd_decode, "forward": cmd_forward, "train": cmd_train}[args.cmd](args)
+    {"info": cmd_info, "export-resnet": cmd_export_resnet, "precompute": cmd_precompute, "decode": cmd_decode, "forward": cmd_forward, "train": cmd_train}[args.cmd](args)
 
 
 if __name__ == "__main__":

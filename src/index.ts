@@ -7,6 +7,7 @@ export { selectBackend, currentBackend, describeBackend, type BackendInfo, type 
 export * from './backbone/index.js';
 export { ExtractorPool } from './backbone/pool.js';
 export { useEngine, engineOf, extractFeatures, resolveEngine, convertBackbone, ensureOnnxModel, onnxModelPath, UnsupportedOpError, ENGINES, type EngineName, type EngineChoice } from './engine/index.js';
+export { openBackbone, inspectOnnx, loadOnnxFileBackbone, OnnxFileBackbone, OnnxModelError, type OnnxInspection, type OnnxCutPoint } from './engine/index.js';
 export { startExtractor, type Extractor } from './engine/extractor.js';
 export { loadDataset, readClassFolders, readCsv, parseCsv, DatasetError, readIdx, parseIdx, encodeIdx, writeIdx, FASHION_MNIST_CLASSES, decodeImage, decodeToRgb, decodeBatches, normalize, hashBytes, ImageDecodeError, writeFashionSample, type DataItem, type Dataset, type RawImage } from './data/index.js';
 export * from './cache/index.js';

@@ -25,7 +25,7 @@ export type BackboneInfoReply = {
   id: string;
   weightsHash: string;
   cut: string;
-  kind: 'layers' | 'graph';
+  kind: 'layers' | 'graph' | 'onnx';
   featureShape: number[];
   preprocess: Backbone['preprocess'];
   backend: string;

@@ -4,12 +4,14 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { Backbone, BackboneInfo, PreprocessSpec } from './types.js';
+import type { Backbone, BackboneInfo, BackboneKind, PreprocessSpec } from './types.js';
 import { BUNDLED_CUT, BUNDLED_ID, loadBundledBackbone } from './bundled.js';
 import { loadLayersBackbone } from './layers.js';
 import { loadGraphBackbone } from './graph.js';
 import { downloadModel, isDownloaded, verifyDownload } from './download.js';
 import { MODEL_JSON, readModelJson } from './io.js';
+import { isOnnxBackbone } from './onnx-location.js';
+import { resolvePreprocess, type PreprocessOverrides } from './preprocess-options.js';
 
 export * from './types.js';
 export { FeatureTap, insertTap, stripTaps, composeModels, reapply, isTap, type TapHook, type TapMixer } from './tap.js';
@@ -17,6 +19,8 @@ export { LayersBackbone } from './layers.js';
 export { GraphBackbone } from './graph.js';
 export { BUNDLED_ID } from './bundled.js';
 export { diskSaveHandler, diskLoadHandler } from './io.js';
+export { isOnnxBackbone, ONNX_MODEL_FILE, ONNX_SIDECAR } from './onnx-location.js';
+export { NORMALIZE_PRESETS, resolvePreprocess, type PreprocessOverrides } from './preprocess-options.js';
 
 /** The ImageNet MobileNets of @tensorflow-models/mobilenet (GraphModels on TF Hub). */
 interface HubModel {
@@ -38,24 +42,40 @@ export const MOBILENETS: Record<string, HubModel> = {
 };
 
 export interface LoadBackboneArgs {
-  /** A known id (`mixhead backbones`), a folder or model.json path, or an http(s) URL of model.json. */
+  /** A known id (`mixhead backbones`), a folder or model.json path, an http(s) URL of model.json, or an ONNX file (or a folder holding model.onnx). */
   backbone?: string;
   /** Cut layer for LayersModels. */
   layer?: string;
-  /** Cut node for GraphModels. */
+  /** Cut node for GraphModels and ONNX models (a node or tensor name). */
   node?: string;
   /** Overrides the download URL of a known MobileNet (TF Hub links rot). Also `MIXHEAD_MODEL_URL`. */
   modelUrl?: string;
   /** Where downloaded models live; default `MIXHEAD_MODELS_DIR` or `./models`. */
   modelsDir?: string;
-  /** Preprocessing overrides for models that do not declare theirs (size, range, mean/std, fit). */
-  preprocess?: Partial<PreprocessSpec>;
+  /** Preprocessing overrides for models that do not declare theirs (size, normalize or range/mean/std, fit). */
+  preprocess?: PreprocessOverrides;
   onProgress?: (received: number, total: number | undefined) => void;
+  /** Notices (an ONNX model given no preprocessing). */
+  log?: (line: string) => void;
 }
 
 /** What identifies a backbone's features (what a cache header records of it), without the model. */
 export function backboneIdentity(b: Backbone): Pick<Backbone, 'id' | 'weightsHash' | 'cut' | 'kind' | 'featureShape' | 'preprocess'> {
   return { id: b.id, weightsHash: b.weightsHash, cut: b.cut, kind: b.kind, featureShape: b.featureShape, preprocess: b.preprocess };
+}
+
+/**
+ * How to load again the backbone a cache header or meta.json records: its id without the kind
+ * prefix (`layers:`, `graph:`, `onnx:`), its cut as a layer (LayersModel) or a node (GraphModel,
+ * ONNX), and the recorded preprocessing.
+ */
+export function reloadArgs(recorded: { id: string; cut: string; kind: BackboneKind }, preprocess: PreprocessOverrides): LoadBackboneArgs {
+  return {
+    backbone: recorded.id.replace(/^(layers|graph|onnx):/, ''),
+    layer: recorded.kind === 'layers' ? recorded.cut : undefined,
+    node: recorded.kind === 'layers' ? undefined : recorded.cut,
+    preprocess,
+  };
 }
 
 export function defaultModelsDir(): string {
@@ -84,9 +104,13 @@ async function modelFormat(location: string): Promise<'layers' | 'graph'> {
   throw new Error(`${file}: cannot tell whether this is a LayersModel or a GraphModel`);
 }
 
-/** Loads a backbone. @throws listing the known ids when the name is neither an id nor a model location. */
-export async function loadBackbone(args: LoadBackboneArgs = {}): Promise<Backbone> {
-  const spec = args.backbone ?? BUNDLED_ID;
+/** Loads a TF.js backbone (ONNX files: `openBackbone` in src/engine/). @throws listing the known ids when the name is neither an id nor a model location. */
+export async function loadBackbone(input: LoadBackboneArgs = {}): Promise<Backbone> {
+  const spec = input.backbone ?? BUNDLED_ID;
+  // ONNX models have no TF.js form: the engine loads them (openBackbone in src/engine/).
+  if (await isOnnxBackbone(spec)) throw new Error(`${spec} is an ONNX model: open it with openBackbone (src/engine), which runs it on ONNX Runtime`);
+  // A normalisation preset becomes its range, mean and std (preprocess-options.ts).
+  const args: Omit<LoadBackboneArgs, 'preprocess'> & { preprocess?: Partial<PreprocessSpec> } = { ...input, preprocess: input.preprocess && resolvePreprocess(input.preprocess) };
   if (spec === BUNDLED_ID) return loadBundledBackbone(args.layer ?? BUNDLED_CUT, args.preprocess);
   const hubId = canonicalMobilenet(spec);
   if (hubId) {
@@ -106,10 +130,10 @@ export async function loadBackbone(args: LoadBackboneArgs = {}): Promise<Backbon
   if (exists) return loadLocal(local, args, spec);
   const inModels = path.join(args.modelsDir ?? defaultModelsDir(), spec);
   if (await isDownloaded(inModels)) return loadLocal(inModels, args, spec);
-  throw new Error(`unknown backbone "${spec}": use one of ${knownIds().join(', ')}, a folder or model.json of a TF.js model, or an http(s) URL`);
+  throw new Error(`unknown backbone "${spec}": use one of ${knownIds().join(', ')}, a folder or model.json of a TF.js model, an http(s) URL, or an ONNX file`);
 }
 
-async function loadLocal(location: string, args: LoadBackboneArgs, label: string): Promise<Backbone> {
+async function loadLocal(location: string, args: Omit<LoadBackboneArgs, 'preprocess'> & { preprocess?: Partial<PreprocessSpec> }, label: string): Promise<Backbone> {
   await verifyDownload(location.endsWith('.json') ? path.dirname(location) : location);
   const format = await modelFormat(location);
   if (format === 'graph') {
@@ -120,12 +144,19 @@ async function loadLocal(location: string, args: LoadBackboneArgs, label: string
   return loadLayersBackbone(location, args.layer, args.preprocess);
 }
 
+/**
+ * What the bundled backbone is, said plainly wherever it is listed: not an ImageNet classifier but
+ * nsfwjs's fine-tuned one, with its weights stored as 8-bit integers.
+ */
+export const BUNDLED_DESCRIPTION =
+  "nsfwjs's MobileNetV2 (Keras, ImageNet start) fine-tuned by nsfwjs on five NSFW classes (Drawing, Hentai, Neutral, Porn, Sexy), weights uint8-quantized; cut at out_relu. Works offline; for other images prefer an ImageNet model (--backbone mobilenet-v2 or an ONNX file, docs/backbones.md)";
+
 /** What `mixhead backbones` prints: the known ids and any model folders found in `modelsDir`. */
 export async function listBackbones(modelsDir = defaultModelsDir()): Promise<BackboneInfo[]> {
   const out: BackboneInfo[] = [
     {
       id: BUNDLED_ID,
-      description: 'MobileNetV2 (Keras) bundled in the nsfwjs package, cut at out_relu',
+      description: BUNDLED_DESCRIPTION,
       featureShape: [7, 7, 1280],
       inputSize: 224,
       offline: true,
@@ -150,8 +181,12 @@ export async function listBackbones(modelsDir = defaultModelsDir()): Promise<Bac
     entries = [];
   }
   for (const name of entries.sort()) {
-    if (MOBILENETS[name] || name.endsWith('.partial')) continue;
+    if (MOBILENETS[name] || name.endsWith('.partial') || name === 'onnx') continue;
     const dir = path.join(modelsDir, name);
+    if (name.endsWith('.onnx') || (await isOnnxBackbone(dir))) {
+      out.push({ id: dir, description: 'ONNX model (runs on ONNX Runtime; mixhead backbones --inspect lists its cut points)', featureShape: [], inputSize: 0, offline: true, where: dir });
+      continue;
+    }
     if (!(await isDownloaded(dir))) continue;
     let format: string;
     try {

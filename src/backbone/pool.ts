@@ -27,7 +27,7 @@ export interface PoolBackboneInfo {
   id: string;
   weightsHash: string;
   cut: string;
-  kind: 'layers' | 'graph';
+  kind: 'layers' | 'graph' | 'onnx';
   featureShape: number[];
   preprocess: PreprocessSpec;
   backend: string;

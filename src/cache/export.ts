@@ -1,6 +1,6 @@
 /**
- * Export to files any tool reads: `features.npy` (NumPy format 1.0, shape [N, ...featureShape], the
- * cache's own dtype, so uint8 stays uint8) and `manifest.json` ({header, rows: [{key, id, source,
+ * Export to files any tool reads: `features.npy` (NumPy format 1.0, shape [N, ...featureShape], or
+ * [N, views, ...featureShape] for a cache of several views, in the cache's own dtype, so uint8 stays uint8) and `manifest.json` ({header, rows: [{key, id, source,
  * labels}]}, row i ↔ features[i], key order). lmdb-js writes LMDB data format 2, which the stock
  * LMDB 0.9.x inside py-lmdb and Debian's liblmdb cannot open (MDB_INVALID), hence this route.
  * Files are written under temporary names and renamed, so a crash never leaves a half export that
@@ -78,7 +78,7 @@ export async function exportCache(dir: string, outDir: string): Promise<ExportRe
     try {
       const features = new WriteBuffer(fd);
       const manifest = new WriteBuffer(md);
-      features.write(npyHeader(cache.header.dtype, [count, ...cache.header.featureShape]));
+      features.write(npyHeader(cache.header.dtype, [count, ...(cache.views > 1 ? [cache.views] : []), ...cache.header.featureShape]));
       manifest.write(Buffer.from(`{"header":${JSON.stringify(cache.header)},"rows":[`));
       for (const { key, meta } of cache.entryRange()) {
         const m = parseEntryMeta(meta);

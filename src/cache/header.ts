@@ -33,7 +33,7 @@ export interface CacheBackboneInfo {
   weightsHash: string;
   /** Layer or node whose activations are cached. */
   cut: string;
-  kind: 'layers' | 'graph';
+  kind: 'layers' | 'graph' | 'onnx';
 }
 
 export interface CacheHeader {
@@ -56,6 +56,25 @@ export interface CacheHeader {
    * comparison, since both engines give the same maps within 1e-3 (docs/engine.md).
    */
   engine?: string;
+  /**
+   * Several views per sample (precompute --views N, src/data/views.ts): each entry holds `count`
+   * maps one after the other, view 0 the plain one. Absent means one view, so a cache without
+   * views is byte for byte what it was before views existed.
+   */
+  views?: CacheViews;
+}
+
+/** How a cache's views were made (the same fields as src/data/views.ts' ViewSpec). */
+export interface CacheViews {
+  count: number;
+  flip: boolean;
+  scale: [number, number];
+  ratio: [number, number];
+}
+
+/** Maps per entry: header.views.count, or 1. */
+export function viewCount(h: Pick<CacheHeader, 'views'>): number {
+  return h.views?.count ?? 1;
 }
 
 /** What a caller supplies; format, version, createdAt and the uint8 default scale are filled in. */
@@ -89,6 +108,8 @@ export function makeHeader(init: CacheHeaderInit): CacheHeader {
     createdAt: init.createdAt ?? new Date().toISOString(),
   };
   if (init.engine) header.engine = init.engine;
+  // One view is recorded as no views at all: such a cache stays what it was before views existed.
+  if (init.views && init.views.count > 1) header.views = { count: init.views.count, flip: init.views.flip, scale: [...init.views.scale], ratio: [...init.views.ratio] };
   if (init.dtype === 'uint8') header.quantization = { ...(init.quantization ?? DEFAULT_UINT8_QUANTIZATION) };
   validateHeader(header);
   return header;
@@ -114,6 +135,13 @@ export function validateHeader(h: CacheHeader): void {
   if (!Array.isArray(h.classes) || new Set(h.classes).size !== h.classes.length) problems.push('classes must be a list of distinct names');
   const kernel = h.preprocess?.kernel;
   if (kernel !== undefined && !RESIZE_KERNELS.includes(kernel)) problems.push(`preprocess.kernel must be one of ${RESIZE_KERNELS.join(', ')}, got ${JSON.stringify(kernel)}`);
+  if (h.views !== undefined) {
+    const v = h.views;
+    const pair = (p: unknown) => Array.isArray(p) && p.length === 2 && p.every((x) => typeof x === 'number' && x > 0 && Number.isFinite(x)) && p[0] <= p[1];
+    if (!v || !Number.isInteger(v.count) || v.count < 2 || typeof v.flip !== 'boolean' || !pair(v.scale) || !pair(v.ratio) || v.scale[1] > 1) {
+      problems.push(`views must be {count ≥ 2, flip, scale [lo, hi] within (0, 1], ratio [lo, hi]}, got ${JSON.stringify(v)}`);
+    }
+  }
   if (!h.backbone || typeof h.backbone.id !== 'string' || typeof h.backbone.weightsHash !== 'string') {
     problems.push('backbone must give id and weightsHash');
   }
@@ -173,6 +201,14 @@ export function compareHeaders(a: CacheHeader, b: CacheHeader): string[] {
   } else if (a.classes.join('\u0000') !== b.classes.join('\u0000')) {
     // Same names in another order would silently renumber every target.
     d.push(`class order differs: [${a.classes.join(', ')}] vs [${b.classes.join(', ')}]`);
+  }
+  const va = a.views;
+  const vb = b.views;
+  if (viewCount(a) !== viewCount(b)) d.push(`views differ: ${viewCount(a)} vs ${viewCount(b)}`);
+  else if (va && vb) {
+    if (va.flip !== vb.flip) d.push(`view flip differs: ${va.flip ? 'flip' : 'no flip'} vs ${vb.flip ? 'flip' : 'no flip'}`);
+    if (json(va.scale) !== json(vb.scale)) d.push(`view crop scale differs: ${json(va.scale)} vs ${json(vb.scale)}`);
+    if (json(va.ratio) !== json(vb.ratio)) d.push(`view crop ratio differs: ${json(va.ratio)} vs ${json(vb.ratio)}`);
   }
   if (a.multiLabel !== b.multiLabel) {
     const kind = (m: boolean): string => (m ? 'multi-label' : 'single-label');

@@ -7,13 +7,18 @@ import { FeatureCache, parseEntryMeta } from './store.js';
 
 export interface CacheSummary {
   dir: string;
+  /** Samples (entries); each holds `views` maps. */
   count: number;
+  /** Views per sample (1 unless precompute ran with --views N). */
+  views: number;
+  /** View 1 is the mirror image (views > 1 only). */
+  flip?: boolean;
   featureShape: number[];
   dtype: CacheDtype;
   quantization?: Quantization;
   /** uint8 only: values clipped and worst error since creation. */
   quantizationStats?: QuantizationStats;
-  /** Encoded feature bytes per entry (lmdb adds page rounding and metadata: see diskBytes / count). */
+  /** Encoded feature bytes per entry, all its views (lmdb adds page rounding and metadata: see diskBytes / count). */
   bytesPerEntry: number;
   backbone: string;
   weightsHash: string;
@@ -51,9 +56,10 @@ export async function inspectCache(dir: string): Promise<CacheSummary> {
     const summary: CacheSummary = {
       dir,
       count,
+      views: cache.views,
       featureShape: h.featureShape,
       dtype: h.dtype,
-      bytesPerEntry: cache.codec.byteLength(cache.featureSize),
+      bytesPerEntry: cache.codec.byteLength(cache.entrySize),
       backbone: h.backbone.id,
       weightsHash: h.backbone.weightsHash,
       cut: h.backbone.cut,
@@ -65,6 +71,7 @@ export async function inspectCache(dir: string): Promise<CacheSummary> {
       diskBytes,
       createdAt: h.createdAt,
     };
+    if (h.views) summary.flip = h.views.flip;
     if (h.quantization) summary.quantization = h.quantization;
     const qs = cache.quantizationStats();
     if (qs) summary.quantizationStats = qs;

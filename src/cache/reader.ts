@@ -108,8 +108,12 @@ function readRowTable(cache: FeatureCache, dir: string): RowTable {
 export class CacheReader {
   readonly header: CacheHeader;
   readonly size: number;
-  /** Values per entry (product of featureShape). */
+  /** Values per map (product of featureShape). */
   readonly featureSize: number;
+  /** Views (maps) per sample: header.views.count, or 1. */
+  readonly views: number;
+  /** Encoded bytes of one map. */
+  private readonly mapBytes: number;
   /** Channels: last axis of featureShape; pooled rows have this length. */
   readonly channels: number;
   private readonly rows: RowTable;
@@ -119,6 +123,8 @@ export class CacheReader {
   private constructor(private readonly cache: FeatureCache) {
     this.header = cache.header;
     this.featureSize = cache.featureSize;
+    this.views = cache.views;
+    this.mapBytes = cache.codec.byteLength(cache.featureSize);
     this.channels = this.header.featureShape[this.header.featureShape.length - 1]!;
     this.rows = readRowTable(cache, cache.dir);
     this.size = this.rows.labelOffsets.length - 1;
@@ -210,18 +216,23 @@ export class CacheReader {
     if (!(i >= 0 && i < this.size && Number.isInteger(i))) throw new RangeError(`row ${i} outside 0..${this.size - 1}`);
   }
 
-  private bytesOf(i: number): Uint8Array {
+  /** The encoded map of view `view` of row i. */
+  private bytesOf(i: number, view = 0): Uint8Array {
     this.checkRow(i);
+    if (!(view >= 0 && view < this.views && Number.isInteger(view))) throw new RangeError(`view ${view} outside 0..${this.views - 1} (cache ${this.dir})`);
     const b = this.cache.rawFeatures(this.keyBytes(i));
     if (!b) throw new Error(`cache ${this.dir}: entry ${this.idOf(i)} (key ${this.keyOf(i)}) vanished; it changed while being read: reopen it`);
-    return b;
+    return this.views === 1 ? b : b.subarray(view * this.mapBytes, (view + 1) * this.mapBytes);
   }
 
-  /** Decodes rows `indices` into out[k·featureSize …] for k = 0..B−1; returns out. */
-  readRows(indices: ArrayLike<number>, out: Float32Array): Float32Array {
+  /**
+   * Decodes rows `indices` into out[k·featureSize …] for k = 0..B−1; returns out. `views[k]` picks
+   * the view of row k (default: view 0 for every row).
+   */
+  readRows(indices: ArrayLike<number>, out: Float32Array, views?: ArrayLike<number>): Float32Array {
     const F = this.featureSize;
     if (out.length < indices.length * F) throw new RangeError(`out holds ${out.length} values; ${indices.length} rows need ${indices.length * F}`);
-    for (let k = 0; k < indices.length; k++) this.cache.codec.decodeInto(this.bytesOf(indices[k]!), out, k * F);
+    for (let k = 0; k < indices.length; k++) this.cache.codec.decodeInto(this.bytesOf(indices[k]!, views ? views[k]! : 0), out, k * F);
     return out;
   }
 
@@ -231,7 +242,7 @@ export class CacheReader {
    * pool(λ·a + (1−λ)·b) = λ·pool(a) + (1−λ)·pool(b), so mixing pooled vectors gives the same
    * result as pooling mixed maps (up to float rounding) with H·W times less data.
    */
-  pooled(indices: ArrayLike<number>, out: Float32Array): Float32Array {
+  pooled(indices: ArrayLike<number>, out: Float32Array, views?: ArrayLike<number>): Float32Array {
     const C = this.channels;
     const cells = this.featureSize / C;
     if (out.length < indices.length * C) throw new RangeError(`out holds ${out.length} values; ${indices.length} pooled rows need ${indices.length * C}`);
@@ -244,7 +255,7 @@ export class CacheReader {
       // without a pass through the scratch map: the pooling pass is bound by this loop.
       const table = this.uint8Values ??= Float64Array.from(codec.decode(Uint8Array.from({ length: 256 }, (_, q) => q)));
       for (let k = 0; k < indices.length; k++) {
-        const bytes = this.bytesOf(indices[k]!);
+        const bytes = this.bytesOf(indices[k]!, views ? views[k]! : 0);
         acc.fill(0);
         for (let p = 0; p < cells; p++) {
           const base = p * C;
@@ -256,7 +267,7 @@ export class CacheReader {
       return out;
     }
     for (let k = 0; k < indices.length; k++) {
-      this.cache.codec.decodeInto(this.bytesOf(indices[k]!), map, 0);
+      this.cache.codec.decodeInto(this.bytesOf(indices[k]!, views ? views[k]! : 0), map, 0);
       acc.fill(0);
       for (let p = 0; p < cells; p++) {
         const base = p * C;
@@ -304,11 +315,20 @@ export class CacheReader {
   }
 
   /**
-   * Every entry decoded into one array [size, ...featureShape]. For small caches only: refuses
-   * above `maxBytes` (default 2 GiB) rather than exhausting memory.
+   * Every entry decoded into one array [size, ...featureShape] (view 0; `allViews`: [size, views,
+   * ...featureShape]). For small caches only: refuses above `maxBytes` (default 2 GiB) rather than
+   * exhausting memory.
    */
-  loadAll(options: { maxBytes?: number; pooled?: boolean } = {}): Float32Array {
+  loadAll(options: { maxBytes?: number; pooled?: boolean; allViews?: boolean } = {}): Float32Array {
     const rowSize = options.pooled ? this.channels : this.featureSize;
+    if (options.allViews && this.views > 1) {
+      const n = this.size * this.views;
+      if (n * rowSize * 4 > (options.maxBytes ?? 2 ** 31)) throw new Error(`loadAll would need ${((n * rowSize * 4) / 2 ** 20).toFixed(0)} MiB; use batches() or raise maxBytes`);
+      const rows = Int32Array.from({ length: n }, (_, j) => Math.floor(j / this.views));
+      const views = Int32Array.from({ length: n }, (_, j) => j % this.views);
+      const out = new Float32Array(n * rowSize);
+      return options.pooled ? this.pooled(rows, out, views) : this.readRows(rows, out, views);
+    }
     const bytes = this.size * rowSize * 4;
     const max = options.maxBytes ?? 2 ** 31;
     if (bytes > max) {

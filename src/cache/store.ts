@@ -17,7 +17,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync } from 
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { FeatureCodec, emptyQuantizationStats, type QuantizationStats } from './codec.js';
-import { assertCompatible, featureSize, validateHeader, type CacheHeader } from './header.js';
+import { assertCompatible, featureSize, validateHeader, viewCount, type CacheHeader } from './header.js';
 import { WriterLock, type AcquireOptions } from './lock.js';
 
 /** One image's cached entry as the writer supplies it and get() returns it. */
@@ -30,7 +30,10 @@ export interface CacheEntry {
   source: string;
   /** Label names from header.classes: at most one unless multiLabel; empty = unlabeled. */
   labels: string[];
-  /** The activation map, featureShape values in row-major [H, W, C] order. */
+  /**
+   * The activation map, featureShape values in row-major [H, W, C] order; in a cache of several
+   * views, header.views.count such maps one after the other (view 0 first): one sample, one entry.
+   */
   features: Float32Array;
 }
 
@@ -130,8 +133,12 @@ export function checkEnvironmentFile(dir: string, forWriting: boolean): void {
 
 export class FeatureCache {
   readonly codec: FeatureCodec;
-  /** Values per entry (product of featureShape). */
+  /** Values per map (product of featureShape). */
   readonly featureSize: number;
+  /** Maps per entry (header.views.count, or 1). */
+  readonly views: number;
+  /** Values per entry: featureSize × views. */
+  readonly entrySize: number;
   private closed = false;
   private skippedReplacedThisRun = false;
 
@@ -148,6 +155,8 @@ export class FeatureCache {
   ) {
     this.codec = new FeatureCodec(header.dtype, header.quantization);
     this.featureSize = featureSize(header);
+    this.views = viewCount(header);
+    this.entrySize = this.featureSize * this.views;
   }
 
   /**
@@ -288,10 +297,9 @@ export class FeatureCache {
     this.assertWritable();
     const stats = emptyQuantizationStats();
     const encoded = entries.map((e) => {
-      if (!(e.features instanceof Float32Array) || e.features.length !== this.featureSize) {
-        throw new Error(
-          `entry ${e.id}: features must be a Float32Array of ${this.featureSize} values (${this.header.featureShape.join('×')}), got ${e.features?.length}`,
-        );
+      if (!(e.features instanceof Float32Array) || e.features.length !== this.entrySize) {
+        const what = this.views > 1 ? `${this.views} views × ${this.featureSize}` : `${this.featureSize}`;
+        throw new Error(`entry ${e.id}: features must be a Float32Array of ${what} values (${this.header.featureShape.join('×')}), got ${e.features?.length}`);
       }
       return { key: e.key, meta: { id: e.id, source: e.source, labels: e.labels }, bytes: this.codec.encode(e.features, stats) };
     });
@@ -304,7 +312,7 @@ export class FeatureCache {
    */
   putEncodedMany(items: { key: string; meta: EntryMeta; bytes: Uint8Array }[], stats?: QuantizationStats): PutResult {
     this.assertWritable();
-    const expectedBytes = this.codec.byteLength(this.featureSize);
+    const expectedBytes = this.codec.byteLength(this.entrySize);
     const seenKeys = new Set<string>();
     const seenIds = new Set<string>();
     const classes = new Set(this.header.classes);

@@ -18,7 +18,7 @@ import { trainConfigSchema } from '../jobs/train-options.js';
 import { MIXUP_DEFAULTS } from '../mixup/options.js';
 import { PRECOMPUTE_DEFAULTS, precomputeOptionsSchema, shardOfText } from '../jobs/precompute-options.js';
 import { COMPARE_DEFAULTS, compareSweepSchema } from '../jobs/compare-options.js';
-import { PREDICT_DEFAULTS, evalOptionsSchema, predictOptionsSchema } from '../jobs/model-options.js';
+import { EVAL_DEFAULTS, PREDICT_DEFAULTS, evalOptionsSchema, predictOptionsSchema } from '../jobs/model-options.js';
 import { LR_FIND_DEFAULTS, lrFindOptionsSchema } from '../jobs/lr-find-options.js';
 import { exportWebOptionsSchema } from '../jobs/export-web.js';
 
@@ -55,6 +55,8 @@ export const FLAGS: readonly FlagRow[] = [
   { flag: '--config <file>', scope: 'cli', path: 'config', parse: 'path', help: 'JSON file with any of these options (flags override it)' },
   { flag: '--strict', scope: 'cli', path: 'strict', parse: 'switch', help: 'exit 3 when any file was skipped' },
   { flag: '--models-dir <dir>', scope: 'cli', path: 'modelsDir', parse: 'text', help: 'folder of downloaded models', default: '$MIXHEAD_MODELS_DIR or models' },
+  { flag: '--inspect <model.onnx>', scope: 'cli', path: 'inspect', parse: 'path', help: 'list the cut points of an ONNX model: nodes with 4-D outputs and their shapes at the input size' },
+  { flag: '--size <px>', scope: 'cli', path: 'size', parse: 'number', help: 'input size for --inspect of a model with a dynamic size', default: "the model's" },
   { flag: '--engine <name>', scope: 'cli', path: 'engine', parse: 'text', help: 'backbone engine: onnx (ONNX Runtime), tfjs, or auto (onnx when it loads; docs/engine.md)', default: 'auto' },
 
   // precompute (PrecomputeArgs, src/jobs/precompute-options.ts)
@@ -62,14 +64,20 @@ export const FLAGS: readonly FlagRow[] = [
   { flag: '--cache <dir>', scope: 'precompute', path: 'cache', parse: 'text', required: true, help: 'cache directory (created or resumed)' },
   { flag: '--backbone <id|path|url>', scope: 'precompute', path: 'backbone.backbone', parse: 'text', help: 'backbone id, model folder/model.json, or URL' },
   { flag: '--layer <name>', scope: 'precompute', path: 'backbone.layer', parse: 'text', help: 'cut layer (LayersModel)' },
-  { flag: '--node <name>', scope: 'precompute', path: 'backbone.node', parse: 'text', help: 'cut node (GraphModel)' },
+  { flag: '--node <name>', scope: 'precompute', path: 'backbone.node', parse: 'text', help: 'cut node (GraphModel), or node or tensor name (ONNX model: mixhead backbones --inspect FILE lists them)' },
   { flag: '--model-url <url>', scope: 'precompute', path: 'backbone.modelUrl', parse: 'text', help: 'download URL for a MobileNet id (TF Hub links rot)' },
   { flag: '--size <px>', scope: 'precompute', path: 'size', parse: 'number', help: 'input size', default: "the backbone's" },
+  { flag: '--normalize <preset>', scope: 'precompute', path: 'backbone.preprocess.normalize', parse: 'text', help: 'named normalisation: imagenet = range 0,1 then mean 0.485,0.456,0.406 and std 0.229,0.224,0.225 (torchvision, timm)' },
+  { flag: '--range <lo,hi>', scope: 'precompute', path: 'backbone.preprocess.range', parse: 'numbers', help: 'pixel range after scaling 0..255, e.g. 0,1 or -1,1 or 0,255', default: "the backbone's (0,1 for the bundled and MobileNet ones)" },
+  { flag: '--mean <r,g,b>', scope: 'precompute', path: 'backbone.preprocess.mean', parse: 'numbers', help: 'per-channel mean subtracted after the range', default: 'none' },
+  { flag: '--std <r,g,b>', scope: 'precompute', path: 'backbone.preprocess.std', parse: 'numbers', help: 'per-channel standard deviation divided after the mean', default: 'none' },
   { flag: '--fit <how>', scope: 'precompute', path: 'backbone.preprocess.fit', parse: 'text', help: 'bring images to size: crop the centre, letterbox, or stretch' },
   { flag: '--kernel <k>', scope: 'precompute', path: 'backbone.preprocess.kernel', parse: 'text', help: 'resize kernel: triangle gives browsers the same pixels (export --web); sharp-linear is libvips\' (faster decode, Node only)', default: 'triangle' },
   { flag: '--dtype <type>', scope: 'precompute', path: 'dtype', parse: 'text', help: 'stored value type' },
   { flag: '--workers <n>', scope: 'precompute', path: 'workers', parse: 'number', help: 'worker threads' },
-  { flag: '--batch-size <n>', scope: 'precompute', path: 'batchSize', parse: 'number', help: 'images per backbone call' },
+  { flag: '--batch-size <n>', scope: 'precompute', path: 'batchSize', parse: 'number', help: 'images per backbone call (each view counts as an image)' },
+  { flag: '--views <n>', scope: 'precompute', path: 'views', parse: 'number', help: 'views per image: plain, mirror, then random resized crops; the cache grows n×, precompute time up to n× (views share a decode)' },
+  { flag: '--no-flip', scope: 'precompute', path: 'flip', parse: 'negate', help: 'views without mirroring (text, digits: a mirror image means something else)' },
   { flag: '--shard <i/n>', scope: 'precompute', path: 'shard', parse: 'shard', help: 'process shard i of n (0-based; e.g. $JOB_COMPLETION_INDEX/4)' },
 
   // train and compare (RunTrainArgs, src/train/options.ts; mixing: MixupArgs, src/mixup/options.ts)
@@ -102,6 +110,8 @@ export const FLAGS: readonly FlagRow[] = [
   { flag: '--schedule <name>', scope: 'train', path: 'schedule', parse: 'text', help: 'learning-rate schedule' },
   { flag: '--warmup <epochs>', scope: 'train', path: 'warmupEpochs', parse: 'number', help: 'warm-up epochs' },
   { flag: '--patience <n>', scope: 'train', path: 'patience', parse: 'number', help: 'early stopping: epochs without improvement', default: 'never stop early' },
+  { flag: '--balance <how>', scope: 'train', path: 'balance', parse: 'text', help: 'skewed data: sampler draws classes uniformly (or ∝ frequency^p), weights scales the loss by 1/frequency (multi-label: positive weights)' },
+  { flag: '--balance-power <p>', scope: 'train', path: 'balancePower', parse: 'number', help: 'sampler: class probability ∝ frequency^p (0 uniform, 1 as the data)' },
   { flag: '--seed <n>', scope: 'train', path: 'seed', parse: 'number', help: 'seed of every random choice' },
   { flag: '--train-engine <name>', scope: 'train', path: 'trainEngine', parse: 'text', help: 'what runs the training steps: onnx (ONNX Runtime, all cores), tfjs (TF.js autodiff on its backend), or auto (onnx when onnxruntime-node loads; docs/architecture.md, "Training engines")' },
   { flag: '--resume', scope: 'train', path: 'resume', parse: 'switch', help: 'continue from <out>/checkpoints/last' },
@@ -128,8 +138,10 @@ export const FLAGS: readonly FlagRow[] = [
   // eval and predict (src/jobs/model-options.ts)
   { flag: '--model <dir>', scope: 'eval', path: 'model', parse: 'path', required: true, help: 'folder written by mixhead train' },
   { flag: '--cache <dir>', scope: 'eval', path: 'cache', parse: 'path', required: true, help: 'feature cache to evaluate on' },
+  { flag: '--tta', scope: 'eval', path: 'tta', parse: 'switch', help: 'test-time augmentation: average the probabilities over the views the cache holds (precompute --views N)' },
   { flag: '--model <dir>', scope: 'predict', path: 'model', parse: 'path', required: true, help: 'folder written by mixhead train' },
   { flag: '--top <k>', scope: 'predict', path: 'top', parse: 'number', help: 'labels to show per image' },
+  { flag: '--tta', scope: 'predict', path: 'tta', parse: 'switch', help: "test-time augmentation: average over the training cache's views of each image (or the image and its mirror); costs one backbone pass per view" },
 
   // export --web (src/jobs/export-web.ts)
   { flag: '--model <dir>', scope: 'exportWeb', path: 'model', parse: 'path', required: true, help: 'folder written by mixhead train' },
@@ -138,7 +150,7 @@ export const FLAGS: readonly FlagRow[] = [
 ];
 
 const cliSchema = z
-  .object({ json: z.boolean(), verbose: z.boolean(), config: z.string(), strict: z.boolean(), modelsDir: z.string(), engine: field.oneOf(['auto', 'onnx', 'tfjs'] as const) })
+  .object({ json: z.boolean(), verbose: z.boolean(), config: z.string(), strict: z.boolean(), modelsDir: z.string(), engine: field.oneOf(['auto', 'onnx', 'tfjs'] as const), inspect: field.text(), size: field.positiveInt() })
   .partial()
   .strict();
 
@@ -147,7 +159,7 @@ const SCOPES: Record<Scope, { schema: z.ZodTypeAny; defaults: Record<string, unk
   train: { schema: trainConfigSchema, defaults: { ...TRAIN_DEFAULTS, mixup: MIXUP_DEFAULTS } },
   compare: { schema: compareSweepSchema, defaults: COMPARE_DEFAULTS },
   precompute: { schema: precomputeOptionsSchema.partial(), defaults: PRECOMPUTE_DEFAULTS },
-  eval: { schema: evalOptionsSchema.partial(), defaults: {} },
+  eval: { schema: evalOptionsSchema.partial(), defaults: EVAL_DEFAULTS },
   predict: { schema: predictOptionsSchema.partial(), defaults: PREDICT_DEFAULTS },
   lrFind: { schema: lrFindOptionsSchema.partial(), defaults: LR_FIND_DEFAULTS },
   exportWeb: { schema: exportWebOptionsSchema.partial(), defaults: {} },

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { selectBackend, describeBackend, type BackendInfo } from '../tfjs/backend.js';
 import { listBackbones } from '../backbone/index.js';
+import { inspectOnnx } from '../engine/index.js';
 import { precompute, type PrecomputeArgs } from '../jobs/precompute.js';
 import { inspectCache } from '../cache/inspect.js';
 import { mergeCaches } from '../cache/merge.js';
@@ -32,7 +33,7 @@ import { parseOptions } from '../base/options.js';
 import { addFlags, mustExist, rowsFor, scopeValues, type FlagRow, type Scope } from './flags.js';
 import { COMPARE_DEFAULTS } from '../jobs/compare-options.js';
 import { trainConfigSchema, type TrainConfig } from '../jobs/train-options.js';
-import { formatTrainTable, formatCompareTable, formatMetrics, formatInspect } from '../report/format.js';
+import { formatTrainTable, formatCompareTable, formatMetrics, formatInspect, formatOnnxInspection } from '../report/format.js';
 import { parseEngine, resolveEngine, type EngineChoice } from '../engine/index.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, nothingCached: 3 } as const;
@@ -113,16 +114,24 @@ async function engineFlag(ctx: Ctx): Promise<EngineChoice | undefined> {
 const COMMANDS: CommandSpec[] = [
   {
     name: 'backbones',
-    description: 'List the backbones, their feature shapes and whether each works offline',
-    cli: ['modelsDir', 'json', 'engine'],
-    example: 'mixhead backbones --json',
+    description: 'List the backbones (what each is, feature shapes, whether each works offline); --inspect an ONNX model for its cut points',
+    cli: ['modelsDir', 'json', 'engine', 'inspect', 'size'],
+    example: 'mixhead backbones --inspect resnet50.onnx',
     async run(_, ctx) {
       const cli = await ctx.values('cli');
+      if (cli.inspect) {
+        const r = await inspectOnnx(cli.inspect as string, { size: cli.size as number | undefined });
+        print(ctx.json, r, () => formatOnnxInspection(r));
+        return;
+      }
       const rows = await listBackbones(path.resolve((cli.modelsDir as string | undefined) ?? process.env.MIXHEAD_MODELS_DIR ?? 'models'));
       const engine = await resolveEngine(await engineFlag(ctx), ctx.json ? undefined : say);
       if (!ctx.json) say(`engine: ${engine}${engine === 'onnx' ? ' (ONNX Runtime; a backbone with a layer the converter does not cover runs on TF.js)' : ' (TF.js)'}`);
       print(ctx.json, ctx.json ? rows.map((r) => ({ ...r, engine })) : rows, () =>
-        rows.map((b) => `${b.id.padEnd(22)} ${(b.featureShape.length ? b.featureShape.join('×') : '?').padEnd(10)} ${b.offline ? 'offline  ' : 'download '} ${b.description}`).join('\n'),
+        [
+          ...rows.map((b) => `${b.id.padEnd(22)} ${(b.featureShape.length ? b.featureShape.join('×') : '?').padEnd(10)} ${b.offline ? 'offline  ' : 'download '} ${b.description}`),
+          'any ONNX model: --backbone model.onnx [--node NAME] [--normalize imagenet] (docs/backbones.md)',
+        ].join('\n'),
       );
     },
   },
@@ -249,10 +258,10 @@ const COMMANDS: CommandSpec[] = [
     cli: ['json', 'verbose'],
     example: 'mixhead eval --model runs/a --cache cache/test',
     async run(_, ctx) {
-      const args = (await ctx.values('eval')) as { model: string; cache: string };
+      const args = (await ctx.values('eval')) as { model: string; cache: string; tta?: boolean };
       await backend(ctx);
       const r = await runEval(args);
-      print(ctx.json, r, () => `${r.size} samples: ${formatMetrics(r.metrics)}`);
+      print(ctx.json, r, () => `${r.size} samples${r.views > 1 ? ` (mean over ${r.views} views)` : ''}: ${formatMetrics(r.metrics)}`);
     },
   },
   {
@@ -263,7 +272,7 @@ const COMMANDS: CommandSpec[] = [
     cli: ['json', 'verbose', 'engine'],
     example: 'mixhead predict --model runs/a shoe.jpg bag.png --top 3',
     async run([images], ctx) {
-      const args = (await ctx.values('predict')) as { model: string; top?: number };
+      const args = (await ctx.values('predict')) as { model: string; top?: number; tta?: boolean };
       const engine = await engineFlag(ctx);
       await backend(ctx);
       const r = await runPredict({ ...args, images: images as string[], engine, log: ctx.json ? undefined : say });

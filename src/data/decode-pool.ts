@@ -18,7 +18,7 @@ import { Piscina } from 'piscina';
 import { workerEntry } from '../base/worker-entry.js';
 import type { PreprocessSpec } from '../backbone/types.js';
 import type { RawImage } from './types.js';
-import { ImageDecodeError, isRawImage } from './image.js';
+import { ImageDecodeError, isRawImage, type ViewRequest } from './image.js';
 import type { DecodeReply, DecodeTask } from './decode-worker.js';
 
 /** The pool itself is broken (its threads die on every image): the run cannot go on. */
@@ -52,9 +52,9 @@ export class DecodePool {
     return this.pool.options.maxThreads;
   }
 
-  /** size×size×3 8-bit RGB, as decodeToRgb gives; rejects with an ImageDecodeError naming `label`. */
-  async decode(source: string | Buffer | RawImage, spec: PreprocessSpec, label: string, maxPixels?: number): Promise<Uint8Array> {
-    const task: DecodeTask = { source: isRawImage(source) ? { ...source } : source, spec, maxPixels };
+  /** size×size×3 8-bit RGB (times the views), as decodeToRgb gives; rejects with an ImageDecodeError naming `label`. */
+  async decode(source: string | Buffer | RawImage, spec: PreprocessSpec, label: string, maxPixels?: number, views?: ViewRequest): Promise<Uint8Array> {
+    const task: DecodeTask = { source: isRawImage(source) ? { ...source } : source, spec, maxPixels, views };
     for (let attempt = 1; ; attempt++) {
       let reply: DecodeReply;
       try {

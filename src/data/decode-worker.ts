@@ -6,12 +6,14 @@
 import { Piscina } from 'piscina';
 import type { PreprocessSpec } from '../backbone/types.js';
 import type { RawImage } from './types.js';
-import { decodeToRgb, ImageDecodeError, readErrorReason } from './image.js';
+import { decodeToRgb, ImageDecodeError, readErrorReason, type ViewRequest } from './image.js';
 
 export interface DecodeTask {
   source: string | Uint8Array | RawImage;
   spec: PreprocessSpec;
   maxPixels?: number;
+  /** Several views of the image, concatenated in the reply. */
+  views?: ViewRequest;
 }
 
 export type DecodeReply = Uint8Array | { reason: string };
@@ -27,7 +29,7 @@ export default async function handle(task: DecodeTask): Promise<unknown> {
   try {
     // Bytes arrive as a plain Uint8Array; sharp wants a Buffer over the same memory.
     const src = task.source instanceof Uint8Array ? Buffer.from(task.source.buffer, task.source.byteOffset, task.source.byteLength) : task.source;
-    const rgb = await decodeToRgb(src, task.spec, { maxPixels: task.maxPixels });
+    const rgb = await decodeToRgb(src, task.spec, { maxPixels: task.maxPixels }, task.views);
     return Piscina.move(rgb);
   } catch (err) {
     return { reason: err instanceof ImageDecodeError ? err.reason : (err as { code?: string }).code ? readErrorReason(err) : String((err as Error)?.message ?? err).split('\n')[0] };

@@ -32,6 +32,7 @@ import type { PreprocessSpec } from '../backbone/types.js';
 import type { DataItem, RawImage } from './types.js';
 import { DEFAULT_KERNEL, normalize, resizeToSquare } from '../preprocess/index.js';
 import { fastResampler } from '../preprocess/resize-wasm.js';
+import { renderViews, type ViewSpec } from '../preprocess/views.js';
 
 export { normalize };
 
@@ -129,8 +130,18 @@ function describe(source: string | Buffer | RawImage): string {
   return `image bytes (${source.length})`;
 }
 
-/** A file path, its bytes, or raw pixels → size×size×3 8-bit sRGB RGB, row-major. */
-export async function decodeToRgb(source: string | Buffer | RawImage, spec: PreprocessSpec, options: DecodeOptions = {}): Promise<Uint8Array> {
+/** Several views of one image (src/data/views.ts): which, and the content key that seeds them. */
+export interface ViewRequest {
+  spec: ViewSpec;
+  /** The image's content key (sha256 hex of its bytes and the preprocessing spec). */
+  contentKey: string;
+}
+
+/**
+ * A file path, its bytes, or raw pixels → size×size×3 8-bit sRGB RGB, row-major; with `views`,
+ * views.count such images one after the other (view 0 the same bytes as without), from one decode.
+ */
+export async function decodeToRgb(source: string | Buffer | RawImage, spec: PreprocessSpec, options: DecodeOptions = {}, views?: ViewRequest): Promise<Uint8Array> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const label = describe(source);
   let input: Buffer | undefined;
@@ -150,12 +161,16 @@ export async function decodeToRgb(source: string | Buffer | RawImage, spec: Prep
     if (input.length === 0) throw new ImageDecodeError(label, 'empty file');
     img = sharp(input, { limitInputPixels: maxPixels, failOn: 'error', animated: false, pages: 1 });
   }
+  const legacy = (spec.kernel ?? DEFAULT_KERNEL) === 'sharp-linear';
+  if (legacy && views && views.spec.count > 1) throw new ImageDecodeError(label, 'several views need the triangle resize kernel, not sharp-linear');
   try {
-    if ((spec.kernel ?? DEFAULT_KERNEL) === 'sharp-linear') return await sharpLinearResize(img, spec);
+    if (legacy) return await sharpLinearResize(img, spec);
     // Full-resolution decode (no JPEG shrink-on-load: a browser cannot reproduce it), then the
     // portable kernel, which src/web/browser.ts runs on the browser's decode of the same file.
     const { data, info } = await img.rotate().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-    return resizeToSquare({ data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: info.channels }, spec, fastResampler());
+    const px = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: info.channels };
+    if (views && views.spec.count > 1) return renderViews(px, spec, views.spec, views.contentKey, fastResampler());
+    return resizeToSquare(px, spec, fastResampler());
   } catch (err) {
     if (err instanceof ImageDecodeError) throw err;
     const reason = input ? await decodeReason(err, input, maxPixels) : `cannot decode (${String((err as Error).message).split('\n')[0]})`;

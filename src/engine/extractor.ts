@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import pLimit from 'p-limit';
 import { ExtractorPool, type ExtractorPoolArgs, type PoolBackboneInfo } from '../backbone/pool.js';
 import { backboneIdentity, defaultModelsDir, loadBackbone } from '../backbone/index.js';
+import { isOnnxBackbone } from '../backbone/onnx-location.js';
+import { loadOnnxFileBackbone } from './onnx-file.js';
 import { UnsupportedOpError } from './convert/index.js';
 import { defaultThreads, onnxModelPath, openBackboneSession, OnnxBackboneSession } from './onnx.js';
 import { rememberIdentity, storedIdentity } from './identity.js';
@@ -84,6 +86,14 @@ class PoolExtractor implements Extractor {
  * the TF.js pool with one line through `log`.
  */
 export async function startExtractor(args: StartExtractorArgs): Promise<Extractor> {
+  if (await isOnnxBackbone(args.backbone.backbone)) {
+    // An ONNX file runs on ONNX Runtime whatever the engine (it has no TF.js form).
+    if (args.engine === 'tfjs') args.log?.(`${args.backbone.backbone} is an ONNX model: it runs on ONNX Runtime (--engine tfjs applies to TF.js backbones)`);
+    if (args.backbone.layer) throw new Error(`${args.backbone.backbone} is an ONNX model: name its cut with --node, not --layer`);
+    const backbone = await loadOnnxFileBackbone(args.backbone.backbone!, { node: args.backbone.node, preprocess: args.backbone.preprocess, log: args.log }, { threads: args.workers ?? defaultThreads(), spin: false });
+    const info = { ...backboneIdentity(backbone), backend: args.backend ?? (await processBackend()), engine: 'onnx' as const, runtime: backbone.session.description };
+    return new OnnxExtractor(info, backbone.session);
+  }
   const engine = await resolveEngine(args.engine, args.log);
   if (engine === 'onnx') {
     const modelsDir = args.modelsDir ?? args.backbone.modelsDir ?? defaultModelsDir();

@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Backbone } from '../backbone/types.js';
-import { defaultModelsDir } from '../backbone/index.js';
+import { defaultModelsDir, isOnnxBackbone, loadBackbone, type LoadBackboneArgs } from '../backbone/index.js';
+import { OnnxFileBackbone, loadOnnxFileBackbone } from './onnx-file.js';
 import { OptionError } from '../base/errors.js';
 import { UnsupportedOpError } from './convert/index.js';
 import { OnnxBackboneSession, loadOrt, openBackboneSession, type OnnxSessionOptions } from './onnx.js';
@@ -16,6 +17,20 @@ export const ENGINES: readonly EngineChoice[] = ['auto', 'onnx', 'tfjs'];
 
 export { OnnxBackboneSession, ensureOnnxModel, onnxModelPath, loadOrt } from './onnx.js';
 export { UnsupportedOpError, convertBackbone } from './convert/index.js';
+export { OnnxFileBackbone, OnnxModelError, inspectOnnx, loadOnnxFileBackbone, type OnnxInspection, type OnnxCutPoint } from './onnx-file.js';
+
+/**
+ * Any backbone: an ONNX file (or a folder holding model.onnx) on its own ONNX Runtime session
+ * (onnx-file.ts), anything else by `loadBackbone` (TF.js; `useEngine` may then move it to ONNX
+ * Runtime). The one loader for jobs that take whatever `--backbone` names.
+ */
+export async function openBackbone(args: LoadBackboneArgs = {}): Promise<Backbone> {
+  if (await isOnnxBackbone(args.backbone)) {
+    if (args.layer) throw new Error(`${args.backbone} is an ONNX model: name its cut with --node, not --layer`);
+    return loadOnnxFileBackbone(args.backbone!, { node: args.node, preprocess: args.preprocess, log: args.log });
+  }
+  return loadBackbone(args);
+}
 
 export function parseEngine(text: string, what = '--engine'): EngineChoice {
   if ((ENGINES as readonly string[]).includes(text)) return text as EngineChoice;
@@ -60,6 +75,11 @@ export interface UseEngineOptions extends OnnxSessionOptions {
  * line through `log` and the backbone stays on TF.js. Disposing the backbone closes its session.
  */
 export async function useEngine(backbone: Backbone, options: UseEngineOptions = {}): Promise<EngineName> {
+  if (backbone instanceof OnnxFileBackbone) {
+    // An ONNX file has no TF.js form: it runs on its own session whatever the engine asked for.
+    if (requestedEngine(options.engine) === 'tfjs') options.log?.(`${backbone.id} is an ONNX model: it runs on ONNX Runtime (--engine tfjs applies to TF.js backbones)`);
+    return 'onnx';
+  }
   if (sessions.has(backbone)) return 'onnx';
   if (onTfjs.has(backbone)) return 'tfjs';
   const engine = await resolveEngine(options.engine, options.log);
@@ -88,12 +108,12 @@ export async function useEngine(backbone: Backbone, options: UseEngineOptions = 
 
 /** The engine `backbone` runs on. */
 export function engineOf(backbone: Backbone): EngineName {
-  return sessions.has(backbone) ? 'onnx' : 'tfjs';
+  return sessions.has(backbone) || backbone instanceof OnnxFileBackbone ? 'onnx' : 'tfjs';
 }
 
 /** The ONNX session of a backbone on the onnx engine. */
 export function sessionOf(backbone: Backbone): OnnxBackboneSession | undefined {
-  return sessions.get(backbone);
+  return backbone instanceof OnnxFileBackbone ? backbone.session : sessions.get(backbone);
 }
 
 /**
@@ -101,6 +121,7 @@ export function sessionOf(backbone: Backbone): OnnxBackboneSession | undefined {
  * count × (product of featureShape) floats.
  */
 export async function extractFeatures(backbone: Backbone, pixels: Float32Array, count: number): Promise<Float32Array> {
+  if (backbone.extractPixels) return backbone.extractPixels(pixels, count);
   const session = sessions.get(backbone);
   if (session) return session.run(pixels, count);
   const s = backbone.preprocess.size;

@@ -98,9 +98,19 @@ export class OnnxBackboneSession {
     readonly featureSize: number,
     /** `onnxruntime 1.30.0 (cpu, 2 threads)`. */
     readonly description: string,
+    /** The model's fixed batch size (often 1, from exports without a dynamic batch axis); undefined: any batch. */
+    readonly fixedBatch?: number,
+    /** The output's shape for one batch of zeros, when the session was created with featureSize `probe`. */
+    readonly outputDims: number[] = [],
   ) {}
 
-  static async create(model: string | Uint8Array, size: number, featureSize: number, options: OnnxSessionOptions = {}): Promise<OnnxBackboneSession> {
+  /**
+   * A session on a model taking [batch, size, size, 3] floats and giving [batch, featureSize] floats.
+   * `fixedBatch`: the model takes only batches of that size; `run` then feeds it in pieces of that
+   * size, the last one padded with zeros. `featureSize: 'probe'` runs one batch of zeros to learn it
+   * (the output's shape is then `outputDims`).
+   */
+  static async create(model: string | Uint8Array, size: number, featureSize: number | 'probe', options: OnnxSessionOptions = {}, fixedBatch?: number): Promise<OnnxBackboneSession> {
     const m = await loadOrt();
     if ('error' in m) throw new Error(`onnxruntime-node does not load: ${m.error}`);
     const threads = options.threads ?? defaultThreads();
@@ -115,17 +125,55 @@ export class OnnxBackboneSession {
       ...(options.spin === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     };
     const session = typeof model === 'string' ? await m.InferenceSession.create(model, opts) : await m.InferenceSession.create(model, opts);
-    return new OnnxBackboneSession(session, m, size, featureSize, `onnxruntime ${ortVersion(m)} (${providers.join('+')}, ${threads} threads)`);
+    const description = `onnxruntime ${ortVersion(m)} (${providers.join('+')}, ${threads} threads)`;
+    if (featureSize !== 'probe') return new OnnxBackboneSession(session, m, size, featureSize, description, fixedBatch);
+    const n = fixedBatch ?? 1;
+    let dims: number[];
+    try {
+      const x = new m.Tensor('float32', new Float32Array(n * size * size * 3), [n, size, size, 3]);
+      const y = (await session.run({ [session.inputNames[0]]: x }))[session.outputNames[0]];
+      dims = y.dims.map(Number);
+      x.dispose();
+      y.dispose();
+    } catch (err) {
+      await session.release();
+      throw err;
+    }
+    return new OnnxBackboneSession(session, m, size, dims.slice(1).reduce((a, b) => a * b, 1), description, fixedBatch, dims);
   }
 
   /** Runs `count` preprocessed images (count×size×size×3 floats, NHWC); resolves with count×featureSize floats. */
   async run(pixels: Float32Array, count: number): Promise<Float32Array> {
     const s = this.size;
     if (pixels.length !== count * s * s * 3) throw new Error(`ONNX backbone: ${pixels.length} floats is not ${count} images of ${s}×${s}×3`);
+    if (this.fixedBatch !== undefined && count !== this.fixedBatch) return this.runPieces(pixels, count, this.fixedBatch);
+    return this.runFixed(pixels, count);
+  }
+
+  /** Runs a model of fixed batch `b` over `count` images, `b` at a time (the last piece padded with zeros). */
+  private async runPieces(pixels: Float32Array, count: number, b: number): Promise<Float32Array> {
+    const px = this.size * this.size * 3;
+    const out = new Float32Array(count * this.featureSize);
+    for (let i = 0; i < count; i += b) {
+      const n = Math.min(b, count - i);
+      let piece = pixels.subarray(i * px, (i + n) * px);
+      if (n < b) {
+        const padded = new Float32Array(b * px);
+        padded.set(piece);
+        piece = padded;
+      }
+      const maps = await this.runFixed(piece, b);
+      out.set(maps.subarray(0, n * this.featureSize), i * this.featureSize);
+      this.imagesExtracted -= b - n; // padding is not an image
+    }
+    return out;
+  }
+
+  private async runFixed(pixels: Float32Array, count: number): Promise<Float32Array> {
+    const s = this.size;
     const input = new this.ortModule.Tensor('float32', pixels, [count, s, s, 3]);
     const out = await this.session.run({ [this.session.inputNames[0]]: input });
-    const t = out[this.session.outputNames[0]];
-    const data = t.data as Float32Array;
+    const data = out[this.session.outputNames[0]].data as Float32Array;
     if (data.length !== count * this.featureSize) throw new Error(`ONNX backbone returned ${data.length} values for ${count} images of ${this.featureSize}`);
     this.imagesExtracted += count;
     input.dispose();

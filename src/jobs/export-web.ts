@@ -9,6 +9,13 @@
  *   meta.json                 classes and the whole preprocessing recipe (without the training
  *                             options, which name local paths)
  *
+ * For an ONNX backbone (a PyTorch export; docs/backbones.md) there is no combined model: instead
+ *
+ *   backbone.onnx             the backbone cut and wrapped as predict runs it (NHWC in, maps out)
+ *   head/                     the head (maps → probabilities), run by TF.js
+ *   ort/                      onnxruntime-web's WebAssembly build (no CDN), named `onnxruntime-web`
+ *                             by the page's import map
+ *
  * The folder is written beside its destination and renamed into place, so an interrupted export
  * leaves no half folder. See docs/architecture.md ("Preprocessing").
  */
@@ -17,7 +24,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { readMeta } from '../train/export.js';
+import { readMeta, type ModelMeta } from '../train/export.js';
+import { OnnxFileBackbone } from '../engine/index.js';
+import { loadRecordedBackbone } from './recorded-backbone.js';
 import { field, parseOptions } from '../base/options.js';
 
 /** `exportWeb`'s options (the CLI's `export` flags map onto it: `--web` is `out`). */
@@ -44,7 +53,10 @@ export interface ExportWebResult {
  * preprocessing it shares with Node (preprocess/). The export keeps these relative paths, so the
  * modules' own imports resolve unchanged.
  */
-export const WEB_MODULES = ['preprocess/index.js', 'preprocess/spec.js', 'web/browser.js', 'web/app.js'];
+export const WEB_MODULES = ['preprocess/index.js', 'preprocess/spec.js', 'web/browser.js', 'web/app.js', 'web/onnx-browser.js'];
+
+/** onnxruntime-web's files an ONNX export ships: the WebAssembly-only ESM build and its runtime. */
+export const ORT_WEB_FILES = ['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'];
 const MODULES = WEB_MODULES;
 
 /** Where the compiled `src/` is: above this file in dist/, or dist/src when run from source. */
@@ -56,7 +68,7 @@ export function webModuleDir(): string {
   return found;
 }
 
-function page(title: string): string {
+function page(title: string, onnx: boolean): string {
   const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
   return `<!doctype html>
 <html lang="en">
@@ -64,7 +76,7 @@ function page(title: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title>
-<script type="importmap">{ "imports": { "@tensorflow/tfjs": "./tfjs/tf.fesm.min.js" } }</script>
+<script type="importmap">{ "imports": { "@tensorflow/tfjs": "./tfjs/tf.fesm.min.js"${onnx ? ', "onnxruntime-web": "./ort/ort.wasm.min.mjs"' : ''} } }</script>
 <style>
   body { font: 16px system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; }
   #drop { border: 2px dashed #888; border-radius: 8px; padding: 2rem; text-align: center; }
@@ -89,11 +101,23 @@ async function copyJs(from: string, to: string): Promise<void> {
   await fs.writeFile(to, text.replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n'));
 }
 
+/** The cut ONNX backbone a model was trained with: its bytes, file and fixed batch (if any). */
+async function onnxBackboneForWeb(model: string, meta: ModelMeta): Promise<{ bytes: Uint8Array; file: string; batch?: number }> {
+  const b = await loadRecordedBackbone(meta.backbone, meta.preprocess, (loaded) => `${model}: its backbone ${meta.backbone.id} now has other weights (sha256 ${loaded.weightsHash.slice(0, 12)}… vs ${meta.backbone.weightsHash.slice(0, 12)}…)`);
+  try {
+    if (!(b instanceof OnnxFileBackbone)) throw new Error(`${model}: its backbone ${meta.backbone.id} did not load as an ONNX model`);
+    return { bytes: b.cutModel, file: b.file, batch: b.session.fixedBatch };
+  } finally {
+    b.dispose();
+  }
+}
+
 export async function exportWeb(input: ExportWebArgs): Promise<ExportWebResult> {
   const args = parseOptions(exportWebOptionsSchema, input);
   const meta = await readMeta(args.model);
-  if (!meta.combined) {
-    throw new Error(`${args.model}: has no combined model (its backbone is a ${meta.backbone.kind} model); export --web needs a LayersModel backbone`);
+  const onnx = meta.backbone.kind === 'onnx';
+  if (!meta.combined && !onnx) {
+    throw new Error(`${args.model}: has no combined model (its backbone is a ${meta.backbone.kind} model); export --web needs a LayersModel or an ONNX backbone`);
   }
   if (meta.preprocess.kernel !== 'triangle') {
     throw new Error(
@@ -104,13 +128,24 @@ export async function exportWeb(input: ExportWebArgs): Promise<ExportWebResult> 
   if (existsSync(out) && !args.overwrite) throw new Error(`${args.out}: already exists (pass --overwrite to replace it)`);
   const webDir = webModuleDir();
   const tfjs = path.join(path.dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs/package.json')), 'dist', 'tf.fesm.min.js');
+  // The ONNX backbone as predict runs it (its file checked against the recorded sha256), before anything is written.
+  const backbone = onnx ? await onnxBackboneForWeb(args.model, meta) : undefined;
   await fs.mkdir(path.dirname(out), { recursive: true });
   const tmp = await fs.mkdtemp(`${out}.partial-`);
   try {
-    await fs.mkdir(path.join(tmp, 'model'));
     await fs.mkdir(path.join(tmp, 'tfjs'));
-    for (const f of await fs.readdir(path.join(args.model, 'combined'))) {
-      await fs.copyFile(path.join(args.model, 'combined', f), path.join(tmp, 'model', f));
+    if (backbone) {
+      await fs.writeFile(path.join(tmp, 'backbone.onnx'), backbone.bytes);
+      await fs.mkdir(path.join(tmp, 'head'));
+      for (const f of await fs.readdir(path.join(args.model, 'head'))) await fs.copyFile(path.join(args.model, 'head', f), path.join(tmp, 'head', f));
+      await fs.mkdir(path.join(tmp, 'ort'));
+      const ortDir = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));
+      for (const f of ORT_WEB_FILES) await fs.copyFile(path.join(ortDir, f), path.join(tmp, 'ort', f));
+    } else {
+      await fs.mkdir(path.join(tmp, 'model'));
+      for (const f of await fs.readdir(path.join(args.model, 'combined'))) {
+        await fs.copyFile(path.join(args.model, 'combined', f), path.join(tmp, 'model', f));
+      }
     }
     for (const m of MODULES) {
       await fs.mkdir(path.dirname(path.join(tmp, m)), { recursive: true });
@@ -118,9 +153,11 @@ export async function exportWeb(input: ExportWebArgs): Promise<ExportWebResult> 
     }
     await fs.copyFile(tfjs, path.join(tmp, 'tfjs', 'tf.fesm.min.js'));
     // Without `training`: its options name local paths, which a public page should not show.
+    // The backbone's id names a local path too: the page needs only its kind.
     const { training: _training, ...pub } = meta;
-    await fs.writeFile(path.join(tmp, 'meta.json'), JSON.stringify(pub, null, 2));
-    await fs.writeFile(path.join(tmp, 'index.html'), page(`mixhead: ${meta.classes.slice(0, 4).join(', ')}${meta.classes.length > 4 ? ', …' : ''}`));
+    const shown = backbone ? { ...pub, backbone: { ...pub.backbone, id: `onnx:${path.basename(backbone.file)}` }, onnx: { batch: backbone.batch ?? null } } : pub;
+    await fs.writeFile(path.join(tmp, 'meta.json'), JSON.stringify(shown, null, 2));
+    await fs.writeFile(path.join(tmp, 'index.html'), page(`mixhead: ${meta.classes.slice(0, 4).join(', ')}${meta.classes.length > 4 ? ', …' : ''}`, onnx));
     if (existsSync(out)) await fs.rm(out, { recursive: true, force: true });
     await fs.rename(tmp, out);
   } catch (err) {

@@ -5,32 +5,16 @@
 import { z } from 'zod';
 import { field } from '../base/options.js';
 import type { LoadBackboneArgs } from '../backbone/index.js';
+import { FITS, preprocessOverridesSchema } from '../backbone/preprocess-options.js';
 
-export const FITS = ['cover', 'contain', 'fill'] as const;
-/** Resize kernels (src/preprocess/index.ts): keep in step with `RESIZE_KERNELS` there. */
-export const KERNELS = ['triangle', 'sharp-linear'] as const;
+export { FITS, KERNELS, preprocessOverridesSchema } from '../backbone/preprocess-options.js';
 /** Keep in step with `CacheDtype` in src/cache/header.ts. */
 export const DTYPES = ['float32', 'float16', 'uint8'] as const;
-
-const triple = z.tuple([z.number(), z.number(), z.number()], { invalid_type_error: 'use three numbers (R, G, B)' });
-
-/** Preprocessing overrides for models that do not declare theirs. */
-export const preprocessOverridesSchema = z
-  .object({
-    size: field.positiveInt(),
-    range: z.tuple([z.number(), z.number()], { invalid_type_error: 'use two numbers [low, high]' }),
-    mean: triple,
-    std: triple,
-    fit: field.oneOf(FITS),
-    kernel: field.oneOf(KERNELS),
-  })
-  .partial()
-  .strict();
 
 /** Which backbone, cut where (as `loadBackbone` takes it). */
 export const backboneOptionsSchema = z
   .object({
-    /** A known id (`mixhead backbones`), a folder or model.json path, or an http(s) URL of model.json. */
+    /** A known id (`mixhead backbones`), a folder or model.json path, an http(s) URL of model.json, or an ONNX file (or a folder holding model.onnx). */
     backbone: field.text(),
     layer: field.text(),
     node: field.text(),
@@ -66,9 +50,17 @@ export const precomputeOptionsSchema = z
     size: field.positiveInt(),
     /** Storage type of the maps; default float16. */
     dtype: field.oneOf(DTYPES),
+    /**
+     * Views cached per image (src/preprocess/views.ts): view 0 plain, view 1 its mirror (unless
+     * `flip` is false), then random resized crops; default 1. Every view goes through the backbone
+     * and is stored: the cache grows N×, precompute time up to N× (an image's views share its decode).
+     */
+    views: field.positiveInt(),
+    /** View 1 is the mirror image and crops are mirrored half the time; default true (false for text, digits). */
+    flip: field.bool(),
     /** Worker threads; default: all cores. */
     workers: field.positiveInt(),
-    /** Images per backbone call; default 16. */
+    /** Images per backbone call (views count as images: 16 at --views 4 are 4 samples); default 16. */
     batchSize: field.positiveInt(),
     /** Process shard `index` of `count` (0-based). */
     shard: shardSchema,
@@ -91,5 +83,7 @@ export const PRECOMPUTE_DEFAULTS = {
   backbone: { backbone: 'bundled-mobilenet-v2', preprocess: { fit: 'cover' as (typeof FITS)[number] } },
   dtype: 'float16' as (typeof DTYPES)[number],
   batchSize: 16,
+  views: 1,
+  flip: true,
   workers: 'all cores',
 };

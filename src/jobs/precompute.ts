@@ -26,6 +26,9 @@ import { DecodePool, DecodePoolError } from '../data/decode-pool.js';
 import type { DataItem, Dataset, RawImage } from '../data/types.js';
 import { FeatureCache, makeHeader, type CacheHeader, type SkippedItem } from '../cache/index.js';
 import { Progress } from '../base/progress.js';
+import { OptionError } from '../base/errors.js';
+import { DEFAULT_KERNEL } from '../preprocess/index.js';
+import { viewSpec } from '../preprocess/views.js';
 import { parseOptions } from '../base/options.js';
 import { PRECOMPUTE_DEFAULTS, precomputeOptionsSchema, type PrecomputeArgs, shardOfText } from './precompute-options.js';
 
@@ -100,11 +103,18 @@ function specJson(spec: PreprocessSpec): string {
   return JSON.stringify({ size: spec.size, range: spec.range, mean: spec.mean ?? null, std: spec.std ?? null, fit: spec.fit });
 }
 
+/**
+ * sha256 of an image's bytes and its preprocessing, hex: the first half of its cache key, and the
+ * seed of its views (src/preprocess/views.ts), so `predict --tta` recomputes a cached image's views.
+ */
+export function contentKey(content: Uint8Array, spec: PreprocessSpec): string {
+  return createHash('sha256').update(content).update('\u0000').update(specJson(spec)).digest('hex');
+}
+
 /** The cache key of an item: its content, how it is preprocessed, and its id (so duplicates stay two samples). */
 export function entryKey(content: Uint8Array, spec: PreprocessSpec, id: string): string {
-  const content64 = createHash('sha256').update(content).update('\u0000').update(specJson(spec)).digest('hex');
   const idPart = createHash('sha256').update(id).digest('hex').slice(0, 16);
-  return `${content64}.${idPart}`;
+  return `${contentKey(content, spec)}.${idPart}`;
 }
 
 function rawBytes(raw: RawImage): Uint8Array {
@@ -227,7 +237,10 @@ function decodeConcurrency(): number {
  */
 async function run(args: PrecomputeArgs, work: PrecomputePlan, extractor: Extractor, cache: FeatureCache, batchSize: number, pool: DecodePool | undefined): Promise<{ computed: number; replaced: number; backboneSeconds: number }> {
   const spec = extractor.info.preprocess;
-  const px = spec.size * spec.size * 3;
+  // Every view of an image goes through the backbone; the views of a sample are one cache entry.
+  const views = cache.views;
+  const viewsMade = cache.header.views;
+  const px = spec.size * spec.size * 3 * views;
   const progress = new Progress({ label: 'precompute', total: work.todo.length, unit: 'img/s', quiet: args.progress === false });
   const decodeLimit = pLimit(decodeConcurrency());
   const batchLimit = pLimit(extractor.size + 1);
@@ -241,7 +254,8 @@ async function run(args: PrecomputeArgs, work: PrecomputePlan, extractor: Extrac
     const label = typeof b.item.source === 'string' ? b.item.source : b.item.id;
     try {
       // 8-bit RGB (size² × 3 bytes), from the decode threads; normalised straight into the batch's floats below.
-      return await (pool ? pool.decode(b.source, spec, label) : decodeLimit(() => decodeToRgb(b.source, spec)));
+      const request = viewsMade ? { spec: viewsMade, contentKey: b.key.slice(0, b.key.indexOf('.')) } : undefined;
+      return await (pool ? pool.decode(b.source, spec, label, undefined, request) : decodeLimit(() => decodeToRgb(b.source, spec, {}, request)));
     } catch (err) {
       if (err instanceof DecodePoolError) throw err;
       const reason = (err as { reason?: string }).reason ?? readErrorReason(err);
@@ -258,7 +272,7 @@ async function run(args: PrecomputeArgs, work: PrecomputePlan, extractor: Extrac
       let j = 0;
       decoded.forEach((d) => d && normalize(d, spec, pixels.subarray(px * j, px * ++j)));
       const tb = performance.now();
-      const features = await extractor.extract(pixels, ok.length);
+      const features = await extractor.extract(pixels, ok.length * views);
       backboneMs += performance.now() - tb;
       const size = features.length / ok.length;
       let result;
@@ -282,8 +296,10 @@ async function run(args: PrecomputeArgs, work: PrecomputePlan, extractor: Extrac
     progress.update(done, `${work.skipped.length} skipped`);
   };
   const batches: Promise<void>[] = [];
-  for (let i = 0; i < work.todo.length; i += batchSize) {
-    const batch = work.todo.slice(i, i + batchSize);
+  // batchSize counts backbone images: an image of N views brings N of them.
+  const perBatch = Math.max(1, Math.floor(batchSize / views));
+  for (let i = 0; i < work.todo.length; i += perBatch) {
+    const batch = work.todo.slice(i, i + perBatch);
     // A queued batch holds only its slice of the plan; it decodes when the limiter starts it.
     batches.push(
       batchLimit(() => runBatch(batch)).catch((err: unknown) => {
@@ -318,7 +334,11 @@ function openCache(args: PrecomputeArgs, dataset: Dataset, info: ExtractorInfo):
     classes: dataset.classes,
     multiLabel: dataset.multiLabel,
     engine: info.engine,
+    views: viewSpec(args.views ?? PRECOMPUTE_DEFAULTS.views, args.flip ?? PRECOMPUTE_DEFAULTS.flip),
   });
+  if (header.views && (header.preprocess.kernel ?? DEFAULT_KERNEL) === 'sharp-linear') {
+    throw new OptionError(`--views ${header.views.count}: views are cut from the decoded image, which needs the triangle resize kernel, not sharp-linear`);
+  }
   // create() opens an existing cache too, and refuses one whose header differs (the engine is not compared).
   return FeatureCache.create(args.cache, header, { onNotice: args.log });
 }

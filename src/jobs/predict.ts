@@ -4,9 +4,12 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { decodeImage } from '../data/image.js';
+import { promises as fs } from 'node:fs';
+import { decodeToRgb, normalize, readErrorReason } from '../data/image.js';
+import { viewSpec, type ViewSpec } from '../preprocess/views.js';
+import { contentKey } from './precompute.js';
 import { loadHead, predictedLabels, readMeta } from '../train/export.js';
-import { mapRows, predictRows } from '../train/predict.js';
+import { mapRows, meanOverViews, predictRows } from '../train/predict.js';
 import { extractFeatures, sessionOf, useEngine } from '../engine/index.js';
 import { parseOptions } from '../base/options.js';
 import { predictOptionsSchema, PREDICT_DEFAULTS } from './model-options.js';
@@ -40,16 +43,31 @@ export async function runPredict(args: RunPredictArgs): Promise<Prediction[]> {
     backbone.dispose();
     throw err;
   }
+  // Test-time augmentation: the training cache's views (meta.json), else the image and its mirror.
+  const tta: ViewSpec | undefined = args.tta ? (meta.views ?? viewSpec(2, true)) : undefined;
+  if (tta && !meta.views) args.log?.(`${args.model} was trained on one view per image: --tta averages each image and its mirror`);
+  const views = tta?.count ?? 1;
   const top = Math.max(1, Math.min(args.top ?? PREDICT_DEFAULTS.top, meta.classes.length));
   const bs = args.batchSize ?? PREDICT_DEFAULTS.batchSize;
   const out: Prediction[] = [];
-  const px = meta.preprocess.size * meta.preprocess.size * 3;
+  const px = meta.preprocess.size * meta.preprocess.size * 3 * views;
+  // The file's bytes (read once: they also seed its views, as precompute seeds them) → RGB of every view → floats.
+  const decode = async (file: string): Promise<Float32Array> => {
+    if (!tta) return normalize(await decodeToRgb(file, meta.preprocess), meta.preprocess);
+    let bytes: Buffer;
+    try {
+      bytes = await fs.readFile(file);
+    } catch (err) {
+      throw Object.assign(new Error(readErrorReason(err)), { reason: readErrorReason(err) });
+    }
+    return normalize(await decodeToRgb(bytes, meta.preprocess, {}, { spec: tta, contentKey: contentKey(bytes, meta.preprocess) }), meta.preprocess);
+  };
   try {
     for (let s = 0; s < args.images.length; s += bs) {
       const files = args.images.slice(s, s + bs);
       const decoded = await Promise.all(
         files.map((f) =>
-          decodeImage(f, meta.preprocess).then(
+          decode(f).then(
             (d) => ({ d }),
             (err: Error & { reason?: string }) => ({ error: err.reason ?? err.message }),
           ),
@@ -60,8 +78,9 @@ export async function runPredict(args: RunPredictArgs): Promise<Prediction[]> {
       if (good.length) {
         const pixels = new Float32Array(good.length * px);
         good.forEach((i, j) => pixels.set((decoded[i] as { d: Float32Array }).d, j * px));
-        const maps = await extractFeatures(backbone, pixels, good.length);
+        const maps = await extractFeatures(backbone, pixels, good.length * views);
         probs = predictRows({ model: head!, pooled: false, outputs: 'probabilities', multiLabel: meta.multiLabel }, mapRows(maps, backbone.featureShape), meta.classes.length, bs);
+        if (views > 1) probs = meanOverViews(probs, views, meta.classes.length);
       }
       const k = meta.classes.length;
       files.forEach((file, i) => {

@@ -3,7 +3,8 @@
  * weights hash recorded there: what `train` (the input mix point, the combined model) and `predict`
  * need to run images the way the features were made.
  */
-import { loadBackbone } from '../backbone/index.js';
+import { reloadArgs } from '../backbone/index.js';
+import { openBackbone } from '../engine/index.js';
 import type { Backbone, PreprocessSpec } from '../backbone/types.js';
 import type { CacheBackboneInfo } from '../cache/header.js';
 
@@ -12,12 +13,7 @@ import type { CacheBackboneInfo } from '../cache/header.js';
  * it) when its weights are not the recorded ones.
  */
 export async function loadRecordedBackbone(record: CacheBackboneInfo, preprocess: PreprocessSpec, mismatch: (loaded: Backbone) => string): Promise<Backbone> {
-  const backbone = await loadBackbone({
-    backbone: record.id.replace(/^(layers|graph):/, ''),
-    layer: record.kind === 'layers' ? record.cut : undefined,
-    node: record.kind === 'graph' ? record.cut : undefined,
-    preprocess,
-  });
+  const backbone = await openBackbone(reloadArgs(record, preprocess));
   if (backbone.weightsHash !== record.weightsHash) {
     const message = mismatch(backbone);
     backbone.dispose();

@@ -51,7 +51,8 @@ export function stratifiedSplit(labelIndex: Int32Array, fraction: number, seed: 
 /** Refuses caches that do not match: the message names the caches and each difference. */
 export function assertSameFeatures(a: CacheHeader, aDir: string, b: CacheHeader, bDir: string): void {
   // How values are stored does not matter here (the reader decodes to float32): compare the rest.
-  const diffs = compareHeaders(a, { ...b, dtype: a.dtype, quantization: a.quantization });
+  // Nor how many views each holds: training draws among its views, validation reads view 0.
+  const diffs = compareHeaders(a, { ...b, dtype: a.dtype, quantization: a.quantization, views: a.views });
   if (diffs.length) throw new Error(`${bDir} does not match ${aDir}: ${diffs.join('; ')}`);
 }
 
@@ -115,6 +116,7 @@ export async function runTrain(input: RunTrainArgs): Promise<RunTrainResult> {
         featureShape: h.featureShape,
         backbone: h.backbone,
         preprocess,
+        ...(h.views ? { views: h.views } : {}),
         training: { options, engine: result.engine, bestEpoch: result.bestEpoch, metrics: summary(metrics) },
       },
       args.combined === false ? undefined : backbone,

@@ -2,6 +2,7 @@
 import type { EpochRecord } from '../train/trainer.js';
 import type { Metrics } from '../train/metrics.js';
 import type { CacheSummary } from '../cache/inspect.js';
+import type { OnnxInspection } from '../engine/onnx-file.js';
 
 const f = (v: number | undefined, d = 4) => (v == null || Number.isNaN(v) ? '-' : v.toFixed(d));
 const pct = (v: number | undefined) => (v == null || Number.isNaN(v) ? '-' : `${(100 * v).toFixed(2)}%`);
@@ -113,11 +114,24 @@ export function formatInspect(s: CacheSummary, skipped: { source: string; reason
   const lines = [
     `cache      ${s.dir}`,
     `entries    ${s.count} (${s.multiLabel ? 'multi-label' : 'single-label'}${s.unlabeled ? `, ${s.unlabeled} unlabeled` : ''})`,
+    `views      ${s.views} per sample${s.views > 1 ? ` (view 0 plain, ${s.flip ? 'view 1 mirrored, then random resized crops' : 'then random resized crops, no mirroring'})` : ''}`,
     `features   ${s.featureShape.join('×')} ${s.dtype}${s.quantization ? ` (scale ${s.quantization.scale.toPrecision(6)}, zero point ${s.quantization.zeroPoint})` : ''}, ${s.bytesPerEntry} bytes per entry, ${mib(s.diskBytes)} on disk`,
     `backbone   ${s.backbone} cut at ${s.cut}, ${s.inputSize} px, weights ${s.weightsHash.slice(0, 16)}…`,
   ];
   if (s.quantizationStats) lines.push(`uint8      largest quantization error ${s.quantizationStats.maxError.toExponential(3)}, ${s.quantizationStats.clipped} of ${s.quantizationStats.values} values clipped`);
   lines.push('classes', ...s.classes.map((c) => `  ${c.name.padEnd(24)} ${c.count}`));
   lines.push(`skipped    ${skipped.length}`, ...skipped.map((x) => `  ${x.source}: ${x.reason}`));
+  return lines.join('\n');
+}
+
+/** `mixhead backbones --inspect`: the input, then one line per cut point (node, op, H×W×C). */
+export function formatOnnxInspection(r: OnnxInspection): string {
+  const lines = [
+    `${r.file} (sha256 ${r.sha256.slice(0, 12)}…)`,
+    `input ${r.input.name} [${r.input.dims.join(', ')}] ${r.input.layout}, inspected at ${r.size}×${r.size}; outputs: ${r.outputs.join(', ')}`,
+    `${r.cutPoints.length} cut points (nodes with 4-D outputs; --node takes the node or the tensor name; maps cached as H×W×C):`,
+  ];
+  const width = Math.min(60, Math.max(4, ...r.cutPoints.map((c) => c.node.length)));
+  for (const c of r.cutPoints) lines.push(`  ${c.node.padEnd(width)} ${c.op.padEnd(18)} ${c.featureShape.join('×').padEnd(12)} ${c.tensor}`);
   return lines.join('\n');
 }

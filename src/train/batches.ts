@@ -12,8 +12,11 @@ import type { Head } from './heads.js';
 import type { FeatureSet } from './features.js';
 
 export interface BatchSource {
-  /** The input rows of one batch (valid until the next call). `rng`: the epoch's tap stream. */
-  rows(idx: Int32Array, plan: MixPlan, mixer: Mixer, rng: Rng): Promise<Float32Array>;
+  /**
+   * The input rows of one batch (valid until the next call). `rng`: the epoch's tap stream.
+   * `views[j]`: the view of sample idx[j] (a cache of several views; default view 0).
+   */
+  rows(idx: Int32Array, plan: MixPlan, mixer: Mixer, rng: Rng, views?: Int32Array): Promise<Float32Array>;
   /**
    * The mix the step applies inside the head for the rows just read: the tap's index in `head.taps`
    * and the n×n matrix M (X̃ = M·X); null when the rows are already mixed or the batch is unmixed.
@@ -32,11 +35,12 @@ function reader(set: FeatureSet, head: Head, batchSize: number, mix: (plan: MixP
   const xBuf = new Float32Array(batchSize * rowSize);
   const mixBuf = new Float32Array(batchSize * rowSize);
   return {
-    async rows(idx, plan, mixer) {
+    async rows(idx, plan, mixer, _rng, views) {
       const n = idx.length;
       const x = xBuf.subarray(0, n * rowSize);
-      if (head.pooled) set.readPooled(idx, x);
-      else set.readRows(idx, x);
+      // Mixing acts on whichever views were drawn: a sample's partner brings its own view.
+      if (head.pooled) set.readPooled(idx, x, views);
+      else set.readRows(idx, x, views);
       if (!mix(plan) || plan.mode === 'none') return x;
       return mixer.applyToRows(plan, x, head.pooled ? [c] : [h, w, c], mixBuf.subarray(0, n * rowSize));
     },
@@ -78,10 +82,10 @@ export function hiddenBatches(set: FeatureSet, head: Head, batchSize: number): B
     });
   }
   return {
-    async rows(idx, plan, mixer, rng) {
+    async rows(idx, plan, mixer, rng, views) {
       const index = plan.mode !== 'none' ? rng.int(head.taps.length) : -1;
       pending = index >= 0 ? { plan, tap: head.taps[index].name, index } : null;
-      return read.rows(idx, plan, mixer, rng);
+      return read.rows(idx, plan, mixer, rng, views);
     },
     mix: () => (pending ? { tap: pending.index, matrix: mixingMatrix(pending.plan.lam, pending.plan.partner) } : null),
     done() {

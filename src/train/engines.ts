@@ -22,6 +22,7 @@ import type { FeatureSet } from './features.js';
 import { batchLoss } from './losses.js';
 import { predictSet } from './predict.js';
 import { loadOrt } from '../engine/onnx.js';
+import { OptionError } from '../base/errors.js';
 import { OnnxHeadSession } from './onnx/session.js';
 import { dropoutWidth, type HeadSpec } from './onnx/step.js';
 import { loadFromTfjs, storeToTfjs } from './onnx/tfjs-state.js';
@@ -43,6 +44,10 @@ export interface StepBatch {
   lr: number;
   /** Seed of this step's dropout mask. */
   dropoutSeed: number;
+  /** Single-label: per-class loss weights (balance.ts `classWeights`). */
+  classWeights?: Float32Array;
+  /** Multi-label: per-label positive weights (balance.ts `positiveWeights`); the tfjs engine only. */
+  posWeights?: Float32Array;
 }
 
 export interface TrainEngine {
@@ -75,6 +80,8 @@ export interface EngineArgs {
   labelSmoothing: number;
   /** ONNX Runtime intra-op threads; default all cores. */
   threads?: number;
+  /** Multi-label with positive weights (balance 'weights'): a loss only the tfjs engine has. */
+  positiveWeighted?: boolean;
 }
 
 /** Reads rows `start…start+n` of a set as the head takes them (pooled or full maps), for the ONNX engine's inference (TF.js: predict.ts). */
@@ -133,7 +140,7 @@ export class TfjsEngine implements TrainEngine {
     const loss = tf.tidy(() => {
       const input = tf.tensor(b.x.subarray(0, b.n * (head.pooled ? c : h * w * c)), head.pooled ? [b.n, c] : [b.n, h, w, c]);
       const lossFn = (): tf.Scalar =>
-        batchLoss(head.train.apply(input, { training: true }) as tf.Tensor, { targets: b.targets, k, multiLabel: this.a.multiLabel, labelMode: this.a.labelMode, labelSmoothing: this.a.labelSmoothing, plan: b.plan, mixer: b.mixer });
+        batchLoss(head.train.apply(input, { training: true }) as tf.Tensor, { targets: b.targets, k, multiLabel: this.a.multiLabel, labelMode: this.a.labelMode, labelSmoothing: this.a.labelSmoothing, plan: b.plan, mixer: b.mixer, classWeights: b.classWeights, posWeights: b.posWeights });
       return optimizer.minimize(lossFn, true, this.vars)!.dataSync()[0];
     });
     if (this.a.weightDecay > 0) {
@@ -213,13 +220,17 @@ export class OnnxEngine implements TrainEngine {
   }
 
   step(b: StepBatch): Promise<number> {
+    if (b.posWeights) throw new Error('the onnx train engine has no positive-weighted BCE (multi-label balance "weights"): use --train-engine tfjs');
+    let targets = b.mixer.applyToTargets(b.plan, b.targets);
+    // Class weights scale the target columns (losses.ts); the step's gradient s·(softmax·ΣₖT − T) holds for any T.
+    if (b.classWeights) targets = targets.map((t, i) => t * b.classWeights![i % this.a.numClasses]);
     return this.session.step({
       x: b.x,
       n: b.n,
       mix: b.mix,
       mask: this.session.head.dropout ? this.drawMask(b.n, b.dropoutSeed) : null,
       // Smoothed, then blended by the plan: for softmax CE the stacked loss is the same (CE is linear in its targets).
-      targets: b.mixer.applyToTargets(b.plan, b.targets),
+      targets,
       lr: b.lr,
       decay: 1 - b.lr * this.a.weightDecay,
     });
@@ -254,6 +265,12 @@ export async function createTrainEngine(
   load: typeof loadOrt = loadOrt,
 ): Promise<TrainEngine> {
   if (choice === 'tfjs') return new TfjsEngine(a);
+  if (a.positiveWeighted) {
+    const why = 'the positive-weighted BCE of multi-label balance "weights" is on the tfjs engine only';
+    if (choice === 'onnx') throw new OptionError(`train engine onnx: ${why}; use --train-engine tfjs or auto`);
+    log?.(`train engine: ${why}; training on TF.js (${tf.getBackend()})`);
+    return new TfjsEngine(a);
+  }
   const ort = await load();
   if ('error' in ort) {
     if (choice === 'onnx') throw new Error(`train engine onnx: onnxruntime-node does not load (${ort.error}); use --train-engine tfjs`);

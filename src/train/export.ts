@@ -38,7 +38,7 @@ export interface ModelMeta {
   thresholds?: number[];
   head: HeadType;
   featureShape: number[];
-  backbone: { id: string; weightsHash: string; cut: string; kind: 'layers' | 'graph' };
+  backbone: { id: string; weightsHash: string; cut: string; kind: 'layers' | 'graph' | 'onnx' };
   /** How images become input floats; `kernel` is always present (src/preprocess/index.ts). */
   preprocess: PreprocessSpec & { kernel: ResizeKernel };
   /** How files become pixels before `preprocess` (the same for every model). */
@@ -48,6 +48,12 @@ export interface ModelMeta {
   createdAt: string;
   /** Free-form: the options and metrics of the run that made it. */
   training?: unknown;
+  /**
+   * The views of the training cache (precompute --views; src/preprocess/views.ts), absent for one
+   * view: `predict --tta` recomputes exactly these views of an image and averages their
+   * probabilities; the browser page averages the plain view and its mirror when `flip` is true.
+   */
+  views?: { count: number; flip: boolean; scale: [number, number]; ratio: [number, number] };
 }
 
 export async function readMeta(modelDir: string): Promise<ModelMeta> {

@@ -16,10 +16,15 @@ export interface FeatureSet {
   readonly labelIndex: Int32Array;
   /** size×K multi-hot targets. */
   readonly targets: Float32Array;
-  /** Copies the maps of `indices` into `out` (indices.length × H·W·C). */
-  readRows(indices: ArrayLike<number>, out: Float32Array): void;
-  /** Copies the global-average-pooled C-vectors of `indices` into `out`. */
-  readPooled(indices: ArrayLike<number>, out: Float32Array): void;
+  /**
+   * Views per sample (a cache made with `precompute --views N`); 1 when absent. View 0 is the plain
+   * image: what validation, evaluation and prediction read unless asked for another.
+   */
+  readonly views?: number;
+  /** Copies the maps of `indices` into `out` (indices.length × H·W·C); `views[j]` picks the view of row j (default 0). */
+  readRows(indices: ArrayLike<number>, out: Float32Array, views?: ArrayLike<number>): void;
+  /** Copies the global-average-pooled C-vectors of `indices` into `out`; `views` as for readRows. */
+  readPooled(indices: ArrayLike<number>, out: Float32Array, views?: ArrayLike<number>): void;
   /** The image of sample i, for the `input` mix point (which reruns the backbone). */
   item?(i: number): DataItem;
 }
@@ -51,7 +56,15 @@ export function poolRow(map: Float32Array, hw: number, c: number, out: Float32Ar
   for (let j = 0; j < c; j++) out[outOffset + j] = acc[j] / hw;
 }
 
-/** A FeatureSet over maps held in memory (size × H·W·C). */
+/** Checks a view choice against the views a set holds. */
+function viewAt(views: ArrayLike<number> | undefined, j: number, count: number): number {
+  if (!views) return 0;
+  const v = views[j];
+  if (!(v >= 0 && v < count && Number.isInteger(v))) throw new RangeError(`view ${v} outside 0..${count - 1}`);
+  return v;
+}
+
+/** A FeatureSet over maps held in memory: size × H·W·C, or size × views × H·W·C with `views`. */
 export function memoryFeatureSet(args: {
   maps: Float32Array;
   featureShape: number[];
@@ -59,16 +72,19 @@ export function memoryFeatureSet(args: {
   classes: string[];
   multiLabel?: boolean;
   items?: DataItem[];
+  /** Views per sample, one after the other in `maps` (default 1). */
+  views?: number;
 }): FeatureSet {
   const [h, w, c] = args.featureShape;
   const d = h * w * c;
-  const size = args.maps.length / d;
+  const views = args.views ?? 1;
+  const size = args.maps.length / d / views;
   if (!Number.isInteger(size) || size !== args.labels.length) {
-    throw new Error(`memoryFeatureSet: ${args.maps.length} floats do not make ${args.labels.length} maps of [${args.featureShape}]`);
+    throw new Error(`memoryFeatureSet: ${args.maps.length} floats do not make ${args.labels.length} × ${views} view(s) of [${args.featureShape}]`);
   }
   const { labelIndex, targets } = encodeLabels(args.labels, args.classes);
-  const pooled = new Float32Array(size * c);
-  for (let i = 0; i < size; i++) poolRow(args.maps.subarray(i * d, (i + 1) * d), h * w, c, pooled, i * c);
+  const pooled = new Float32Array(size * views * c);
+  for (let i = 0; i < size * views; i++) poolRow(args.maps.subarray(i * d, (i + 1) * d), h * w, c, pooled, i * c);
   return {
     size,
     featureShape: args.featureShape,
@@ -76,11 +92,18 @@ export function memoryFeatureSet(args: {
     multiLabel: args.multiLabel ?? args.labels.some((l) => l.length !== 1),
     labelIndex,
     targets,
-    readRows(indices, out) {
-      for (let j = 0; j < indices.length; j++) out.set(args.maps.subarray(indices[j] * d, (indices[j] + 1) * d), j * d);
+    ...(views > 1 ? { views } : {}),
+    readRows(indices, out, vs) {
+      for (let j = 0; j < indices.length; j++) {
+        const r = indices[j] * views + viewAt(vs, j, views);
+        out.set(args.maps.subarray(r * d, (r + 1) * d), j * d);
+      }
     },
-    readPooled(indices, out) {
-      for (let j = 0; j < indices.length; j++) out.set(pooled.subarray(indices[j] * c, (indices[j] + 1) * c), j * c);
+    readPooled(indices, out, vs) {
+      for (let j = 0; j < indices.length; j++) {
+        const r = indices[j] * views + viewAt(vs, j, views);
+        out.set(pooled.subarray(r * c, (r + 1) * c), j * c);
+      }
     },
     item: args.items ? (i) => args.items![i] : undefined,
   };
@@ -99,8 +122,9 @@ export function subsetFeatureSet(set: FeatureSet, indices: Int32Array): FeatureS
     multiLabel: set.multiLabel,
     labelIndex: Int32Array.from(indices, (i) => set.labelIndex[i]),
     targets,
-    readRows: (idx, out) => set.readRows(map(idx), out),
-    readPooled: (idx, out) => set.readPooled(map(idx), out),
+    ...(set.views ? { views: set.views } : {}),
+    readRows: (idx, out, views) => set.readRows(map(idx), out, views),
+    readPooled: (idx, out, views) => set.readPooled(map(idx), out, views),
     item: set.item ? (i) => set.item!(indices[i]) : undefined,
   };
 }
@@ -149,7 +173,9 @@ export function cacheFeatureSet(reader: CacheReader, args: CacheFeatureSetArgs =
   const labelIndex = reader.firstLabels();
   const targets = reader.multiHot();
   const c = reader.channels;
-  const keepPooled = args.pooled !== false && reader.size * c * 4 <= pooledBudget(args.pooledBudgetBytes);
+  const views = reader.views;
+  // Every view's pooled vector is kept (views × the memory of one view).
+  const keepPooled = args.pooled !== false && reader.size * views * c * 4 <= pooledBudget(args.pooledBudgetBytes);
   // Pooled on first use: a head that reads full maps (conv, CutMix, eval) never pays for it.
   let pooled: Float32Array | undefined;
   return {
@@ -159,11 +185,15 @@ export function cacheFeatureSet(reader: CacheReader, args: CacheFeatureSetArgs =
     multiLabel: header.multiLabel,
     labelIndex,
     targets,
-    readRows: (idx, out) => void reader.readRows(idx, out),
-    readPooled: (idx, out) => {
-      if (!keepPooled) return void reader.pooled(idx, out);
-      pooled ??= reader.loadAll({ pooled: true, maxBytes: Infinity });
-      for (let j = 0; j < idx.length; j++) out.set(pooled.subarray(idx[j] * c, (idx[j] + 1) * c), j * c);
+    ...(views > 1 ? { views } : {}),
+    readRows: (idx, out, vs) => void reader.readRows(idx, out, vs),
+    readPooled: (idx, out, vs) => {
+      if (!keepPooled) return void reader.pooled(idx, out, vs);
+      pooled ??= reader.loadAll({ pooled: true, maxBytes: Infinity, allViews: true });
+      for (let j = 0; j < idx.length; j++) {
+        const r = idx[j] * views + viewAt(vs, j, views);
+        out.set(pooled.subarray(r * c, (r + 1) * c), j * c);
+      }
     },
     item: (i) => ({ id: reader.idOf(i), source: reader.sourceOf(i), labels: reader.labelsOf(i) }),
   };

@@ -16,6 +16,7 @@ import { gatherRows } from './losses.js';
 import { headlineMetric, multiLabelMetrics, singleLabelMetrics, type Metrics } from './metrics.js';
 import type { EpochRecord } from './history.js';
 import type { MixPlan } from '../mixup/index.js';
+import { balancedOrder, classCounts, classWeights as balanceClassWeights, drawViews, positiveWeights, type BalanceMode } from './balance.js';
 
 /** What the loop keeps across epochs (saved in checkpoints with the run's own fields). */
 export interface LoopState extends FitState {
@@ -47,6 +48,9 @@ export interface LoopInputs {
   epochs: number;
   /** Evaluate after every epoch (training); the lr finder does not. */
   evaluate: boolean;
+  /** Skewed data (balance.ts): the class-balanced sampler, or loss weights; default none. */
+  balance?: BalanceMode;
+  balancePower?: number;
   onBatch?: (done: number, total: number, batch?: { indices: Int32Array; plan: MixPlan }) => void;
   onEpoch?: (record: EpochRecord) => void;
 }
@@ -82,12 +86,18 @@ export async function runLoop<S extends LoopState>(fit: Fit<S>, callbacks: Train
   const [h, w] = train.featureShape;
   const k = train.classes.length;
   const state = fit.state;
+  const views = train.views ?? 1;
+  // balance.ts: loss weights are fixed for the run; the sampler and the views draw per epoch.
+  const classWeights = p.balance === 'weights' && !train.multiLabel ? balanceClassWeights(classCounts(train.labelIndex, k)) : undefined;
+  const posWeights = p.balance === 'weights' && train.multiLabel ? positiveWeights(train.targets, k) : undefined;
   const cleanSet = !p.evaluate || train.size <= p.cleanSample ? train : subsetFeatureSet(train, Int32Array.from(new Rng(p.seed).fork('clean-sample').permutation(train.size).subarray(0, p.cleanSample)).sort());
   for (let epoch = state.epoch; epoch < p.epochs && !fit.stop; epoch++) {
     const t0 = performance.now();
     // One stream per epoch and purpose: resuming at epoch e replays exactly what a full run does.
     const root = new Rng(p.seed);
-    const order = root.fork(`order-${epoch}`).permutation(train.size);
+    const order = p.balance === 'sampler' ? balancedOrder(train.labelIndex, k, p.balancePower ?? 0, root.fork(`balanced-order-${epoch}`)) : root.fork(`order-${epoch}`).permutation(train.size);
+    // One cached view per sample and epoch; validation and the clean loss read view 0.
+    const viewOf = views > 1 ? drawViews(root.fork(`views-${epoch}`), train.size, views) : undefined;
     const tapRng = root.fork(`tap-${epoch}`);
     fit.rngs = { dropout: root.fork(`dropout-${epoch}`) };
     fit.epoch = epoch;
@@ -104,10 +114,10 @@ export async function runLoop<S extends LoopState>(fit: Fit<S>, callbacks: Train
       // Multi-label samples: exclusion and differentClass look at every label (labelSetsOf).
       const plan = mixer.plan(labels, epoch, { spatial: p.cutmix ? [h, w] : undefined, labelSets: train.multiLabel ? labelSetsOf(train.targets, k, idx) : undefined });
       const targets = gatherRows(train.targets, k, idx);
-      const x = await source.rows(idx, plan, mixer, tapRng);
+      const x = await source.rows(idx, plan, mixer, tapRng, viewOf && Int32Array.from(idx, (i) => viewOf[i]!));
       fit.batchSize = n;
       for (const cb of callbacks) cb.beforeStep?.(fit);
-      fit.loss = await engine.step({ x, n, plan, mixer, mix: source.mix(), targets, lr: fit.lr, dropoutSeed: fit.dropoutSeed });
+      fit.loss = await engine.step({ x, n, plan, mixer, mix: source.mix(), targets, lr: fit.lr, dropoutSeed: fit.dropoutSeed, classWeights, posWeights });
       source.done();
       for (const cb of callbacks) cb.afterStep?.(fit);
       lossSum += fit.loss * n;

@@ -9,6 +9,7 @@ import { mixupShape } from '../mixup/options.js';
 import type { Backbone } from '../backbone/types.js';
 import type { MixPlan } from '../mixup/index.js';
 import type { EpochRecord } from './history.js';
+import { BALANCE_MODES, type BalanceMode } from './balance.js';
 
 export const HEAD_TYPES = ['linear', 'mlp', 'conv'] as const;
 export type HeadType = (typeof HEAD_TYPES)[number];
@@ -73,6 +74,13 @@ export const trainDataShape = {
    * loads, else tfjs.
    */
   trainEngine: field.oneOf(TRAIN_ENGINES),
+  /**
+   * Skewed data (balance.ts): `sampler` draws each slot's class uniformly (or ∝ frequency^balancePower),
+   * `weights` scales the loss by N/(K·n_class) (multi-label: positive weights (N − P)/P); default none.
+   */
+  balance: field.oneOf(BALANCE_MODES),
+  /** The sampler's q_c ∝ n_c^p: 0 (default) uniform over classes, 1 the data's own frequencies. */
+  balancePower: field.nonNegative(),
   /** Output folder for checkpoints (trainHead) or the whole run (runTrain). */
   out: field.text(),
   /** Continue from `out/checkpoints/last` when present. */
@@ -139,5 +147,7 @@ export const TRAIN_DEFAULTS = {
   cleanSample: 2048,
   seed: 0,
   trainEngine: 'auto' as TrainEngineChoice,
+  balance: 'none' as BalanceMode,
+  balancePower: 0,
   combined: true,
 };

@@ -27,8 +27,11 @@ export function scorerOf(head: Head, multiLabel: boolean): Scorer {
   return { model: head.train, pooled: head.pooled, outputs: 'logits', multiLabel };
 }
 
-/** size × k probabilities of every row of `rows`, in `batchSize` batches (inference mode). */
-export function predictRows(scorer: Scorer, rows: Rows, k: number, batchSize = 256): Float32Array {
+/**
+ * size × k probabilities of every row of `rows`, in `batchSize` batches (inference mode); `view`
+ * picks which cached view every row is read in (default 0, the plain image).
+ */
+export function predictRows(scorer: Scorer, rows: Rows, k: number, batchSize = 256, view = 0): Float32Array {
   const [h, w, c] = rows.featureShape;
   const rowSize = scorer.pooled ? c : h * w * c;
   const out = new Float32Array(rows.size * k);
@@ -37,8 +40,9 @@ export function predictRows(scorer: Scorer, rows: Rows, k: number, batchSize = 2
     const n = Math.min(batchSize, rows.size - start);
     const idx = Int32Array.from({ length: n }, (_, j) => start + j);
     const x = buf.subarray(0, n * rowSize);
-    if (scorer.pooled) rows.readPooled(idx, x);
-    else rows.readRows(idx, x);
+    const views = view ? new Int32Array(n).fill(view) : undefined;
+    if (scorer.pooled) rows.readPooled(idx, x, views);
+    else rows.readRows(idx, x, views);
     const probs = readTidy(() => {
       const input = tf.tensor(x, scorer.pooled ? [n, c] : [n, h, w, c]);
       // apply, not predict: predict re-slices its input into batches of 32, copying all of it each time.
@@ -47,6 +51,31 @@ export function predictRows(scorer: Scorer, rows: Rows, k: number, batchSize = 2
       return scorer.multiLabel ? tf.sigmoid(y) : tf.softmax(y);
     });
     out.set(probs, start * k);
+  }
+  return out;
+}
+
+/**
+ * Test-time augmentation over cached views: the mean over views 0..views−1 of each row's
+ * probabilities, pᵢ = (1/V)·Σᵥ p(xᵢ⁽ᵛ⁾), one pass over the rows per view.
+ */
+export function predictRowsOverViews(scorer: Scorer, rows: Rows, k: number, views: number, batchSize = 256): Float32Array {
+  const sum = new Float64Array(rows.size * k);
+  for (let v = 0; v < views; v++) predictRows(scorer, rows, k, batchSize, v).forEach((p, i) => (sum[i] += p));
+  return Float32Array.from(sum, (s) => s / views);
+}
+
+/** The mean over each group of `views` consecutive rows of a (n·views) × k probability matrix. */
+export function meanOverViews(probs: Float32Array, views: number, k: number): Float32Array {
+  const n = probs.length / (views * k);
+  if (!Number.isInteger(n)) throw new RangeError(`${probs.length} probabilities are not a multiple of ${views} views × ${k} classes`);
+  const out = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < k; c++) {
+      let s = 0;
+      for (let v = 0; v < views; v++) s += probs[(i * views + v) * k + c];
+      out[i * k + c] = s / views;
+    }
   }
   return out;
 }

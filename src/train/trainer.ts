@@ -99,6 +99,8 @@ export function resolveTrainArgs(args: TrainArgs) {
     warmupEpochs: o.warmupEpochs ?? d.warmupEpochs,
     seed: o.seed ?? d.seed,
     trainEngine: o.trainEngine ?? d.trainEngine,
+    balance: o.balance ?? d.balance,
+    balancePower: o.balancePower ?? d.balancePower,
   };
 }
 
@@ -165,7 +167,7 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
     // After startRun: a resumed run's weights and optimizer state are in TF.js, where the engine reads them.
     engine = await createTrainEngine(
       a.trainEngine,
-      { head, optimizer, optimizerName: a.optimizer, momentum: a.momentum, weightDecay: a.weightDecay, featureShape: train.featureShape, numClasses: train.classes.length, multiLabel: train.multiLabel, labelMode, labelSmoothing: mixupArgs.labelSmoothing ?? 0 },
+      { head, optimizer, optimizerName: a.optimizer, momentum: a.momentum, weightDecay: a.weightDecay, featureShape: train.featureShape, numClasses: train.classes.length, multiLabel: train.multiLabel, labelMode, labelSmoothing: mixupArgs.labelSmoothing ?? 0, positiveWeighted: a.balance === 'weights' && train.multiLabel },
       args.log,
     );
     args.log?.(`train engine: ${engine.description}`);
@@ -198,6 +200,8 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
       stepsPerEpoch,
       epochs: plan.epochs,
       evaluate: true,
+      balance: a.balance,
+      balancePower: a.balancePower,
       onBatch: args.onBatch,
       onEpoch: args.onEpoch,
     });

@@ -1,10 +1,11 @@
 /**
  * The page `mixhead export --web` writes: drop (or pick) an image, see the model's top classes.
- * `?backend=cpu` (or wasm/webgl) picks the TF.js backend; `window.mixhead` exposes the loaded model
- * and `classify(blob)` for scripts and tests.
+ * `?backend=cpu` (or wasm/webgl) picks the TF.js backend; `?tta=1` averages each image with its
+ * mirror (test-time augmentation); `window.mixhead` exposes the loaded model and
+ * `classify(blob, {tta})` for scripts and tests.
  */
 import * as tf from '@tensorflow/tfjs';
-import { classify, loadModel } from './browser.js';
+import { classify, loadMeta, loadModel } from './browser.js';
 
 const status = document.getElementById('status') as HTMLElement;
 const result = document.getElementById('result') as HTMLElement;
@@ -13,13 +14,27 @@ const input = document.getElementById('file') as HTMLInputElement;
 const preview = document.getElementById('preview') as HTMLImageElement;
 
 try {
-  const wanted = new URLSearchParams(location.search).get('backend');
+  const params = new URLSearchParams(location.search);
+  const wanted = params.get('backend');
+  const tta = params.get('tta') === '1';
   if (wanted && !(await tf.setBackend(wanted))) throw new Error(`TF.js backend '${wanted}' is not available here`);
   await tf.ready();
-  const { model, meta } = await loadModel('.');
-  const run = (blob: Blob) => classify(model, meta, blob);
-  Object.assign(window, { mixhead: { tf, model, meta, classify: run } });
-  status.textContent = `${meta.classes.length} classes, TF.js ${tf.getBackend()} backend: drop an image`;
+  const meta = await loadMeta('.');
+  let run: (blob: Blob, options?: { tta?: boolean }) => Promise<{ label: string; probability: number }[]>;
+  if (meta.backbone?.kind === 'onnx') {
+    // An ONNX backbone: onnxruntime-web runs it, TF.js the head (loaded only for such folders).
+    if (tta) throw new Error('?tta=1 is not available for an ONNX backbone in the browser yet; mixhead predict --tta is');
+    const onnx = await import('./onnx-browser.js');
+    const model = await onnx.loadOnnxModel('.', meta);
+    run = (blob) => onnx.classifyOnnx(model, meta, blob);
+    Object.assign(window, { mixhead: { tf, model, meta, classify: run } });
+    status.textContent = `${meta.classes.length} classes, backbone on onnxruntime-web, head on TF.js ${tf.getBackend()}: drop an image`;
+  } else {
+    const { model } = await loadModel('.');
+    run = (blob, options = { tta }) => classify(model, meta, blob, options);
+    Object.assign(window, { mixhead: { tf, model, meta, classify: run } });
+    status.textContent = `${meta.classes.length} classes, TF.js ${tf.getBackend()} backend: drop an image`;
+  }
 
   const show = async (file: File) => {
     preview.src = URL.createObjectURL(file);

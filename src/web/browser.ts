@@ -21,6 +21,30 @@ export interface WebMeta {
   multiLabel: boolean;
   threshold: number;
   preprocess: PreprocessSpec;
+  /** `onnx`: the backbone is `backbone.onnx` on onnxruntime-web and the head `head/` (onnx-browser.ts). */
+  backbone?: { kind?: string };
+  /** ONNX backbones: the model's fixed batch size, or null when dynamic. */
+  onnx?: { batch: number | null };
+  /** The training cache's views (precompute --views): `flip: false` says a mirror image means something else. */
+  views?: { count: number; flip: boolean };
+}
+
+/** An exported folder's meta.json. */
+export async function loadMeta(base = '.'): Promise<WebMeta> {
+  const res = await fetch(`${base}/meta.json`);
+  if (!res.ok) throw new Error(`${base}/meta.json: HTTP ${res.status}`);
+  return (await res.json()) as WebMeta;
+}
+
+export interface ClassifyOptions {
+  /**
+   * Test-time augmentation: the mean of the probabilities of the image and its mirror (views 0 and
+   * 1 of src/preprocess/views.ts: reversing the columns of the input floats is normalising the
+   * mirrored pixels, since normalisation is per pixel). Refused for a model whose views had no
+   * mirror (`views.flip` false). `mixhead predict --tta` also averages the random crops of a model
+   * trained on more views; the page does the mirror only.
+   */
+  tta?: boolean;
 }
 
 /** Decodes an image file in the browser → RGBA pixels, upright and in sRGB. */
@@ -60,11 +84,13 @@ export async function imageToTensor(source: Blob | ImageBitmapSource, spec: Prep
 }
 
 /** A file or blob → every class with its probability, best first. */
-export async function classify(model: tf.LayersModel, meta: WebMeta, source: Blob | ImageBitmapSource): Promise<{ label: string; probability: number }[]> {
+export async function classify(model: tf.LayersModel, meta: WebMeta, source: Blob | ImageBitmapSource, options: ClassifyOptions = {}): Promise<{ label: string; probability: number }[]> {
+  if (options.tta && meta.views?.flip === false) throw new Error('this model was trained without mirrored views (a mirror image means something else): classify without tta');
   const input = await imageToTensor(source, meta.preprocess);
   let probs: Float32Array;
   try {
-    const y = model.predict(input) as tf.Tensor;
+    // [1, H, W, 3] → the image and its mirror (columns reversed) as a batch of two, then their mean.
+    const y = options.tta ? tf.tidy(() => tf.mean(model.predict(tf.concat([input, tf.reverse(input, 2)], 0)) as tf.Tensor, 0, true)) : (model.predict(input) as tf.Tensor);
     try {
       probs = (await y.data()) as Float32Array;
     } finally {
@@ -78,9 +104,7 @@ export async function classify(model: tf.LayersModel, meta: WebMeta, source: Blo
 
 /** Loads an exported folder's model and meta.json (URLs relative to the page by default). */
 export async function loadModel(base = '.'): Promise<{ model: tf.LayersModel; meta: WebMeta }> {
-  const res = await fetch(`${base}/meta.json`);
-  if (!res.ok) throw new Error(`${base}/meta.json: HTTP ${res.status}`);
-  const meta = (await res.json()) as WebMeta;
+  const meta = await loadMeta(base);
   const model = await tf.loadLayersModel(`${base}/model/model.json`);
   return { model, meta };
 }

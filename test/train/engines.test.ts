@@ -64,6 +64,23 @@ describe('training engines', () => {
     disposeHead(tfjs.head);
   });
 
+  it('class weights (balance "weights") train the same run on both engines; positive weights stay on TF.js', async () => {
+    const train = synthetic(40);
+    const args: TrainArgs = { head: 'linear', dropout: 0, mixup: { alpha: 0.4, labelSmoothing: 0.1 }, balance: 'weights', epochs: 3, batchSize: 8, lr: 0.01, seed: 5 };
+    const onnx = await trainHead(train, null, { ...args, trainEngine: 'onnx' });
+    const tfjs = await trainHead(train, null, { ...args, trainEngine: 'tfjs' });
+    expect(onnx.engine).toMatch(/^onnx/);
+    onnx.history.forEach((e, i) => expect(Math.abs(e.mixedLoss - tfjs.history[i].mixedLoss)).toBeLessThan(1e-4));
+    expect(maxDiff(weights(onnx), weights(tfjs))).toBeLessThan(1e-3);
+    const multi = synthetic(24, undefined, undefined, 2, true);
+    const lines: string[] = [];
+    const auto = await trainHead(multi, null, { ...args, epochs: 1, log: (l) => lines.push(l) });
+    expect(auto.engine).toMatch(/^tfjs/);
+    expect(lines.join('\n')).toMatch(/positive-weighted BCE .* tfjs engine only/);
+    await expect(trainHead(multi, null, { ...args, epochs: 1, trainEngine: 'onnx' })).rejects.toThrow(/train engine onnx: .*--train-engine tfjs/);
+    for (const r of [onnx, tfjs, auto]) disposeHead(r.head);
+  });
+
   for (const [first, second] of [['onnx', 'tfjs'], ['tfjs', 'onnx']] as const) {
     it(`a run stopped on ${first} resumes on ${second} and ends where an uninterrupted run ends`, async () => {
       const train = synthetic(40);

@@ -106,8 +106,8 @@ async function trainModel(backbone: Backbone, out: string): Promise<void> {
 }
 
 /** Every class's probability from `mixhead predict`, in class order. */
-async function nodeProbabilities(model: string, files: string[]): Promise<number[][]> {
-  const preds = await runPredict({ model, images: files, top: SCENE_CLASSES.length });
+async function nodeProbabilities(model: string, files: string[], tta = false): Promise<number[][]> {
+  const preds = await runPredict({ model, images: files, top: SCENE_CLASSES.length, tta });
   return preds.map((p) => {
     if (p.error) throw new Error(`${p.file}: ${p.error}`);
     return SCENE_CLASSES.map((c) => p.top.find((t) => t.label === c)!.probability);
@@ -232,6 +232,22 @@ describe.skipIf(!haveChromium)('the exported web folder in headless Chromium', {
     // So a kernel mismatch of that size is one the 2e-3 bound above catches.
     expect(Math.max(...diffs)).toBeGreaterThan(2e-3);
     await expect(exportWeb({ model: legacy, out: path.join(dir, 'legacy-site') })).rejects.toThrow(/'sharp-linear', which a browser cannot reproduce/);
+  });
+
+  it('test-time augmentation averages the image and its mirror as mixhead predict --tta does (within 2e-3)', async () => {
+    const names = ['photo.jpg', 'rotated.jpg'];
+    const nodeTta = await nodeProbabilities(path.join(dir, 'model'), names.map((n) => path.join(dir, n)), true);
+    for (const [j, name] of names.entries()) {
+      const got = (await page.evaluate(`(async () => {
+        const blob = await (await fetch(${JSON.stringify(`/img/${name}`)})).blob();
+        return window.mixhead.classify(blob, { tta: true });
+      })()`)) as { label: string; probability: number }[];
+      const browserP = SCENE_CLASSES.map((c) => got.find((t) => t.label === c)!.probability);
+      expect(Math.max(...browserP.map((p, c) => Math.abs(p - nodeTta[j]![c]!)))).toBeLessThanOrEqual(2e-3);
+      // The mirror moved the probabilities, or the agreement would say nothing about it.
+      const k = IMAGES.findIndex((i) => i.name === name);
+      expect(Math.max(...nodeTta[j]!.map((p, c) => Math.abs(p - node[k]![c]!)))).toBeGreaterThan(2e-3);
+    }
   });
 
   it('the page classifies a file the user picks', async () => {
