@@ -17,7 +17,7 @@ Subcommands (each prints one JSON object on its last stdout line):
   decode --data DIR                      PIL decode + resize only (what "decode included" costs)
   forward [--batch 32] [--reps 5]        mobilenet_v2(weights=None).features on random batches:
                                          the backbone alone, seconds of each batch
-  train --n N --epochs E --head linear|conv [--hidden 256] [--batch 64] [--alpha 0.4]
+  train --n N --epochs E --head linear|mlp|conv [--mix-at features|hidden] [--hidden 256] [--batch 64] [--alpha 0.4]
                                          head on N random ReLU-like 1280x7x7 maps with per-sample
                                          mixup (gather by a permutation) and stacked labels
 """
@@ -230,10 +230,25 @@ def cmd_train(args):
     y_all = torch.randint(0, k, (n,))
     if args.head == "linear":
         model = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(c, k))
+    elif args.head == "mlp":
+        # pool -> dense -> ReLU -> (manifold mix) -> dropout -> dense, as mixhead's mlp head.
+        model = nn.ModuleList([nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, args.hidden), nn.ReLU()), nn.Sequential(nn.Dropout(0.3), nn.Linear(args.hidden, k))])
     else:
         model = nn.Sequential(
             nn.Conv2d(c, args.hidden, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(args.hidden, k)
         )
+
+    def forward(xb, mix=None):
+        """Logits; `mix` = (lam, perm, tap) mixes the maps (tap 0) or the hidden layer (tap 1)."""
+        def mixed(t, tap):
+            if mix is None or mix[2] != tap:
+                return t
+            lam = mix[0].view(-1, *([1] * (t.dim() - 1)))
+            return lam * t + (1 - lam) * t[mix[1]]  # a gather, as a PyTorch user writes it
+        if args.head == "mlp":
+            return model[1](mixed(model[0](mixed(xb, 0)), 1))
+        return model(mixed(xb, 0))
+
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     beta = torch.distributions.Beta(torch.tensor([args.alpha]), torch.tensor([args.alpha]))
     epochs = []
@@ -248,9 +263,9 @@ def cmd_train(args):
             b = xb.shape[0]
             lam = beta.sample((b,)).view(b)  # per-sample lambda
             perm = torch.randperm(b)
-            lx = lam.view(b, 1, 1, 1)
-            xm = lx * xb + (1 - lx) * xb[perm]  # mix the full maps with a gather
-            logits = model(xm)
+            # Manifold mixup (--mix-at hidden, mlp): the tap drawn per batch among the features and the hidden layer.
+            tap = int(torch.randint(0, 2, (1,))) if args.mix_at == "hidden" and args.head == "mlp" else 0
+            logits = forward(xb, (lam, perm, tap))
             loss = (lam * F.cross_entropy(logits, yb, reduction="none") + (1 - lam) * F.cross_entropy(logits, yb[perm], reduction="none")).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -264,10 +279,10 @@ def cmd_train(args):
             model.eval()
             with torch.inference_mode():
                 for i in range(0, n, 256):
-                    F.cross_entropy(model(x_all[i : i + 256]), y_all[i : i + 256], reduction="sum").item()
+                    F.cross_entropy(forward(x_all[i : i + 256]), y_all[i : i + 256], reduction="sum").item()
             eval_s = time.perf_counter() - te
         epochs.append({"trainSeconds": train_s, "evalSeconds": eval_s, "loss": loss_sum / n})
-    emit({"n": n, "batch": args.batch, "head": args.head, "threads": torch.get_num_threads(), "epochs": epochs})
+    emit({"n": n, "batch": args.batch, "head": args.head, "mixAt": args.mix_at, "threads": torch.get_num_threads(), "epochs": epochs})
 
 
 def main():
@@ -289,7 +304,8 @@ def main():
     s = sub.add_parser("train")
     s.add_argument("--n", type=int, default=2048)
     s.add_argument("--epochs", type=int, default=3)
-    s.add_argument("--head", choices=["linear", "conv"], default="linear")
+    s.add_argument("--head", choices=["linear", "mlp", "conv"], default="linear")
+    s.add_argument("--mix-at", choices=["features", "hidden"], default="features")
     s.add_argument("--hidden", type=int, default=256)
     s.add_argument("--batch", type=int, default=64)
     s.add_argument("--alpha", type=float, default=0.4)

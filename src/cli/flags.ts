@@ -114,6 +114,7 @@ export const FLAGS: readonly FlagRow[] = [
   { flag: '--balance <how>', scope: 'train', path: 'balance', parse: 'text', help: 'skewed data: sampler draws classes uniformly (or ∝ frequency^p), weights scales the loss by 1/frequency (multi-label: positive weights)' },
   { flag: '--balance-power <p>', scope: 'train', path: 'balancePower', parse: 'number', help: 'sampler: class probability ∝ frequency^p (0 uniform, 1 as the data)' },
   { flag: '--seed <n>', scope: 'train', path: 'seed', parse: 'number', help: 'seed of every random choice' },
+  { flag: '--train-engine <name>', scope: 'train', path: 'trainEngine', parse: 'text', help: 'what runs the training steps: onnx (ONNX Runtime, all cores), tfjs (TF.js autodiff on its backend), or auto (onnx when onnxruntime-node loads; docs/architecture.md, "Training engines")' },
   { flag: '--resume', scope: 'train', path: 'resume', parse: 'switch', help: 'continue from <out>/checkpoints/last' },
   { flag: '--overwrite', scope: 'train', path: 'overwrite', parse: 'switch', help: 'replace a run already in --out' },
   { flag: '--no-combined', scope: 'train', path: 'combined', parse: 'negate', help: 'skip the combined backbone+head model' },

@@ -128,13 +128,14 @@ export async function runTrain(input: RunTrainArgs): Promise<RunTrainResult> {
         backbone: h.backbone,
         preprocess,
         ...(h.views ? { views: h.views } : {}),
-        training: { options, bestEpoch: result.bestEpoch, metrics: summary(metrics) },
+        training: { options, engine: result.engine, bestEpoch: result.bestEpoch, metrics: summary(metrics) },
       },
       args.combined === false ? undefined : backbone,
     );
     const report: TrainReport = {
       kind: 'train',
       backend: currentBackend()?.name ?? tf.getBackend(),
+      trainEngine: result.engine,
       cache: path.resolve(args.cache),
       valid: args.valid ? path.resolve(args.valid) : args.validSplit ? `${args.validSplit} of the training cache` : 'none',
       trainSize: train.size,

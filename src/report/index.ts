@@ -219,7 +219,7 @@ export async function renderTrainReport(r: TrainReport, out: string): Promise<st
     ...r.history.map((e) => [String(e.epoch), e.lr.toExponential(2), num(e.mixedLoss), num(e.cleanLoss), num(e.validLoss), e.metric ? `${(100 * e.metric.value).toFixed(2)}%` : '–', e.samplesPerSecond.toFixed(0)]),
   ];
   const body = `<h1>mixhead training report</h1>
-<p>Cache <code>${escapeXml(r.cache)}</code> (${r.trainSize} training samples), validation: ${escapeXml(r.valid)}. Backend <code>${escapeXml(r.backend)}</code>; ${r.seconds.toFixed(1)} s.</p>
+<p>Cache <code>${escapeXml(r.cache)}</code> (${r.trainSize} training samples), validation: ${escapeXml(r.valid)}. Backend <code>${escapeXml(r.backend)}</code>${r.trainEngine ? `, train engine <code>${escapeXml(r.trainEngine)}</code>` : ''}; ${r.seconds.toFixed(1)} s.</p>
 <h2>Result</h2>${metricsSection(r)}
 <div class="plots">${plots.map((p) => `<figure>${p.svg}</figure>`).join('')}</div>
 ${await topLossesSection(r)}

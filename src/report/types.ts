@@ -12,6 +12,8 @@ import type { TemperatureReport } from '../train/calibration.js';
 export interface TrainReport {
   kind: 'train';
   backend: string;
+  /** The engine that ran the training steps, e.g. `onnx (onnxruntime 1.30.0 (cpu, 2 threads))` (src/train/engines.ts). */
+  trainEngine?: string;
   cache: string;
   valid: string;
   trainSize: number;

@@ -17,14 +17,19 @@ export interface BatchSource {
    * `views[j]`: the view of sample idx[j] (a cache of several views; default view 0).
    */
   rows(idx: Int32Array, plan: MixPlan, mixer: Mixer, rng: Rng, views?: Int32Array): Promise<Float32Array>;
+  /**
+   * The mix the step applies inside the head for the rows just read: the tap's index in `head.taps`
+   * and the n×n matrix M (X̃ = M·X); null when the rows are already mixed or the batch is unmixed.
+   */
+  mix(): { tap: number; matrix: Float32Array } | null;
   /** Called after the step: the hidden source forgets its plan. */
   done(): void;
   /** Detaches what the source attached to the head. */
   close(): void;
 }
 
-/** Reads rows of `set` into a reusable buffer; `mix` on the host when asked. */
-function reader(set: FeatureSet, head: Head, batchSize: number, mix: boolean): BatchSource {
+/** Reads rows of `set` into a reusable buffer; mixes them on the host when `mix(plan)` says so. */
+function reader(set: FeatureSet, head: Head, batchSize: number, mix: (plan: MixPlan) => boolean): BatchSource {
   const [h, w, c] = set.featureShape;
   const rowSize = head.pooled ? c : h * w * c;
   const xBuf = new Float32Array(batchSize * rowSize);
@@ -36,22 +41,41 @@ function reader(set: FeatureSet, head: Head, batchSize: number, mix: boolean): B
       // Mixing acts on whichever views were drawn: a sample's partner brings its own view.
       if (head.pooled) set.readPooled(idx, x, views);
       else set.readRows(idx, x, views);
-      if (!mix || plan.mode === 'none') return x;
+      if (!mix(plan) || plan.mode === 'none') return x;
       return mixer.applyToRows(plan, x, head.pooled ? [c] : [h, w, c], mixBuf.subarray(0, n * rowSize));
     },
+    mix: () => null,
     done() {},
     close() {},
   };
 }
 
-export function featureBatches(set: FeatureSet, head: Head, batchSize: number): BatchSource {
-  return reader(set, head, batchSize, true);
+/**
+ * Mix point `features`. With `inGraph` (an engine that takes M, for heads fed full maps) a mixup
+ * batch is read unmixed and its matrix handed to the step, which mixes where it is cheapest
+ * (src/train/onnx/step.ts); CutMix boxes are always pasted on the host.
+ */
+export function featureBatches(set: FeatureSet, head: Head, batchSize: number, options: { inGraph?: boolean } = {}): BatchSource {
+  if (!options.inGraph) return reader(set, head, batchSize, () => true);
+  const read = reader(set, head, batchSize, (plan) => plan.mode !== 'mixup');
+  let last: MixPlan | null = null;
+  return {
+    async rows(idx, plan, mixer, rng) {
+      last = plan;
+      return read.rows(idx, plan, mixer, rng);
+    },
+    mix: () => (last && last.mode === 'mixup' ? { tap: 0, matrix: mixingMatrix(last.lam, last.partner) } : null),
+    done() {
+      last = null;
+    },
+    close() {},
+  };
 }
 
 export function hiddenBatches(set: FeatureSet, head: Head, batchSize: number): BatchSource {
-  const read = reader(set, head, batchSize, false);
+  const read = reader(set, head, batchSize, () => false);
   // The plan and the chosen tap of the step in progress; taps mix only when named.
-  let pending: { plan: MixPlan; tap: string } | null = null;
+  let pending: { plan: MixPlan; tap: string; index: number } | null = null;
   for (const tap of head.taps) {
     tap.attachMixer({
       mixMatrix: (batch, name) => (pending && pending.tap === name && pending.plan.partner.length === batch ? mixingMatrix(pending.plan.lam, pending.plan.partner) : null),
@@ -59,9 +83,11 @@ export function hiddenBatches(set: FeatureSet, head: Head, batchSize: number): B
   }
   return {
     async rows(idx, plan, mixer, rng, views) {
-      pending = plan.mode !== 'none' ? { plan, tap: head.taps[rng.int(head.taps.length)].name } : null;
+      const index = plan.mode !== 'none' ? rng.int(head.taps.length) : -1;
+      pending = index >= 0 ? { plan, tap: head.taps[index].name, index } : null;
       return read.rows(idx, plan, mixer, rng, views);
     },
+    mix: () => (pending ? { tap: pending.index, matrix: mixingMatrix(pending.plan.lam, pending.plan.partner) } : null),
     done() {
       pending = null;
     },
@@ -74,6 +100,7 @@ export function hiddenBatches(set: FeatureSet, head: Head, batchSize: number): B
 export function inputBatches(inputFeatures: (idx: Int32Array, plan: MixPlan, mixer: Mixer) => Promise<Float32Array>): BatchSource {
   return {
     rows: (idx, plan, mixer) => inputFeatures(idx, plan, mixer),
+    mix: () => null,
     done() {},
     close() {},
   };

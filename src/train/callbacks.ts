@@ -1,12 +1,14 @@
 /**
  * The policies around the training loop, as small callbacks hooked to named events of one loop
  * (the shape of fastai's `Learner` callbacks and tfjs-layers' `CustomCallback`): the loop in
- * trainer.ts only walks epochs and batches and takes optimizer steps; everything else — the
- * learning-rate schedule, fresh dropout masks, weight decay, the divergence guard, best-epoch
- * tracking and restore, early stopping, checkpoints — is one callback each, run in list order.
+ * trainer.ts only walks epochs and batches and asks its engine (engines.ts) for optimizer steps, which
+ * include decoupled weight decay; everything else — the learning-rate schedule, fresh dropout masks,
+ * the divergence guard, best-epoch
+ * tracking and restore, early stopping, checkpoints — is one callback each, run in list order; users
+ * add theirs through `TrainArgs.callbacks` (fastai's `cbs`).
  *
  * Events, in the order the loop fires them:
- *   beforeStep (after the batch is built) → the optimizer step → afterStep
+ *   beforeBatch (its samples chosen) → beforeStep (after the batch is built) → the optimizer step → afterStep
  *   afterEpoch (after the epoch's evaluation; `fit.record` holds it) → afterFit (once, at the end).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -25,18 +27,23 @@ export interface Fit<State extends FitState = FitState> {
   state: State;
   /** 0-based epoch being trained. */
   epoch: number;
-  /** 0-based batch within the epoch, its size, and the loss of the last step. */
+  /** 0-based batch within the epoch, its samples (indices into the training set), size, and the loss of the last step. */
   batch: number;
+  indices?: Int32Array;
   batchSize: number;
   loss: number;
   /** Learning rate of the current step. */
   lr: number;
+  /** Seed of the current step's dropout mask (freshDropout). */
+  dropoutSeed: number;
   /** This epoch's streams (`dropout-<epoch>` …), forked from the run's seed. */
   rngs: { dropout: Rng };
   /** The finished epoch's metrics (afterEpoch): validation when there is a validation set, else training. */
   watched?: Metrics;
   /** Set by a callback to end training after this epoch. */
   stop: boolean;
+  /** Set by a callback to end the run right after this step, without the epoch's evaluation (the lr finder's stop). */
+  cancel?: boolean;
   log?: (line: string) => void;
 }
 
@@ -51,8 +58,15 @@ export interface FitState {
   stoppedEarly?: boolean;
 }
 
+/**
+ * A policy hooked to the loop's events; built-in ones are below, and users add their own through
+ * `TrainArgs.callbacks` (run after the built-in ones, in order).
+ */
 export interface TrainCallback {
   name: string;
+  /** Before the batch's mix is planned: `fit.batch` and `fit.indices` say which samples it holds. */
+  beforeBatch?(fit: Fit): void;
+  /** After the batch is built, before the step: `fit.lr` is the rate the step will use. */
   beforeStep?(fit: Fit): void;
   afterStep?(fit: Fit): void;
   afterEpoch?(fit: Fit): void | Promise<void>;
@@ -60,12 +74,12 @@ export interface TrainCallback {
 }
 
 /** Sets each step's learning rate from the schedule (src/train/schedule.ts). */
-export function lrSchedule(schedule: ScheduleName, peak: number, totalSteps: number, warmupSteps: number, setRate: (opt: tf.Optimizer, lr: number) => void): TrainCallback {
+export function lrSchedule(schedule: ScheduleName, peak: number, totalSteps: number, warmupSteps: number): TrainCallback {
   return {
     name: 'lrSchedule',
     beforeStep(fit) {
+      // The engine applies fit.lr at the step (an input of the ONNX graph; the TF.js optimizer's rate).
       fit.lr = learningRateAt(schedule, peak, fit.state.step, totalSteps, warmupSteps);
-      setRate(fit.optimizer, fit.lr);
     },
   };
 }
@@ -75,21 +89,8 @@ export function freshDropout(): TrainCallback {
   return {
     name: 'freshDropout',
     beforeStep(fit) {
-      fit.head.setDropoutSeed(fit.rngs.dropout.int(2 ** 31));
-    },
-  };
-}
-
-/** Decoupled weight decay on kernels (Loshchilov & Hutter, 2019): w ← w − lr·wd·w after each step. */
-export function weightDecay(wd: number): TrainCallback {
-  return {
-    name: 'weightDecay',
-    afterStep(fit) {
-      tf.tidy(() => {
-        for (const v of fit.head.train.trainableWeights) {
-          if (v.name.includes('kernel')) (v.read() as tf.Variable).assign(tf.mul(v.read(), 1 - fit.lr * wd));
-        }
-      });
+      fit.dropoutSeed = fit.rngs.dropout.int(2 ** 31);
+      fit.head.setDropoutSeed(fit.dropoutSeed);
     },
   };
 }

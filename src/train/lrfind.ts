@@ -19,15 +19,21 @@
  *   README ("Defaults").
  *
  * The finder trains its own throw-away head (same architecture and seed) on unmixed batches with the
- * training loss; the head that is then trained starts from the untouched initial weights.
+ * training loss; the head that is then trained starts from the untouched initial weights. It is a
+ * mode of the training loop (src/train/loop.ts): the ramp, the loss record and the stop are callbacks,
+ * and the steps run on the same engine as training.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../base/random.js';
-import { Mixer } from '../mixup/index.js';
+import { resolveMixupArgs } from '../mixup/index.js';
 import { buildHead, disposeHead, type HeadType } from './heads.js';
 import type { FeatureSet } from './features.js';
-import { batchLoss, gatherRows } from './losses.js';
 import { OptionError } from '../base/errors.js';
+import { featureBatches } from './batches.js';
+import { freshDropout, type Fit, type TrainCallback } from './callbacks.js';
+import { createTrainEngine, type TrainEngine } from './engines.js';
+import { initialLoopState, runLoop, type LoopState } from './loop.js';
+import type { TrainEngineChoice } from './options.js';
 
 export const LR_RULES = ['steepest', 'minimum/10'] as const;
 export type LrRule = (typeof LR_RULES)[number];
@@ -55,6 +61,8 @@ export interface LrFindArgs {
   /** EMA factor of the smoothing; default 0.98. */
   beta?: number;
   seed?: number;
+  /** The engine the ramp's steps run on (src/train/engines.ts); default auto. */
+  trainEngine?: TrainEngineChoice;
 }
 
 export interface LrFindResult {
@@ -145,75 +153,106 @@ export function steepestIndex(lrs: number[], smoothed: number[]): number {
   return best;
 }
 
-/** Runs the ramp on `train` and suggests a learning rate (see the file header). */
+/**
+ * The finder's policy as callbacks of the training loop: each step's rate from the ramp, its loss
+ * recorded and smoothed, and the run cancelled once the ramp ends or the smoothed loss diverges.
+ */
+function rampCallbacks(r: ReturnType<typeof resolveLrFindArgs>, record: { lrs: number[]; losses: number[]; smoothed: number[]; diverged: boolean }): TrainCallback[] {
+  let avg = 0;
+  let min = Infinity;
+  return [
+    {
+      name: 'lrRamp',
+      beforeStep(fit) {
+        const i = record.lrs.length;
+        fit.lr = r.start * (r.end / r.start) ** (i / (r.steps - 1));
+      },
+    },
+    {
+      name: 'lossRecord',
+      afterStep(fit) {
+        record.lrs.push(fit.lr);
+        record.losses.push(fit.loss);
+        // smoothLosses, one point at a time.
+        const i = record.losses.length - 1;
+        avg = r.beta * avg + (1 - r.beta) * fit.loss;
+        const s = avg / (1 - r.beta ** (i + 1));
+        record.smoothed.push(s);
+        if (Number.isFinite(s)) min = Math.min(min, s);
+        if (!Number.isFinite(fit.loss) || !Number.isFinite(s) || s > r.divergence * min) {
+          record.diverged = true;
+          fit.cancel = true;
+        } else if (record.lrs.length >= r.steps) {
+          fit.cancel = true;
+        }
+      },
+    },
+  ];
+}
+
+/**
+ * Runs the ramp on `train` and suggests a learning rate (see the file header): a mode of the training
+ * loop (loop.ts) on a throw-away head, with unmixed batches, the ramp as its schedule and no
+ * evaluation, on the engine the run trains with.
+ */
 export async function findLearningRate(train: FeatureSet, args: LrFindArgs = {}): Promise<LrFindResult> {
   const t0 = performance.now();
   const r = resolveLrFindArgs(args);
   if (train.size < 1) throw new Error('lr-find: the training set is empty');
-  const [h, w, c] = train.featureShape;
-  const k = train.classes.length;
+  const seed = args.seed ?? LR_FIND_DEFAULTS.seed;
   const head = buildHead({
     type: args.head ?? LR_FIND_DEFAULTS.head,
     featureShape: train.featureShape,
-    numClasses: k,
+    numClasses: train.classes.length,
     hidden: args.hidden,
     dropout: args.dropout,
     multiLabel: train.multiLabel,
     poolFirst: args.poolFirst !== false,
-    seed: args.seed ?? LR_FIND_DEFAULTS.seed,
+    seed,
   });
-  const opt = args.optimizer === 'sgd' ? tf.train.momentum(r.start, args.momentum ?? 0.9) : tf.train.adam(r.start);
-  const vars = head.train.trainableWeights.map((v) => v.read() as tf.Variable);
-  // Unmixed batches: a mixer with α = 0 only hands the targets through.
-  const mixer = new Mixer({ alpha: 0 }, train.classes);
-  const rng = new Rng(args.seed ?? LR_FIND_DEFAULTS.seed).fork('lr-find');
-  const rowSize = head.pooled ? c : h * w * c;
+  const optimizer = args.optimizer === 'sgd' ? tf.train.momentum(r.start, args.momentum ?? 0.9) : tf.train.adam(r.start);
+  const record = { lrs: [] as number[], losses: [] as number[], smoothed: [] as number[], diverged: false };
   const bs = Math.min(r.batchSize, train.size);
-  const x = new Float32Array(bs * rowSize);
-  const lrs: number[] = [];
-  const losses: number[] = [];
-  let smoothed: number[] = [];
-  let diverged = false;
-  let order = rng.permutation(train.size);
-  let pos = 0;
+  let engine: TrainEngine | undefined;
+  const source = featureBatches(train, head, bs);
   try {
-    for (let i = 0; i < r.steps; i++) {
-      if (pos + bs > train.size) {
-        order = rng.permutation(train.size);
-        pos = 0;
-      }
-      const idx = order.subarray(pos, pos + bs);
-      pos += bs;
-      if (head.pooled) train.readPooled(idx, x);
-      else train.readRows(idx, x);
-      head.setDropoutSeed(rng.int(2 ** 31));
-      const lr = r.start * (r.end / r.start) ** (i / (r.steps - 1));
-      const o = opt as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
-      if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
-      else o.learningRate = lr;
-      const targets = gatherRows(train.targets, k, idx);
-      const plan = mixer.plan(null, 0, { batchSize: bs });
-      const loss = tf.tidy(() => {
-        const input = tf.tensor(x, head.pooled ? [bs, c] : [bs, h, w, c]);
-        const l = opt.minimize(() => batchLoss(head.train.apply(input, { training: true }) as tf.Tensor, { targets, k, multiLabel: train.multiLabel, labelMode: 'blend', labelSmoothing: 0, plan, mixer }), true, vars)!;
-        return l.dataSync()[0];
-      });
-      lrs.push(lr);
-      losses.push(loss);
-      smoothed = smoothLosses(losses, r.beta);
-      const s = smoothed[smoothed.length - 1];
-      const min = smoothed[argmin(smoothed)];
-      if (!Number.isFinite(loss) || !Number.isFinite(s) || s > r.divergence * min) {
-        diverged = true;
-        break;
-      }
-    }
+    engine = await createTrainEngine(args.trainEngine ?? 'auto', {
+      head,
+      optimizer,
+      optimizerName: args.optimizer ?? LR_FIND_DEFAULTS.optimizer,
+      momentum: args.momentum ?? 0.9,
+      weightDecay: 0,
+      featureShape: train.featureShape,
+      numClasses: train.classes.length,
+      multiLabel: train.multiLabel,
+      labelMode: 'blend',
+      labelSmoothing: 0,
+    });
+    const stepsPerEpoch = Math.ceil(train.size / bs);
+    const fit: Fit<LoopState> = { head, optimizer, state: initialLoopState(), epoch: 0, batch: 0, batchSize: 0, loss: 0, lr: r.start, dropoutSeed: seed, rngs: { dropout: new Rng(seed) }, stop: false };
+    // Unmixed batches: α = 0 only hands the targets through.
+    const mixupArgs = resolveMixupArgs({ alpha: 0, seed: new Rng(seed).fork('lr-find').int(2 ** 31) }, train.classes);
+    await runLoop(fit, [...rampCallbacks(r, record), freshDropout()], source, engine, {
+      train,
+      valid: null,
+      seed: new Rng(seed).fork('lr-find').int(2 ** 31),
+      batchSize: bs,
+      cleanSample: 0,
+      mixupArgs,
+      cutmix: false,
+      stepsPerEpoch,
+      epochs: Math.ceil(r.steps / stepsPerEpoch),
+      evaluate: false,
+    });
   } finally {
+    source.close();
+    await engine?.close();
     disposeHead(head);
-    opt.dispose();
-    const cTensor = (opt as unknown as { c?: tf.Tensor }).c;
+    optimizer.dispose();
+    const cTensor = (optimizer as unknown as { c?: tf.Tensor }).c;
     if (cTensor && !cTensor.isDisposed) cTensor.dispose();
   }
+  const { lrs, losses, smoothed, diverged } = record;
   const at = argmin(smoothed);
   const minimumLr = lrs[Math.max(0, at)];
   const steep = steepestIndex(lrs, smoothed);

@@ -20,6 +20,8 @@ export type OptimizerName = (typeof OPTIMIZERS)[number];
 export const LABEL_MODES = ['auto', 'stack', 'blend'] as const;
 export type LabelMode = (typeof LABEL_MODES)[number];
 export const SCHEDULES = ['constant', 'cosine', 'onecycle'] as const;
+export const TRAIN_ENGINES = ['auto', 'onnx', 'tfjs'] as const;
+export type TrainEngineChoice = (typeof TRAIN_ENGINES)[number];
 export type ScheduleName = (typeof SCHEDULES)[number];
 
 /** The mixing options as training takes them: `seed` (default: the training seed) seeds the mix draws. */
@@ -67,6 +69,12 @@ export const trainDataShape = {
   patience: field.positiveInt(),
   seed: field.wholeNonNegative(),
   /**
+   * What runs the training steps and evaluations (src/train/engines.ts): `onnx` (ONNX Runtime, all
+   * cores), `tfjs` (TF.js autodiff on its backend), or `auto` (default): onnx when onnxruntime-node
+   * loads, else tfjs.
+   */
+  trainEngine: field.oneOf(TRAIN_ENGINES),
+  /**
    * Skewed data (balance.ts): `sampler` draws each slot's class uniformly (or ∝ frequency^balancePower),
    * `weights` scales the loss by N/(K·n_class) (multi-label: positive weights (N − P)/P); default none.
    */
@@ -84,6 +92,22 @@ export const trainDataShape = {
   poolFirst: field.bool(),
 };
 
+/**
+ * The shape of a `TrainCallback` (src/train/callbacks.ts, where `fit` is a `Fit`), restated here so
+ * that the options do not import the loop's types (callbacks.ts imports the heads, which import these
+ * options).
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export interface TrainCallbackShape {
+  name: string;
+  beforeBatch?(fit: any): void;
+  beforeStep?(fit: any): void;
+  afterStep?(fit: any): void;
+  afterEpoch?(fit: any): void | Promise<void>;
+  afterFit?(fit: any): void | Promise<void>;
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
 /** What only a library caller can pass: objects and callbacks. */
 export const trainHooksShape = {
   /** Needed for `mixAt: 'input'`: the backbone whose features the sets hold. */
@@ -94,6 +118,11 @@ export const trainHooksShape = {
   log: field.fn<(line: string) => void>(),
   /** Per-epoch callback (progress lines, reports). */
   onEpoch: field.fn<(record: EpochRecord) => void>(),
+  /**
+   * Policies added to the loop's own (src/train/callbacks.ts `TrainCallback`: beforeBatch,
+   * beforeStep, afterStep, afterEpoch, afterFit), run after them in this order.
+   */
+  callbacks: z.array(z.custom<TrainCallbackShape>((v) => v != null && typeof v === 'object' && typeof (v as { name?: unknown }).name === 'string', 'a callback is an object with a name and event methods (TrainCallback)')),
   /** Per-batch callback: batches done in this epoch, their total, and the batch's samples and mix plan. */
   onBatch: field.fn<(done: number, total: number, batch?: { indices: Int32Array; plan: MixPlan }) => void>(),
 };
@@ -117,6 +146,7 @@ export const TRAIN_DEFAULTS = {
   warmupEpochs: 0,
   cleanSample: 2048,
   seed: 0,
+  trainEngine: 'auto' as TrainEngineChoice,
   balance: 'none' as BalanceMode,
   balancePower: 0,
   combined: true,

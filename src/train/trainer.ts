@@ -17,25 +17,24 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Rng } from '../base/random.js';
-import { Mixer, resolveMixupArgs, type LambdaHistory, type MixPlan, type ResolvedMixupArgs } from '../mixup/index.js';
+import { Mixer, resolveMixupArgs, type MixPlan } from '../mixup/index.js';
 import type { Backbone } from '../backbone/types.js';
 import { buildHead, disposeHead, type Head } from './heads.js';
-import { TRAIN_DEFAULTS, trainOptionsSchema, type MixPoint, type OptimizerName, type ScheduleName, type TrainArgs } from './options.js';
+import { TRAIN_DEFAULTS, trainOptionsSchema, type OptimizerName, type ScheduleName, type TrainArgs } from './options.js';
 import { OptionError } from '../base/errors.js';
 import { parseOptions } from '../base/options.js';
 import { predictSet } from './predict.js';
-import { headlineMetric, multiLabelMetrics, singleLabelMetrics, type Metrics } from './metrics.js';
+import type { Metrics } from './metrics.js';
 import { loadCheckpoint } from './checkpoint.js';
-import { bestEpoch, checkpoints, divergenceGuard, earlyStopping, freshDropout, lrSchedule, weightDecay, type Fit, type TrainCallback } from './callbacks.js';
+import { bestEpoch, checkpoints, divergenceGuard, earlyStopping, freshDropout, lrSchedule, type Fit, type TrainCallback } from './callbacks.js';
+import { createTrainEngine, type TrainEngine } from './engines.js';
 import { featureBatches, hiddenBatches, inputBatches, type BatchSource } from './batches.js';
-import { poolRow, subsetFeatureSet, type FeatureSet } from './features.js';
-import { readTidy } from '../tfjs/tensors.js';
+import { poolRow, type FeatureSet } from './features.js';
 
 // The options (their schema, enum arrays and defaults) live in ./options.ts; re-exported here.
 export { MIX_POINTS, OPTIMIZERS, LABEL_MODES, type MixPoint, type OptimizerName, type LabelMode, type TrainArgs } from './options.js';
 import { findLearningRate, type LrFindResult } from './lrfind.js';
-import { batchLoss, gatherRows } from './losses.js';
-import { balancedOrder, classCounts, classWeights as balanceClassWeights, drawViews, positiveWeights } from './balance.js';
+import { initialLoopState, metricsOf, runLoop, type LoopState } from './loop.js';
 
 export type { EpochRecord } from './history.js';
 import type { EpochRecord } from './history.js';
@@ -57,6 +56,8 @@ export interface TrainResult {
   /** The lr finder's curve, when `lr` was 'auto' (and not taken from a resumed run). */
   lrFind?: LrFindResult;
   resumedFrom?: number;
+  /** The engine that ran the steps, e.g. `onnx (onnxruntime 1.30.0 (cpu, 2 threads))` (engines.ts). */
+  engine: string;
 }
 
 /** What the learning-rate schedule depends on: a resumed run must keep all of it. */
@@ -68,23 +69,12 @@ interface SchedulePlan {
   warmupEpochs: number;
 }
 
-interface LoopState {
-  epoch: number;
-  step: number;
-  history: EpochRecord[];
-  bestEpoch: number;
-  bestValue: number;
-  /** Validation loss (training loss without validation) of the best epoch: the tie-break. */
-  bestLoss?: number;
-  best?: Metrics;
-  lambdaHistogram: number[];
-  stoppedEarly?: boolean;
+/** The loop's state and the schedule it runs (kept in checkpoints: a resumed run must keep it). */
+interface RunState extends LoopState {
   plan?: SchedulePlan;
 }
 
 export { isBetter, TrainingDivergedError } from './callbacks.js';
-
-const LAMBDA_BINS = 20;
 
 /**
  * Checks the arguments with `trainOptionsSchema` (errors name the field, the value and what is
@@ -108,6 +98,7 @@ export function resolveTrainArgs(args: TrainArgs) {
     schedule: o.schedule ?? d.schedule,
     warmupEpochs: o.warmupEpochs ?? d.warmupEpochs,
     seed: o.seed ?? d.seed,
+    trainEngine: o.trainEngine ?? d.trainEngine,
     balance: o.balance ?? d.balance,
     balancePower: o.balancePower ?? d.balancePower,
   };
@@ -134,15 +125,7 @@ function makeOptimizer(name: OptimizerName, lr: number, momentum: number): tf.Op
   return tf.train.adam(lr);
 }
 
-/**
- * Sets the learning rate for the next step. SGD and momentum keep it as a scalar tensor (`c`) that
- * only their own `setLearningRate` refreshes; Adam reads its `learningRate` field on every step.
- */
-export function setLearningRate(opt: tf.Optimizer, lr: number): void {
-  const o = opt as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
-  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
-  else o.learningRate = lr;
-}
+export { setLearningRate } from './engines.js';
 
 /** Disposes an optimizer; MomentumOptimizer.dispose (tfjs-core 4.22) forgets its SGD parent's `c`. */
 function disposeOptimizer(opt: tf.Optimizer): void {
@@ -151,20 +134,11 @@ function disposeOptimizer(opt: tf.Optimizer): void {
   if (c && !c.isDisposed) c.dispose();
 }
 
-/** The classes of each sample of `idx`, from its multi-hot row. */
-export function labelSetsOf(targets: Float32Array, k: number, idx: ArrayLike<number>): number[][] {
-  return Array.from(idx, (i) => {
-    const set: number[] = [];
-    for (let c = 0; c < k; c++) if (targets[i * k + c] > 0.5) set.push(c);
-    return set;
-  });
-}
-
+export { labelSetsOf } from './loop.js';
 export { predictSet } from './predict.js';
 
 export function evaluateSet(head: Head, set: FeatureSet): Metrics {
-  const probs = predictSet(head, set);
-  return set.multiLabel ? multiLabelMetrics(probs, set.targets, set.classes.length) : singleLabelMetrics(probs, set.labelIndex, set.classes);
+  return metricsOf(set, predictSet(head, set));
 }
 
 /** Trains a head on `train`, validating on `valid` after every epoch. */
@@ -185,28 +159,52 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
   const ckptDir = args.out ? path.join(args.out, 'checkpoints') : undefined;
   let optimizer: tf.Optimizer | undefined;
   let source: BatchSource | undefined;
+  let engine: TrainEngine | undefined;
   try {
     const start = await startRun(train, head, args, a, ckptDir, !cutmix && args.poolFirst !== false);
     optimizer = start.optimizer;
     const { plan, state, lrFind } = start;
+    // After startRun: a resumed run's weights and optimizer state are in TF.js, where the engine reads them.
+    engine = await createTrainEngine(
+      a.trainEngine,
+      { head, optimizer, optimizerName: a.optimizer, momentum: a.momentum, weightDecay: a.weightDecay, featureShape: train.featureShape, numClasses: train.classes.length, multiLabel: train.multiLabel, labelMode, labelSmoothing: mixupArgs.labelSmoothing ?? 0, positiveWeighted: a.balance === 'weights' && train.multiLabel },
+      args.log,
+    );
+    args.log?.(`train engine: ${engine.description}`);
     const stepsPerEpoch = Math.ceil(train.size / a.batchSize);
     const callbacks: TrainCallback[] = [
-      lrSchedule(a.schedule, plan.lr, stepsPerEpoch * plan.epochs, Math.round(a.warmupEpochs * stepsPerEpoch), setLearningRate),
+      lrSchedule(a.schedule, plan.lr, stepsPerEpoch * plan.epochs, Math.round(a.warmupEpochs * stepsPerEpoch)),
       freshDropout(),
-      ...(a.weightDecay > 0 ? [weightDecay(a.weightDecay)] : []),
       divergenceGuard(ckptDir),
       bestEpoch(ckptDir),
       ...(args.patience != null ? [earlyStopping(args.patience)] : []),
       ...(ckptDir ? [checkpoints(ckptDir)] : []),
+      // The user's policies run after the built-in ones (a beforeStep of theirs may still change fit.lr).
+      ...((args.callbacks ?? []) as TrainCallback[]),
     ];
     source =
       a.mixAt === 'input'
         ? inputBatches((idx, p, mixer) => mixedInputFeatures(train, args.backbone!, idx, p, mixer, head.pooled, args.engine))
         : a.mixAt === 'hidden'
           ? hiddenBatches(train, head, a.batchSize)
-          : featureBatches(train, head, a.batchSize);
-    const fit: Fit<LoopState> = { head, optimizer, state, epoch: state.epoch, batch: 0, batchSize: 0, loss: 0, lr: plan.lr, rngs: { dropout: new Rng(a.seed) }, stop: state.stoppedEarly ?? false, log: args.log };
-    await loop(fit, callbacks, source, { train, valid, args, a, labelMode, mixupArgs, cutmix, stepsPerEpoch, epochs: plan.epochs });
+          : featureBatches(train, head, a.batchSize, { inGraph: engine.mixesMapsInGraph && !head.pooled });
+    const fit: Fit<RunState> = { head, optimizer, state, epoch: state.epoch, batch: 0, batchSize: 0, loss: 0, lr: plan.lr, dropoutSeed: a.seed, rngs: { dropout: new Rng(a.seed) }, stop: state.stoppedEarly ?? false, log: args.log };
+    await runLoop(fit, callbacks, source, engine, {
+      train,
+      valid,
+      seed: a.seed,
+      batchSize: a.batchSize,
+      cleanSample: args.cleanSample ?? TRAIN_DEFAULTS.cleanSample,
+      mixupArgs,
+      cutmix,
+      stepsPerEpoch,
+      epochs: plan.epochs,
+      evaluate: true,
+      balance: a.balance,
+      balancePower: a.balancePower,
+      onBatch: args.onBatch,
+      onEpoch: args.onEpoch,
+    });
     for (const cb of callbacks) await cb.afterFit?.(fit);
     return {
       head,
@@ -220,6 +218,7 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
       epochs: plan.epochs,
       lr: plan.lr,
       lrFind,
+      engine: engine.description,
     };
   } catch (err) {
     // A failed run hands back no head: free its weights here.
@@ -227,6 +226,7 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
     throw err;
   } finally {
     source?.close();
+    await engine?.close();
     // The exported config keeps the seed the head was built with, not the last step's.
     head.setDropoutSeed(a.seed);
     if (optimizer) disposeOptimizer(optimizer);
@@ -262,18 +262,18 @@ function checkData(train: FeatureSet, valid: FeatureSet | null, args: TrainArgs,
  */
 async function startRun(train: FeatureSet, head: Head, args: TrainArgs, a: Resolved, ckptDir: string | undefined, poolFirst: boolean) {
   if (ckptDir) await fs.mkdir(ckptDir, { recursive: true });
-  const ck = args.resume && ckptDir ? await loadCheckpoint<LoopState>(ckptDir, 'last') : undefined;
+  const ck = args.resume && ckptDir ? await loadCheckpoint<RunState>(ckptDir, 'last') : undefined;
   const epochs = a.epochs !== 'auto' ? a.epochs : (ck?.state.plan?.epochs ?? autoEpochs(train.size, a.batchSize));
   let lr = a.lr !== 'auto' ? a.lr : ck?.state.plan?.lr;
   let lrFind: LrFindResult | undefined;
   if (lr === undefined) {
-    lrFind = await findLearningRate(train, { head: a.head, hidden: args.hidden, dropout: args.dropout, batchSize: a.batchSize, optimizer: a.optimizer, momentum: a.momentum, poolFirst, seed: a.seed });
+    lrFind = await findLearningRate(train, { head: a.head, hidden: args.hidden, dropout: args.dropout, batchSize: a.batchSize, optimizer: a.optimizer, momentum: a.momentum, poolFirst, seed: a.seed, trainEngine: a.trainEngine });
     lr = lrFind.suggestion;
     args.log?.(`lr-find: lr ${lr.toExponential(2)} (${lrFind.rule} of the smoothed loss over ${lrFind.lrs.length} steps, ${lrFind.seconds.toFixed(1)} s)`);
   }
   const plan: SchedulePlan = { epochs, batchSize: a.batchSize, lr, schedule: a.schedule, warmupEpochs: a.warmupEpochs };
   const optimizer = makeOptimizer(a.optimizer, lr, a.momentum);
-  let state: LoopState = { epoch: 0, step: 0, history: [], bestEpoch: -1, bestValue: -Infinity, lambdaHistogram: new Array(LAMBDA_BINS).fill(0), plan };
+  let state: RunState = { ...initialLoopState(), plan };
   let resumedFrom: number | undefined;
   if (ck && ckptDir) {
     assertSamePlan(ck.state.plan, plan, path.join(ckptDir, 'last'));
@@ -287,91 +287,6 @@ async function startRun(train: FeatureSet, head: Head, args: TrainArgs, a: Resol
   return { optimizer, plan, state, lrFind, resumedFrom };
 }
 
-interface LoopInputs {
-  train: FeatureSet;
-  valid: FeatureSet | null;
-  args: TrainArgs;
-  a: Resolved;
-  labelMode: 'stack' | 'blend';
-  mixupArgs: ResolvedMixupArgs;
-  cutmix: boolean;
-  stepsPerEpoch: number;
-  epochs: number;
-}
-
-/** Epochs of batches: plan the mix, build the batch, step, then evaluate; policies are the callbacks. */
-async function loop(fit: Fit<LoopState>, callbacks: TrainCallback[], source: BatchSource, p: LoopInputs): Promise<void> {
-  const { train, valid, args, a } = p;
-  const [h, w, c] = train.featureShape;
-  const k = train.classes.length;
-  const state = fit.state;
-  const cleanSample = args.cleanSample ?? TRAIN_DEFAULTS.cleanSample;
-  const cleanSet = train.size <= cleanSample ? train : subsetFeatureSet(train, Int32Array.from(new Rng(a.seed).fork('clean-sample').permutation(train.size).subarray(0, cleanSample)).sort());
-  const vars = fit.head.train.trainableWeights.map((v) => v.read() as tf.Variable);
-  const labelSmoothing = p.mixupArgs.labelSmoothing ?? 0;
-  const views = train.views ?? 1;
-  // balance.ts: loss weights are fixed for the run; the sampler and the views draw per epoch.
-  const classWeights = a.balance === 'weights' && !train.multiLabel ? balanceClassWeights(classCounts(train.labelIndex, k)) : undefined;
-  const posWeights = a.balance === 'weights' && train.multiLabel ? positiveWeights(train.targets, k) : undefined;
-  for (let epoch = state.epoch; epoch < p.epochs && !fit.stop; epoch++) {
-    const t0 = performance.now();
-    // One stream per epoch and purpose: resuming at epoch e replays exactly what a full run does.
-    const root = new Rng(a.seed);
-    const order = a.balance === 'sampler' ? balancedOrder(train.labelIndex, k, a.balancePower, root.fork(`balanced-order-${epoch}`)) : root.fork(`order-${epoch}`).permutation(train.size);
-    // One cached view per sample and epoch; validation and the clean loss read view 0.
-    const viewOf = views > 1 ? drawViews(root.fork(`views-${epoch}`), train.size, views) : undefined;
-    const tapRng = root.fork(`tap-${epoch}`);
-    fit.rngs = { dropout: root.fork(`dropout-${epoch}`) };
-    fit.epoch = epoch;
-    const mixer = Mixer.resolved({ ...p.mixupArgs, seed: new Rng(p.mixupArgs.seed!).fork(`mix-${epoch}`).int(2 ** 31) }, train.classes);
-    let lossSum = 0;
-    let seen = 0;
-    for (let b = 0; b < p.stepsPerEpoch; b++) {
-      const idx = order.subarray(b * a.batchSize, Math.min(train.size, (b + 1) * a.batchSize));
-      const n = idx.length;
-      const labels = Int32Array.from(idx, (i) => train.labelIndex[i]);
-      // Multi-label samples: exclusion and differentClass look at every label (labelSetsOf).
-      const plan = mixer.plan(labels, epoch, { spatial: p.cutmix ? [h, w] : undefined, labelSets: train.multiLabel ? labelSetsOf(train.targets, k, idx) : undefined });
-      const targets = gatherRows(train.targets, k, idx);
-      const x = await source.rows(idx, plan, mixer, tapRng, viewOf && Int32Array.from(idx, (i) => viewOf[i]!));
-      fit.batch = b;
-      fit.batchSize = n;
-      for (const cb of callbacks) cb.beforeStep?.(fit);
-      fit.loss = tf.tidy(() => {
-        const input = tf.tensor(x, fit.head.pooled ? [n, c] : [n, h, w, c]);
-        const lossFn = (): tf.Scalar => batchLoss(fit.head.train.apply(input, { training: true }) as tf.Tensor, { targets, k, multiLabel: train.multiLabel, labelMode: p.labelMode, labelSmoothing, plan, mixer, classWeights, posWeights });
-        return fit.optimizer.minimize(lossFn, true, vars)!.dataSync()[0];
-      });
-      source.done();
-      for (const cb of callbacks) cb.afterStep?.(fit);
-      lossSum += fit.loss * n;
-      seen += n;
-      state.step++;
-      args.onBatch?.(b + 1, p.stepsPerEpoch, { indices: idx, plan });
-    }
-    addHistogram(state.lambdaHistogram, mixer.lambdaHistory());
-    const cleanMetrics = evaluateSet(fit.head, cleanSet);
-    const validMetrics = valid ? evaluateSet(fit.head, valid) : undefined;
-    const seconds = (performance.now() - t0) / 1000;
-    const record: EpochRecord = {
-      epoch: epoch + 1,
-      lr: fit.lr,
-      mixedLoss: lossSum / seen,
-      cleanLoss: cleanMetrics.loss,
-      validLoss: validMetrics?.loss,
-      metric: validMetrics ? headlineMetric(validMetrics) : undefined,
-      seconds,
-      samplesPerSecond: seen / seconds,
-      numTensors: tf.memory().numTensors,
-    };
-    state.history.push(record);
-    state.epoch = epoch + 1;
-    fit.watched = validMetrics ?? cleanMetrics;
-    for (const cb of callbacks) await cb.afterEpoch?.(fit);
-    args.onEpoch?.(record);
-  }
-}
-
 /** Resuming with another schedule would silently train a different run: refuse, naming the change. */
 function assertSamePlan(saved: SchedulePlan | undefined, now: SchedulePlan, where: string): void {
   if (!saved) return;
@@ -382,15 +297,6 @@ function assertSamePlan(saved: SchedulePlan | undefined, now: SchedulePlan, wher
       throw new OptionError(`resume: ${key} was ${saved[key]} in the run at ${where} and is ${now[key]} now; the learning-rate schedule depends on it: resume with ${key} ${saved[key]}, or start a new run`);
     }
   }
-}
-
-function addHistogram(into: number[], hist: LambdaHistory): void {
-  const bins = hist.counts;
-  // Re-bin to LAMBDA_BINS when the mixer keeps another resolution.
-  bins.forEach((count, i) => {
-    const j = Math.min(LAMBDA_BINS - 1, Math.floor((i / bins.length) * LAMBDA_BINS));
-    into[j] += count;
-  });
 }
 
 /**

@@ -99,9 +99,13 @@ describe('the mixhead command', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^mixhead: .*holds a run already .*--overwrite/);
     expect(JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8')).history).toHaveLength(2);
-    r = await mixhead(...again, '--overwrite');
+    r = await mixhead(...again, '--overwrite', '--train-engine', 'tfjs');
     expect(r.code, r.stderr).toBe(0);
+    // The engine asked for trains, and the output, report.json and meta.json name it.
+    expect(JSON.parse(r.stdout).trainEngine).toMatch(/^tfjs \(/);
     expect(JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8')).history).toHaveLength(1);
+    expect(JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8')).trainEngine).toMatch(/^tfjs/);
+    expect(JSON.parse(await readFile(path.join(out, 'meta.json'), 'utf8')).training).toMatchObject({ engine: expect.stringMatching(/^tfjs/), options: { trainEngine: 'tfjs' } });
     r = await mixhead('train', '--cache', train, '--valid', test, '--out', out, '--config', path.join(dir, 'run.json'), '--epochs', '2', '--batch-size', '8', '--overwrite', '--json');
     expect(r.code, r.stderr).toBe(0);
 

@@ -9,11 +9,11 @@ import { tempDir } from '../tmp.js';
 import { trainHead, type TrainArgs } from '../../src/train/trainer.js';
 import { disposeHead } from '../../src/train/heads.js';
 
-describe('resume', () => {
+describe.each(['onnx', 'tfjs'] as const)('resume on the %s engine', (trainEngine) => {
   it('a killed and resumed run equals an uninterrupted one, bit for bit', async () => {
     const train = synthetic(40);
     const valid = synthetic(20, undefined, undefined, 7);
-    const args: TrainArgs = { head: 'mlp', hidden: 16, dropout: 0.3, optimizer: 'adamw', mixAt: 'hidden', epochs: 5, batchSize: 8, lr: 0.02, seed: 9 };
+    const args: TrainArgs = { head: 'mlp', hidden: 16, dropout: 0.3, optimizer: 'adamw', mixAt: 'hidden', epochs: 5, batchSize: 8, lr: 0.02, seed: 9, trainEngine };
     const full = await trainHead(train, valid, { ...args, out: await tempDir('exact') });
     const out = await tempDir('exact');
     let seen = 0;

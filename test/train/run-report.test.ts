@@ -70,6 +70,11 @@ describe('runTrain reports and thresholds', () => {
     expect(T).toBe(report.temperature!.temperature);
     const t = report.threshold!.threshold;
     expect(meta.threshold).toBeCloseTo(1 / (1 + Math.exp(-Math.log(t / (1 - t)) / T)), 6);
+    // auto trains on ONNX Runtime here (onnxruntime-node loads), and both records say so.
+    expect(report.options.trainEngine).toBe('auto');
+    expect(report.trainEngine).toMatch(/^onnx \(onnxruntime/);
+    expect((meta.training as { engine: string }).engine).toBe(report.trainEngine);
+    expect(html).toMatch(/train engine <code>onnx/);
     const e = await runEval({ model: out, cache: valid });
     expect(e.metrics.kind === 'multi' && e.metrics.threshold).toBe(meta.threshold);
     // The same decisions as the head's own probabilities at the fitted threshold (defect 6's

@@ -16,12 +16,13 @@ function maxDiff(a: Float32Array[], b: Float32Array[]): number {
   return d;
 }
 
-const quick: TrainArgs = { epochs: 6, batchSize: 16, lr: 0.05, seed: 3 };
-
-describe('trainHead', () => {
-  for (const backend of ['wasm', 'cpu']) {
+// Every behaviour below holds on both training engines (src/train/engines.ts).
+describe.each(['onnx', 'tfjs'] as const)('trainHead on the %s engine', (trainEngine) => {
+  const quick: TrainArgs = { epochs: 6, batchSize: 16, lr: 0.05, seed: 3, trainEngine };
+  // The TF.js backends matter to the tfjs engine only.
+  for (const backend of trainEngine === 'tfjs' ? ['wasm', 'cpu'] : ['wasm']) {
     for (const head of HEAD_TYPES) {
-      it(`trains the ${head} head under ${backend} with feature mixup, tensors flat across epochs`, async () => {
+      it(`trains the ${head} head (TF.js backend ${backend}) with feature mixup, tensors flat across epochs`, async () => {
         await selectBackend({ force: backend });
         const train = synthetic(48);
         const valid = synthetic(30, undefined, undefined, 9);
