@@ -15,6 +15,7 @@
  * Everything here is pure (bytes in, bytes out); ONNX Runtime runs the result (src/engine/onnx.ts).
  */
 import onnxProto from 'onnx-proto';
+import { valueInfo } from './convert/proto.js';
 
 const { onnx } = onnxProto;
 type Model = onnxProto.onnx.ModelProto;
@@ -160,18 +161,6 @@ export function cutTensor(model: Model, cut: string, file: string): string {
   if (byNode) return byNode.tensor;
   const near = closestNames(cut, outs.flatMap((o) => [o.node, o.tensor]));
   throw new OnnxModelError(`${file}: no node or tensor named "${cut}"; closest: ${near.map((s) => `"${s}"`).join(', ')} (mixhead backbones --inspect ${file} lists the cut points)`);
-}
-
-function valueInfo(name: string, dims: Dim[]): onnxProto.onnx.IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  };
 }
 
 /** Names the wrapper adds; a model that already uses them keeps working (they are made unique). */

@@ -20,7 +20,8 @@ function attribute(name: string, value: number | number[] | string): onnxProto.o
   return { name, type: T.INT, i: value };
 }
 
-function valueInfo(name: string, dims: (number | string)[]): onnxProto.onnx.IValueInfoProto {
+/** A float32 tensor's value info; a string dimension is symbolic (e.g. `batch`). */
+export function valueInfo(name: string, dims: (number | string)[]): onnxProto.onnx.IValueInfoProto {
   return {
     name,
     type: {
