@@ -16,10 +16,6 @@ import { writeFileAtomic } from '../base/fs.js';
 export const MODEL_JSON = 'model.json';
 const WEIGHTS_FILE = 'weights.bin';
 
-// writeFileAtomic moved to src/base/fs.ts; re-exported for branches that still import it from here.
-// TODO(lead): drop once every importer uses ../util/fs.js.
-export { writeFileAtomic };
-
 function toArrayBuffer(data: tf.io.WeightData | undefined): ArrayBuffer {
   if (data == null) return new ArrayBuffer(0);
   return tf.io.concatenateArrayBuffers(data as ArrayBuffer | ArrayBuffer[]);

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type * as Ort from 'onnxruntime-node';
 import type { Backbone } from '../backbone/types.js';
-import { writeFileAtomic } from '../backbone/io.js';
+import { writeFileAtomic } from '../base/fs.js';
 import { CONVERTER_VERSION, convertBackbone } from './convert/index.js';
 
 type OrtModule = typeof Ort;
