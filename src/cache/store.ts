@@ -210,7 +210,8 @@ export class FeatureCache {
         header = wanted;
         meta.putSync(utf8('header'), toJsonBytes(header));
       } else {
-        throw new Error(`${dir} is not a mixhead feature cache (no header)`);
+        // Only create() leaves the four sub-databases without a header: a precompute killed at its start.
+        throw new Error(`${dir} is an unfinished mixhead feature cache (no header: its precompute was stopped before writing one); run precompute again to start it`);
       }
       return new FeatureCache(dir, header, readonly, root, meta, features, entries, ids, lock);
     } catch (e) {

@@ -99,7 +99,7 @@ const tooLarge = (w: number | undefined, h: number | undefined, maxPixels: numbe
   `image too large: ${w ?? '?'}×${h ?? '?'} px exceeds the ${pixelCount(maxPixels)} limit (decompression-bomb guard; raise maxPixels to allow it)`;
 
 /** Turns sharp's messages into one-line reasons a user can act on. */
-async function decodeReason(err: unknown, input: Buffer, maxPixels: number): Promise<string> {
+export async function decodeReason(err: unknown, input: Buffer, maxPixels: number): Promise<string> {
   const msg = ((err as Error).message ?? String(err)).split('\n')[0].slice(0, 160);
   const format = sniffFormat(input);
   if (/pixel limit/i.test(msg)) {
@@ -115,7 +115,9 @@ async function decodeReason(err: unknown, input: Buffer, maxPixels: number): Pro
   if (format) return `truncated or corrupt ${format}`;
   // sharp tries text that looks like XML as SVG; libvips' parser detail means nothing to a user.
   if (/XML parse error|svgload/i.test(msg)) return 'not an image (text or a broken SVG)';
-  if (/glib:|vips/i.test(msg)) return 'not an image (unrecognised or corrupt file)';
+  // No known signature: whatever libvips said (its detail is per process, and sometimes lost under
+  // concurrent decodes, leaving "Input buffer has corrupt header:" alone), the file is not an image.
+  if (/glib:|vips|corrupt header|unknown error/i.test(msg) || !msg.trim()) return 'not an image (unrecognised or corrupt file)';
   return `cannot decode (${msg})`;
 }
 

@@ -4,7 +4,7 @@ import { bombHeaderPng } from '../fixtures/png.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { decodeToRgb, normalize, decodeImage, ImageDecodeError, hashBytes, readErrorReason, readImageBytes } from '../../src/data/image.js';
+import { decodeReason, decodeToRgb, normalize, decodeImage, ImageDecodeError, hashBytes, readErrorReason, readImageBytes } from '../../src/data/image.js';
 import { fashionClassPixels } from '../../src/data/fashion.js';
 import type { PreprocessSpec } from '../../src/backbone/types.js';
 import type { RawImage } from '../../src/data/types.js';
@@ -204,6 +204,20 @@ describe('decodeToRgb errors', () => {
     expect(err).toBeInstanceOf(ImageDecodeError);
     expect((err as ImageDecodeError).reason).toMatch(reason);
     expect((err as Error).message.split('\n')).toHaveLength(1);
+  });
+
+  // libvips keeps one error buffer per process: under concurrent decodes the detail after sharp's
+  // prefix can be lost or another decode's. Without a known signature the reason is still "not an image".
+  it.each([
+    ['the full XML detail', 'Input buffer has corrupt header: glib: XML parse error: Error domain 1 code 73'],
+    ['the detail lost', 'Input buffer has corrupt header:'],
+    ['the detail on its own line', 'Input buffer has corrupt header:\nglib: XML parse error'],
+    ['an empty message', ''],
+  ])('sharp failing on text with %s gives "not an image"', async (_name, message) => {
+    const text = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><rect');
+    const reason = await decodeReason(new Error(message), text, 1e8);
+    expect(reason).toMatch(/^not an image/);
+    expect(reason).not.toMatch(/glib|XML|vips/i);
   });
 
   it('a truncated JPEG is refused, naming the file', async () => {

@@ -29,7 +29,7 @@ function entries(cacheDir: string) {
   } catch (err) {
     // …or between creating the store and writing its header (src/cache/store.ts: create() completes
     // such a cache, open() names it header-less): still an empty cache, and the rerun must finish it.
-    if (/no header/.test(String(err))) return { metas: [], decoded: [] };
+    if (/no header|no '\w+' sub-database/.test(String(err))) return { metas: [], decoded: [] };
     throw err;
   }
   const metas = c.metas();
