@@ -157,6 +157,21 @@ const short = (hash: string): string => (hash.length > 12 ? `${hash.slice(0, 12)
 const shape = (s: number[]): string => s.join('×');
 const json = (v: unknown): string => (v === undefined ? 'none' : JSON.stringify(v));
 
+/** Ids that name where a model was loaded from (a file, folder or URL), not which model it is. */
+const LOCATED_ID = /^(onnx|layers|graph):/;
+
+/**
+ * Whether two records name the same backbone. A named backbone (bundled-mobilenet-v2, mobilenet-v1…)
+ * is its id. A model loaded from a path or URL is its weights: the same file copied elsewhere (each
+ * Slurm node's scratch, a colleague's checkout, a moved folder) makes the same maps, so only the
+ * kind of location and the weights hash must agree.
+ */
+export function sameBackboneId(a: CacheBackboneInfo, b: CacheBackboneInfo): boolean {
+  if (a.id === b.id) return true;
+  const la = LOCATED_ID.exec(a.id)?.[1];
+  return la != null && la === LOCATED_ID.exec(b.id)?.[1] && a.weightsHash === b.weightsHash;
+}
+
 /**
  * Every difference between two headers, in words, `a` taken as the existing cache and `b` as the
  * one wanted ("missing" classes are in `a` only, "extra" ones in `b` only). Empty when compatible.
@@ -166,7 +181,7 @@ export function compareHeaders(a: CacheHeader, b: CacheHeader): string[] {
   if (a.format !== b.format || a.version !== b.version) {
     d.push(`format differs: ${a.format} v${a.version} vs ${b.format} v${b.version}`);
   }
-  if (a.backbone.id !== b.backbone.id) d.push(`backbone differs: ${a.backbone.id} vs ${b.backbone.id}`);
+  if (!sameBackboneId(a.backbone, b.backbone)) d.push(`backbone differs: ${a.backbone.id} vs ${b.backbone.id}`);
   if (a.backbone.weightsHash !== b.backbone.weightsHash) {
     d.push(`backbone weights hash differs: ${short(a.backbone.weightsHash)} vs ${short(b.backbone.weightsHash)}`);
   }

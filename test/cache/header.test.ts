@@ -29,6 +29,21 @@ describe('compareHeaders', () => {
     expect(d).toContain('label mode differs: single-label vs multi-label');
   });
 
+  it('a model loaded from a path is its weights: the same file elsewhere matches, other weights or another kind do not', () => {
+    const at = (id: string, weightsHash = 'c'.repeat(64), kind: 'onnx' | 'layers' = 'onnx') => testHeader({ backbone: { id, weightsHash, cut: 'layer4', kind } });
+    // Copied to each node's scratch, or moved: same weights, same maps.
+    expect(compareHeaders(at('onnx:/home/me/resnet50.onnx'), at('onnx:/scratch/job7/resnet50.onnx'))).toEqual([]);
+    expect(compareHeaders(at('layers:./net/model.json', 'd'.repeat(64), 'layers'), at('layers:/srv/net/model.json', 'd'.repeat(64), 'layers'))).toEqual([]);
+    // Other weights at another path: both differences named.
+    expect(compareHeaders(at('onnx:/a/m.onnx'), at('onnx:/b/m.onnx', 'e'.repeat(64)))).toEqual([
+      'backbone differs: onnx:/a/m.onnx vs onnx:/b/m.onnx',
+      'backbone weights hash differs: cccccccccccc… vs eeeeeeeeeeee…',
+    ]);
+    // A named backbone is its name, whatever a hash says; an ONNX file is not a TF.js folder.
+    expect(compareHeaders(at('mobilenet-v1'), at('mobilenet-v2'))).toContain('backbone differs: mobilenet-v1 vs mobilenet-v2');
+    expect(compareHeaders(at('onnx:/a/m.onnx'), at('layers:/a/m', 'c'.repeat(64), 'layers'))).toContain('backbone differs: onnx:/a/m.onnx vs layers:/a/m');
+  });
+
   it('tells dtype, quantization and class order apart', () => {
     expect(compareHeaders(testHeader({}, 'float16'), testHeader({}, 'uint8'))).toEqual(['dtype differs: float16 vs uint8']);
     const q1 = testHeader({}, 'uint8');
