@@ -108,6 +108,7 @@ async function main(): Promise<void> {
   const backend = await selectBackend();
   const workDir = path.resolve(values.work ?? path.join(os.tmpdir(), 'mixhead-bench'));
   mkdirSync(workDir, { recursive: true });
+  mkdirSync(outDir, { recursive: true }); // workloads write their own files there (step-profile: ORT profiles)
   const cpu = /model name\s*:\s*(.*)/.exec(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '')?.[1] ?? os.cpus()[0]?.model ?? '?';
   const machine = {
     nproc: os.availableParallelism?.() ?? os.cpus().length,

@@ -222,9 +222,11 @@ const COMMANDS: CommandSpec[] = [
       });
       const html = r.reportHtml;
       const threshold = r.meta.multiLabel ? `; threshold ${r.meta.threshold}${r.report.threshold ? ' (calibrated on validation)' : ' (no validation set)'}` : '';
-      print(ctx.json, { out: r.out, backend: info.name, trainEngine: r.result.engine, bestEpoch: r.result.bestEpoch, lr: r.result.lr, epochs: r.result.epochs, threshold: r.meta.threshold, metrics: r.metrics, report: html }, () =>
+      print(ctx.json, { out: r.out, backend: info.name, trainEngine: r.result.engine, measuredOn: r.report.validSize ? 'validation' : 'training', bestEpoch: r.result.bestEpoch, lr: r.result.lr, epochs: r.result.epochs, threshold: r.meta.threshold, metrics: r.metrics, report: html }, () =>
         [
           `best epoch ${r.result.bestEpoch} of ${r.result.history.length} (lr ${r.result.lr.toExponential(2)}${r.result.lrFind ? ' from the lr finder' : ''}): ${formatMetrics(r.metrics)}${threshold}`,
+          // Figures on the data the head was fitted to say little: say so where they are read.
+          ...(r.report.validSize ? [] : ['(measured on the training set: no validation set was given; pass --valid CACHE or --valid-split 0.2 for figures that mean something)']),
           `model: ${r.out}`,
           `report: ${html}`,
         ].join('\n'),

@@ -90,6 +90,7 @@ describe('the mixhead command', () => {
     expect(r.code, r.stderr).toBe(0);
     const trained = JSON.parse(r.stdout);
     expect(trained.bestEpoch).toBeGreaterThan(0);
+    expect(trained.measuredOn).toBe('validation');
     await access(path.join(out, 'combined', 'model.json'));
     await access(path.join(out, 'report.html'));
 
@@ -108,6 +109,11 @@ describe('the mixhead command', () => {
     expect(JSON.parse(await readFile(path.join(out, 'meta.json'), 'utf8')).training).toMatchObject({ engine: expect.stringMatching(/^tfjs/), options: { trainEngine: 'tfjs' } });
     r = await mixhead('train', '--cache', train, '--valid', test, '--out', out, '--config', path.join(dir, 'run.json'), '--epochs', '2', '--batch-size', '8', '--overwrite', '--json');
     expect(r.code, r.stderr).toBe(0);
+
+    // Without a validation set the figures are the training set's, and the summary says so.
+    r = await mixhead('train', '--cache', train, '--out', path.join(dir, 'no-valid'), '--epochs', '1', '--batch-size', '8', '--no-combined');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^best epoch 1 of 1 .*\n\(measured on the training set: no validation set was given; pass --valid/m);
 
     r = await mixhead('eval', '--model', out, '--cache', test, '--json');
     expect(r.code, r.stderr).toBe(0);
