@@ -148,7 +148,7 @@ export async function runTrain(input: RunTrainArgs): Promise<RunTrainResult> {
       stillImproving: result.stillImproving,
       lambdaHistogram: result.lambdaHistogram,
       metrics,
-      lrFind: result.lrFind && (({ lrs, losses, smoothed, suggestion, minimumLr, steepestLr, rule, diverged }) => ({ lrs, losses, smoothed, suggestion, minimumLr, steepestLr, rule, diverged }))(result.lrFind),
+      lrFind: result.lrFind && (({ lrs, losses, smoothed, suggestion, minimumLr, steepestLr, rule, diverged, fallback }) => ({ lrs, losses, smoothed, suggestion, minimumLr, steepestLr, rule, diverged, ...(fallback ? { fallback } : {}) }))(result.lrFind),
       threshold: calibration,
       ...(thresholdCrossFit ? { thresholdCrossFit } : {}),
       ...(temperature ? { temperature } : {}),

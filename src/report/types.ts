@@ -29,7 +29,7 @@ export interface TrainReport {
   lambdaHistogram: number[];
   metrics: Metrics;
   /** The lr finder's curve when the rate was 'auto'. */
-  lrFind?: Pick<LrFindResult, 'lrs' | 'losses' | 'smoothed' | 'suggestion' | 'minimumLr' | 'steepestLr' | 'rule' | 'diverged'>;
+  lrFind?: Pick<LrFindResult, 'lrs' | 'losses' | 'smoothed' | 'suggestion' | 'minimumLr' | 'steepestLr' | 'rule' | 'diverged' | 'fallback'>;
   /** Multi-label: the calibrated decision threshold (absent: 0.5, no validation set to calibrate on). */
   threshold?: ThresholdCalibration;
   /** Multi-label: micro-F1 with the threshold cross-fitted on validation (the honest figure). */

@@ -18,6 +18,13 @@
  *   "valley" sits between the two. Both rules are in the result; measured against hand sweeps in
  *   README ("Defaults").
  *
+ * When the curve holds no descent to read (the smoothed loss never falls 5% below where it stood once
+ * the average had settled, or no point falls before the minimum), the suggestion would be noise: a
+ * head on features that say little about the labels (a backbone with random weights, a tiny set)
+ * gave rates from 1e-8 to 4 across seeds. The finder then returns a fixed rate per head instead
+ * (`fallback` says why): the best of the README's hand sweeps with Adam (linear 3e-2, mlp and conv
+ * 1e-2); 1e-1 for momentum SGD, a common choice, not measured here.
+ *
  * The finder trains its own throw-away head (same architecture and seed) on unmixed batches with the
  * training loss; the head that is then trained starts from the untouched initial weights. It is a
  * mode of the training loop (src/train/loop.ts): the ramp, the loss record and the stop are callbacks,
@@ -79,6 +86,8 @@ export interface LrFindResult {
   /** The rate to train with (see the file header for the rule). */
   suggestion: number;
   rule: LrRule;
+  /** Set when the curve held no descent and `suggestion` is the head's fixed rate: why. */
+  fallback?: string;
   /** Whether the ramp was cut short by a diverging loss. */
   diverged: boolean;
   seconds: number;
@@ -113,6 +122,33 @@ export function resolveLrFindArgs(args: LrFindArgs) {
   if (!(r.divergence > 1)) throw new OptionError(`lr-find: divergence ${r.divergence} is not allowed; use a number > 1`);
   if (!(r.beta >= 0 && r.beta < 1)) throw new OptionError(`lr-find: beta ${r.beta} is not allowed; use a number in [0, 1)`);
   return r;
+}
+
+/** Least relative fall of the smoothed loss that counts as a descent (see the file header). */
+export const MIN_DESCENT = 0.05;
+
+/** The rate used when the curve holds no descent (see the file header). */
+export function fallbackLr(head: HeadType, optimizer: LrFindArgs['optimizer']): number {
+  if (optimizer === 'sgd') return 0.1;
+  return head === 'linear' ? 3e-2 : 1e-2;
+}
+
+/**
+ * Reads the suggestion off a smoothed curve by `rule`, or says why the curve cannot give one: the
+ * fall from the first trusted point (as in steepestIndex) to the minimum is under MIN_DESCENT of it,
+ * or no point descends before the minimum.
+ */
+export function readCurve(lrs: number[], smoothed: number[], rule: LrRule): { minimumLr: number; steepestLr: number; suggestion?: number; noDescent?: string } {
+  const at = argmin(smoothed);
+  const minimumLr = lrs[Math.max(0, at)];
+  const steep = steepestIndex(lrs, smoothed);
+  const steepestLr = steep >= 0 ? lrs[steep] : minimumLr / 10;
+  const first = Math.min(smoothed.length - 1, Math.max(5, Math.floor(lrs.length / 10)));
+  const level = smoothed[first];
+  const fall = at >= 0 && Number.isFinite(level) && level > 0 ? (level - smoothed[at]) / level : 0;
+  if (steep < 0) return { minimumLr, steepestLr, noDescent: 'no point of the smoothed loss falls before its minimum' };
+  if (!(fall >= MIN_DESCENT)) return { minimumLr, steepestLr, noDescent: `the smoothed loss fell only ${(100 * Math.max(0, fall)).toFixed(1)}% over the ramp` };
+  return { minimumLr, steepestLr, suggestion: rule === 'steepest' ? steepestLr : minimumLr / 10 };
 }
 
 /** The smoothed curve (see the file header). */
@@ -253,11 +289,9 @@ export async function findLearningRate(train: FeatureSet, args: LrFindArgs = {})
     if (cTensor && !cTensor.isDisposed) cTensor.dispose();
   }
   const { lrs, losses, smoothed, diverged } = record;
-  const at = argmin(smoothed);
-  const minimumLr = lrs[Math.max(0, at)];
-  const steep = steepestIndex(lrs, smoothed);
-  const steepestLr = steep >= 0 ? lrs[steep] : minimumLr / 10;
   const rule = args.rule ?? LR_FIND_DEFAULTS.rule;
-  const suggestion = rule === 'steepest' ? steepestLr : minimumLr / 10;
-  return { lrs, losses, smoothed, minimumLr, steepestLr, suggestion, rule, diverged, seconds: (performance.now() - t0) / 1000 };
+  const read = readCurve(lrs, smoothed, rule);
+  const result: LrFindResult = { lrs, losses, smoothed, minimumLr: read.minimumLr, steepestLr: read.steepestLr, suggestion: read.suggestion ?? fallbackLr(args.head ?? LR_FIND_DEFAULTS.head, args.optimizer), rule, diverged, seconds: (performance.now() - t0) / 1000 };
+  if (read.noDescent) result.fallback = read.noDescent;
+  return result;
 }

@@ -269,7 +269,11 @@ async function startRun(train: FeatureSet, head: Head, args: TrainArgs, a: Resol
   if (lr === undefined) {
     lrFind = await findLearningRate(train, { head: a.head, hidden: args.hidden, dropout: args.dropout, batchSize: a.batchSize, optimizer: a.optimizer, momentum: a.momentum, poolFirst, seed: a.seed, trainEngine: a.trainEngine });
     lr = lrFind.suggestion;
-    args.log?.(`lr-find: lr ${lr.toExponential(2)} (${lrFind.rule} of the smoothed loss over ${lrFind.lrs.length} steps, ${lrFind.seconds.toFixed(1)} s)`);
+    args.log?.(
+      lrFind.fallback
+        ? `lr-find: no rate to read off the curve (${lrFind.fallback} in ${lrFind.lrs.length} steps): using lr ${lr.toExponential(2)}, the ${a.head} head's usual rate; pass --lr to choose one`
+        : `lr-find: lr ${lr.toExponential(2)} (${lrFind.rule} of the smoothed loss over ${lrFind.lrs.length} steps, ${lrFind.seconds.toFixed(1)} s)`,
+    );
   }
   const plan: SchedulePlan = { epochs, batchSize: a.batchSize, lr, schedule: a.schedule, warmupEpochs: a.warmupEpochs };
   const optimizer = makeOptimizer(a.optimizer, lr, a.momentum);

@@ -6,7 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { blobs } from '../fixtures/blobs.js';
-import { findLearningRate, smoothLosses, steepestIndex } from '../../src/train/lrfind.js';
+import { fallbackLr, findLearningRate, readCurve, smoothLosses, steepestIndex } from '../../src/train/lrfind.js';
+import { memoryFeatureSet } from '../../src/train/features.js';
+import { Rng } from '../../src/base/random.js';
 import { trainHead } from '../../src/train/trainer.js';
 import { disposeHead } from '../../src/train/heads.js';
 
@@ -25,6 +27,38 @@ describe('lr finder', () => {
     // Falls fastest around index 20 (a logistic step in log lr), minimum at 30, then rises.
     const s = lrs.map((_, i) => (i <= 30 ? 2 - 1 / (1 + Math.exp(-(i - 20))) : 1 + (i - 30) * 0.5));
     expect(steepestIndex(lrs, s)).toBe(20);
+  });
+
+  it('reads no rate off a curve without a descent: flat noise, or a minimum among the first points', () => {
+    const n = 100;
+    const lrs = Array.from({ length: n }, (_, i) => 1e-7 * 1e8 ** (i / (n - 1)));
+    const rng = new Rng(3);
+    // ln 2 with ±1% noise: the "steepest" point of such a curve is wherever the noise put it.
+    const flat = smoothLosses(lrs.map(() => 0.693 * (1 + 0.01 * rng.normal())), 0.98);
+    expect(readCurve(lrs, flat, 'steepest').noDescent).toMatch(/fell only \d\.\d% over the ramp|no point .* falls before its minimum/);
+    expect(readCurve(lrs, flat, 'steepest').suggestion).toBeUndefined();
+    // Only rising: the minimum is the first point, nothing falls before it.
+    const rising = lrs.map((_, i) => 1 + i / 50);
+    expect(readCurve(lrs, rising, 'steepest').noDescent).toMatch(/no point .* falls before its minimum/);
+    expect(readCurve(lrs, rising, 'minimum/10').suggestion).toBeUndefined();
+    // A real descent (2.3 → 0.3, fastest at index 60) is read as before.
+    const falling = lrs.map((_, i) => 0.3 + 2 / (1 + Math.exp((i - 60) / 4)));
+    const read = readCurve(lrs, falling, 'steepest');
+    expect(read.noDescent).toBeUndefined();
+    expect(read.suggestion).toBe(lrs[60]);
+  });
+
+  it('features that say nothing about the labels: the finder falls back to the head\'s fixed rate and says why', async () => {
+    // 36 samples, 4 balanced classes, every map zero: the logits are the biases, which start at 0, so
+    // the loss starts at ln 4, the best a balanced prior allows, and no rate lowers it.
+    const same = memoryFeatureSet({ maps: new Float32Array(36 * 16), featureShape: [1, 1, 16], labels: Array.from({ length: 36 }, (_, i) => [['a', 'b', 'c', 'd'][i % 4]!]), classes: ['a', 'b', 'c', 'd'] });
+    for (const head of ['linear', 'mlp'] as const) {
+      const f = await findLearningRate(same, { head, seed: 2 });
+      expect(f.fallback, `${head}: suggested ${f.suggestion}`).toMatch(/fell only|no point/);
+      expect(f.suggestion).toBe(fallbackLr(head, 'adam'));
+    }
+    expect(fallbackLr('linear', 'adam')).toBe(3e-2);
+    expect(fallbackLr('conv', 'adam')).toBe(1e-2);
   });
 
   const train = blobs(512, 1);
