@@ -101,6 +101,36 @@ export class Rng {
   }
 
   /**
+   * out[i] = `value` when the i-th next raw draw is below `below` (an integer in [0, 2^32]), else 0:
+   * exactly `out.length` calls of nextUint32, in one loop over local state. A dropout mask is the
+   * most the host draws per step (64×512 units per mlp step); called one draw at a time the stream
+   * cost ~27 ns per unit, mostly boxing results above 2^31.
+   */
+  fillBernoulli(out: Float32Array, below: number, value: number): Float32Array {
+    let s0 = this.s0 | 0;
+    let s1 = this.s1 | 0;
+    let s2 = this.s2 | 0;
+    let s3 = this.s3 | 0;
+    for (let i = 0; i < out.length; i++) {
+      const x = Math.imul(s1, 5);
+      const result = Math.imul((x << 7) | (x >>> 25), 9) >>> 0;
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      out[i] = result < below ? value : 0;
+    }
+    this.s0 = s0 >>> 0;
+    this.s1 = s1 >>> 0;
+    this.s2 = s2 >>> 0;
+    this.s3 = s3 >>> 0;
+    return out;
+  }
+
+  /**
    * Uniform in [0, 1) with 53 random bits (a full double mantissa): (a·2^21 + b) / 2^53 from the top
    * 32 bits of one draw and the top 21 of the next. 32 bits would make U^(1/a) in the gamma boost
    * coarse for small shapes.

@@ -116,7 +116,8 @@ export const FLAGS: readonly FlagRow[] = [
   { flag: '--seed <n>', scope: 'train', path: 'seed', parse: 'number', help: 'seed of every random choice' },
   { flag: '--train-engine <name>', scope: 'train', path: 'trainEngine', parse: 'text', help: 'what runs the training steps: onnx (ONNX Runtime, all cores), tfjs (TF.js autodiff on its backend), or auto (onnx when onnxruntime-node loads; docs/architecture.md, "Training engines")' },
   { flag: '--resume', scope: 'train', path: 'resume', parse: 'switch', help: 'continue from <out>/checkpoints/last' },
-  { flag: '--no-checkpoints', scope: 'train', path: 'checkpoints', parse: 'negate', help: 'write no per-epoch checkpoints (faster; a killed run then cannot resume)' },
+  { flag: '--no-checkpoints', scope: 'train', path: 'checkpoints', parse: 'negate', help: 'write no checkpoints (a killed run then cannot resume)' },
+  { flag: '--checkpoint-every <seconds>', scope: 'train', path: 'checkpointEvery', parse: 'number', help: 'seconds between checkpoints (0: every epoch); the last epoch and the best weights are always saved' },
   { flag: '--overwrite', scope: 'train', path: 'overwrite', parse: 'switch', help: 'replace a run already in --out' },
   { flag: '--no-combined', scope: 'train', path: 'combined', parse: 'negate', help: 'skip the combined backbone+head model' },
 

@@ -17,7 +17,7 @@ import type { Head } from './heads.js';
 import type { Metrics } from './metrics.js';
 import { headlineMetric } from './metrics.js';
 import { learningRateAt, type ScheduleName } from './schedule.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, saveCheckpointArrays } from './checkpoint.js';
 import type { Rng } from '../base/random.js';
 
 /** What the loop and its callbacks share. */
@@ -40,6 +40,8 @@ export interface Fit<State extends FitState = FitState> {
   rngs: { dropout: Rng };
   /** The finished epoch's metrics (afterEpoch): validation when there is a validation set, else training. */
   watched?: Metrics;
+  /** The best epoch's weights, kept on the host by bestEpoch (Head order); checkpoints writes them as `best`. */
+  bestWeights?: { epoch: number; values: Float32Array[] };
   /** Set by a callback to end training after this epoch. */
   stop: boolean;
   /** Set by a callback to end the run right after this step, without the epoch's evaluation (the lr finder's stop). */
@@ -56,6 +58,8 @@ export interface FitState {
   bestLoss?: number;
   best?: Metrics;
   stoppedEarly?: boolean;
+  /** Epoch of the newest checkpoint `last` (checkpoints); the divergence guard names it. */
+  checkpointEpoch?: number;
 }
 
 /**
@@ -103,7 +107,8 @@ export function divergenceGuard(ckptDir: string | undefined): TrainCallback {
     name: 'divergenceGuard',
     afterStep(fit) {
       if (Number.isFinite(fit.loss)) return;
-      const last = fit.state.epoch > 0 && ckptDir ? ` The last good checkpoint is ${path.join(ckptDir, 'last')} (epoch ${fit.state.epoch}).` : '';
+      const at = fit.state.checkpointEpoch;
+      const last = at && ckptDir ? ` The last good checkpoint is ${path.join(ckptDir, 'last')} (epoch ${at}).` : '';
       throw new TrainingDivergedError(`training loss became ${fit.loss} at epoch ${fit.epoch + 1}, batch ${fit.batch + 1} (lr ${fit.lr.toExponential(2)}): lower --lr.${last}`);
     },
   };
@@ -122,14 +127,14 @@ export function isBetter(value: number, loss: number, bestValue: number, bestLos
 
 /**
  * Tracks the best epoch (metric first, validation loss as the tie-break), keeps its weights on the
- * host (and as checkpoint `best` with `ckptDir`), and at the end puts them back: the head returned is
- * always the best epoch's. Says so when the best epoch is the last ("still improving").
+ * host (`fit.bestWeights`; the checkpoints callback writes them as `best`), and at the end puts them
+ * back: the head returned is always the best epoch's. Says so when the best epoch is the last
+ * ("still improving").
  */
 export function bestEpoch(ckptDir: string | undefined): TrainCallback {
-  let kept: { epoch: number; values: Float32Array[] } | undefined;
   return {
     name: 'bestEpoch',
-    async afterEpoch(fit) {
+    afterEpoch(fit) {
       const m = fit.watched!;
       const s = fit.state;
       if (s.bestEpoch >= 0 && !isBetter(headlineMetric(m).value, m.loss, s.bestValue, s.bestLoss)) return;
@@ -137,8 +142,7 @@ export function bestEpoch(ckptDir: string | undefined): TrainCallback {
       s.bestLoss = m.loss;
       s.bestEpoch = fit.epoch + 1;
       s.best = m;
-      kept = { epoch: fit.epoch + 1, values: fit.head.train.trainableWeights.map((v) => Float32Array.from(v.read().dataSync() as Float32Array)) };
-      if (ckptDir) await saveCheckpoint(ckptDir, 'best', s, fit.head.train.trainableWeights, null);
+      fit.bestWeights = { epoch: fit.epoch + 1, values: fit.head.train.trainableWeights.map((v) => Float32Array.from(v.read().dataSync() as Float32Array)) };
     },
     async afterFit(fit) {
       const s = fit.state;
@@ -146,8 +150,8 @@ export function bestEpoch(ckptDir: string | undefined): TrainCallback {
         if (s.epoch > 1 && !s.stoppedEarly) fit.log?.(`the best epoch is the last (${s.epoch}): the head is still improving; more epochs or a higher lr may help`);
         return;
       }
-      if (kept?.epoch === s.bestEpoch) {
-        const values = kept.values;
+      if (fit.bestWeights?.epoch === s.bestEpoch) {
+        const values = fit.bestWeights.values;
         fit.head.train.trainableWeights.forEach((v, i) =>
           tf.tidy(() => {
             v.write(tf.tensor(values[i], v.shape as number[]));
@@ -156,7 +160,8 @@ export function bestEpoch(ckptDir: string | undefined): TrainCallback {
       } else if (ckptDir) {
         // Resumed after the best epoch: its weights are on disk only.
         const best = await loadCheckpoint<FitState>(ckptDir, 'best');
-        if (best) await best.restore(fit.head.train.trainableWeights, null);
+        if (best?.state.bestEpoch === s.bestEpoch) await best.restore(fit.head.train.trainableWeights, null);
+        else fit.log?.(`the best epoch's weights (epoch ${s.bestEpoch}) are not in ${ckptDir} (a resume with fewer epochs after a kill?): the head is the last epoch's`);
       }
     },
   };
@@ -172,13 +177,33 @@ export function earlyStopping(patience: number): TrainCallback {
   };
 }
 
-/** Saves checkpoint `last` (weights, optimizer, loop state) after every epoch. */
-export function checkpoints(ckptDir: string): TrainCallback {
+/**
+ * Saves checkpoint `last` (weights, optimizer, loop state) after an epoch when `everySeconds` have
+ * passed since the previous save (0: every epoch), and always after the final epoch or a stop; before
+ * it, `best` when the best epoch changed since the last save. A resume starts from `last`, and replays
+ * the epochs after it exactly (docs/architecture.md, "Checkpoints"), so a best epoch found after it is
+ * found again; one at or before it is in `best`. The default interval keeps a default mlp run (63
+ * short epochs) to a few saves instead of 63 (~8 MB each: weights and Adam's two moments).
+ */
+export function checkpoints(ckptDir: string, everySeconds: number, totalEpochs: number): TrainCallback {
+  let since = performance.now();
+  let bestOnDisk = -1;
   return {
     name: 'checkpoints',
     async afterEpoch(fit) {
-      fit.state.stoppedEarly = fit.stop;
-      await saveCheckpoint(ckptDir, 'last', fit.state, fit.head.train.trainableWeights, fit.optimizer);
+      const s = fit.state;
+      s.stoppedEarly = fit.stop;
+      const due = everySeconds <= 0 || fit.stop || s.epoch >= totalEpochs || performance.now() - since >= everySeconds * 1000;
+      if (!due) return;
+      const kept = fit.bestWeights;
+      if (kept && kept.epoch === s.bestEpoch && kept.epoch !== bestOnDisk) {
+        const weights = fit.head.train.trainableWeights;
+        await saveCheckpointArrays(ckptDir, 'best', s, kept.values.map((data, i) => ({ name: weights[i]!.name, shape: weights[i]!.shape as number[], data })), []);
+        bestOnDisk = kept.epoch;
+      }
+      s.checkpointEpoch = s.epoch;
+      await saveCheckpoint(ckptDir, 'last', s, fit.head.train.trainableWeights, fit.optimizer);
+      since = performance.now();
     },
   };
 }

@@ -41,19 +41,25 @@ export interface CheckpointFile<S> {
   sha256: string;
 }
 
-function pack(tensors: { name: string; tensor: tf.Tensor }[], start: number, chunks: Float32Array[]): { specs: TensorSpec[]; end: number } {
+/** One array of a checkpoint: a weight or an optimizer slot, by name. */
+export interface NamedArray {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+function pack(arrays: NamedArray[], start: number, chunks: Float32Array[]): { specs: TensorSpec[]; end: number } {
   let offset = start;
   const specs: TensorSpec[] = [];
-  for (const { name, tensor } of tensors) {
-    const data = tensor.dataSync() as Float32Array;
-    chunks.push(Float32Array.from(data));
-    specs.push({ name, shape: tensor.shape, offset });
+  for (const { name, shape, data } of arrays) {
+    chunks.push(data);
+    specs.push({ name, shape, offset });
     offset += data.length * 4;
   }
   return { specs, end: offset };
 }
 
-/** Writes `dir/<name>` atomically (see the module comment). */
+/** Writes `dir/<name>` atomically (see the module comment) from TF.js variables and optimizer. */
 export async function saveCheckpoint<S>(
   dir: string,
   name: string,
@@ -61,16 +67,28 @@ export async function saveCheckpoint<S>(
   modelWeights: tf.LayerVariable[],
   optimizer: tf.Optimizer | null,
 ): Promise<void> {
-  const chunks: Float32Array[] = [];
-  const model = pack(modelWeights.map((w) => ({ name: w.name, tensor: w.read() })), 0, chunks);
+  // Everything is stored as float32: the optimizer's step count comes as an int32 scalar.
+  const floats = (t: tf.Tensor) => {
+    const d = t.dataSync();
+    return d instanceof Float32Array ? d : Float32Array.from(d as Int32Array);
+  };
+  const model = modelWeights.map((w) => ({ name: w.name, shape: w.shape as number[], data: floats(w.read()) }));
   const optWeights = optimizer ? await optimizer.getWeights() : [];
-  const opt = pack(optWeights, model.end, chunks);
+  const opt = optWeights.map(({ name, tensor }) => ({ name, shape: tensor.shape, data: floats(tensor) }));
   // getWeights() makes a fresh scalar for the step count; the rest are the optimizer's own variables.
   tf.dispose(optWeights.filter((w) => w.name === 'iter').map((w) => w.tensor));
+  await saveCheckpointArrays(dir, name, state, model, opt);
+}
+
+/** Writes `dir/<name>` atomically (see the module comment) from host arrays (copied before the first await). */
+export async function saveCheckpointArrays<S>(dir: string, name: string, state: S, model: NamedArray[], optimizer: NamedArray[]): Promise<void> {
+  const chunks: Float32Array[] = [];
+  const m = pack(model, 0, chunks);
+  const opt = pack(optimizer, m.end, chunks);
   const bytes = Buffer.concat(chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)));
   const file: CheckpointFile<S> = {
     state,
-    model: model.specs,
+    model: m.specs,
     optimizer: opt.specs,
     bytes: bytes.byteLength,
     sha256: createHash('sha256').update(bytes).digest('hex'),

@@ -210,13 +210,9 @@ export class OnnxEngine implements TrainEngine {
     const width = dropoutWidth(this.session.head);
     if (!this.mask || this.mask.length < n * width) this.mask = new Float32Array(n * width);
     const m = this.mask.subarray(0, n * width);
-    const rng = new Rng(seed);
-    const scale = 1 / this.keep;
     // Kept with probability keep: one 32-bit draw per unit (a 53-bit uniform costs two, and the mask
     // is the largest thing the host draws per step).
-    const below = Math.floor(this.keep * 2 ** 32);
-    for (let i = 0; i < m.length; i++) m[i] = rng.nextUint32() < below ? scale : 0;
-    return m;
+    return new Rng(seed).fillBernoulli(m, Math.floor(this.keep * 2 ** 32), 1 / this.keep);
   }
 
   step(b: StepBatch): Promise<number> {

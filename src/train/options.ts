@@ -86,10 +86,15 @@ export const trainDataShape = {
   /** Continue from `out/checkpoints/last` when present. */
   resume: field.bool(),
   /**
-   * Write `out/checkpoints/` every epoch (default true: what `resume` and a killed run need). `compare`
-   * turns it off for its runs: it reruns a setting whole, and the writes cost 1–4 s per mlp run.
+   * Write `out/checkpoints/` (default true: what `resume` and a killed run need), every
+   * `checkpointEvery` seconds. `compare` turns it off for its runs: it reruns a setting whole.
    */
   checkpoints: field.bool(),
+  /**
+   * Seconds between checkpoints `last` (default 30; 0: after every epoch). The final epoch, an early
+   * stop and the best epoch's weights are always saved; a killed run loses at most this much work.
+   */
+  checkpointEvery: field.nonNegative(),
   /**
    * Feed pooled vectors to heads that start with average pooling (default true; exact, since mixing
    * commutes with the pooling). Off, the head pools full maps itself (tests compare the two).
@@ -151,6 +156,7 @@ export const TRAIN_DEFAULTS = {
   warmupEpochs: 0,
   cleanSample: 2048,
   checkpoints: true,
+  checkpointEvery: 30,
   seed: 0,
   trainEngine: 'auto' as TrainEngineChoice,
   balance: 'none' as BalanceMode,

@@ -178,7 +178,7 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
       divergenceGuard(ckptDir),
       bestEpoch(ckptDir),
       ...(args.patience != null ? [earlyStopping(args.patience)] : []),
-      ...(ckptDir ? [checkpoints(ckptDir)] : []),
+      ...(ckptDir ? [checkpoints(ckptDir, args.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery, plan.epochs)] : []),
       // The user's policies run after the built-in ones (a beforeStep of theirs may still change fit.lr).
       ...((args.callbacks ?? []) as TrainCallback[]),
     ];

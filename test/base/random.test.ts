@@ -42,6 +42,22 @@ describe('Rng: determinism', () => {
     expect(new Rng(-1).nextUint32()).not.toBe(new Rng(2 ** 32 - 1).nextUint32());
   });
 
+  it('fillBernoulli is the nextUint32 stream thresholded, and leaves the stream where those draws would', () => {
+    for (const seed of [0, 7, -3, 2 ** 40 + 1]) {
+      const a = new Rng(seed);
+      const b = new Rng(seed);
+      a.nextUint32(); // start mid-stream, where the state words are signed
+      b.nextUint32();
+      const below = Math.floor(0.7 * 2 ** 32);
+      const got = a.fillBernoulli(new Float32Array(1001), below, 1 / 0.7);
+      const want = Float32Array.from({ length: 1001 }, () => (b.nextUint32() < below ? 1 / 0.7 : 0));
+      expect(got).toEqual(want);
+      expect(a.nextUint32()).toBe(b.nextUint32());
+      // The share kept is near 0.7 (binomial sd ≈ 0.0145 over 1001 draws).
+      expect(Math.abs(got.filter((v) => v > 0).length / 1001 - 0.7)).toBeLessThan(0.06);
+    }
+  });
+
   it('rejects seeds that are not safe integers', () => {
     expect(() => new Rng(1.5)).toThrow(/seed must be a safe integer/);
     expect(() => new Rng(Number.NaN)).toThrow(/seed/);

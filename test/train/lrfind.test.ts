@@ -111,7 +111,7 @@ describe("lr and epochs 'auto' (the defaults)", () => {
     const out = await tempDir('auto');
     const train = blobs(256, 3);
     let seen = 0;
-    const args = { batchSize: 128, seed: 2, out, mixup: { alpha: 0 } };
+    const args = { batchSize: 128, seed: 2, out, mixup: { alpha: 0 }, checkpointEvery: 0 };
     await expect(
       trainHead(train, null, {
         ...args,

@@ -99,7 +99,7 @@ describe.each(['onnx', 'tfjs'] as const)('trainHead on the %s engine', (trainEng
     const valid = synthetic(20, undefined, undefined, 7);
     const outA = await tempDir('ck');
     const outB = await tempDir('ck');
-    const args: TrainArgs = { ...quick, head: 'mlp', optimizer: 'adam', mixup: { alpha: 0.4 } };
+    const args: TrainArgs = { ...quick, head: 'mlp', optimizer: 'adam', mixup: { alpha: 0.4 }, checkpointEvery: 0 };
     const full = await trainHead(train, valid, { ...args, epochs: 4, out: outA });
     // Stop after 2 of 4 epochs (as a kill would), then resume.
     let epochsSeen = 0;

@@ -32,7 +32,7 @@ const weights = (r: { head: { train: { trainableWeights: { read(): { dataSync():
 describe('training on views', () => {
   const train = synthetic(36, SHAPE);
   const valid = synthetic(18, SHAPE, undefined, 5);
-  const args: TrainArgs = { head: 'mlp', hidden: 8, epochs: 3, batchSize: 8, lr: 0.02, seed: 3, mixAt: 'hidden' };
+  const args: TrainArgs = { head: 'mlp', hidden: 8, epochs: 3, batchSize: 8, lr: 0.02, seed: 3, mixAt: 'hidden', checkpointEvery: 0 };
 
   it('identical views train bit for bit as one view: the view draws disturb no other stream', async () => {
     const one = await trainHead(train, valid, args);
