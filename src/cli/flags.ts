@@ -139,6 +139,7 @@ export const FLAGS: readonly FlagRow[] = [
   { flag: '--rule <rule>', scope: 'lrFind', path: 'rule', parse: 'text', help: 'which point of the loss curve to suggest' },
   { flag: '--seed <n>', scope: 'lrFind', path: 'seed', parse: 'number', help: 'seed' },
   { flag: '--plot <file>', scope: 'lrFind', path: 'plot', parse: 'text', help: 'write the loss curve here as SVG' },
+  { flag: '--train-engine <name>', scope: 'lrFind', path: 'trainEngine', parse: 'text', help: 'what runs the ramp\'s steps: onnx, tfjs or auto (as train)' },
 
   // eval and predict (src/jobs/model-options.ts)
   { flag: '--model <dir>', scope: 'eval', path: 'model', parse: 'path', required: true, help: 'folder written by mixhead train' },

@@ -248,7 +248,7 @@ const COMMANDS: CommandSpec[] = [
         [
           f.fallback
             ? `no rate to read off the curve (${f.fallback}; ${f.lrs.length} steps, ${f.seconds.toFixed(1)} s): the features may say little about the labels. The head's usual rate is ${f.suggestion.toExponential(2)}`
-            : `suggested lr ${f.suggestion.toExponential(2)} (${f.rule}; the smoothed loss is lowest at ${f.minimumLr.toExponential(2)}${f.diverged ? ', then diverges' : ''}; ${f.lrs.length} steps, ${f.seconds.toFixed(1)} s)`,
+            : `suggested lr ${f.suggestion.toExponential(2)} (${f.rule}; the smoothed loss is lowest at ${f.minimumLr.toExponential(2)}${f.diverged ? ', then diverges' : ''}; ${f.lrs.length} steps on ${f.engine}, ${f.seconds.toFixed(1)} s)`,
           `train with: --lr ${Number(f.suggestion.toPrecision(2))}   (or leave --lr out: auto runs this finder)`,
           `plot: ${r.plot}`,
         ].join('\n'),

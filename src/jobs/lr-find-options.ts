@@ -23,6 +23,8 @@ export const lrFindOptionsSchema = z
     momentum: trainDataShape.momentum,
     poolFirst: trainDataShape.poolFirst,
     seed: trainDataShape.seed,
+    /** What runs the ramp's steps (as `train --train-engine`; default auto). */
+    trainEngine: trainDataShape.trainEngine,
     /** First and last rate of the exponential ramp (start < end). */
     start: field.positive(),
     end: field.positive(),

@@ -88,6 +88,8 @@ export interface LrFindResult {
   rule: LrRule;
   /** Set when the curve held no descent and `suggestion` is the head's fixed rate: why. */
   fallback?: string;
+  /** The engine that ran the ramp's steps (TrainEngine.description). */
+  engine: string;
   /** Whether the ramp was cut short by a diverging loss. */
   diverged: boolean;
   seconds: number;
@@ -250,6 +252,7 @@ export async function findLearningRate(train: FeatureSet, args: LrFindArgs = {})
   const record = { lrs: [] as number[], losses: [] as number[], smoothed: [] as number[], diverged: false };
   const bs = Math.min(r.batchSize, train.size);
   let engine: TrainEngine | undefined;
+  let engineName = '';
   const source = featureBatches(train, head, bs);
   try {
     engine = await createTrainEngine(args.trainEngine ?? 'auto', {
@@ -264,6 +267,7 @@ export async function findLearningRate(train: FeatureSet, args: LrFindArgs = {})
       labelMode: 'blend',
       labelSmoothing: 0,
     });
+    engineName = engine.description;
     const stepsPerEpoch = Math.ceil(train.size / bs);
     const fit: Fit<LoopState> = { head, optimizer, state: initialLoopState(), epoch: 0, batch: 0, batchSize: 0, loss: 0, lr: r.start, dropoutSeed: seed, rngs: { dropout: new Rng(seed) }, stop: false };
     // Unmixed batches: α = 0 only hands the targets through.
@@ -291,7 +295,7 @@ export async function findLearningRate(train: FeatureSet, args: LrFindArgs = {})
   const { lrs, losses, smoothed, diverged } = record;
   const rule = args.rule ?? LR_FIND_DEFAULTS.rule;
   const read = readCurve(lrs, smoothed, rule);
-  const result: LrFindResult = { lrs, losses, smoothed, minimumLr: read.minimumLr, steepestLr: read.steepestLr, suggestion: read.suggestion ?? fallbackLr(args.head ?? LR_FIND_DEFAULTS.head, args.optimizer), rule, diverged, seconds: (performance.now() - t0) / 1000 };
+  const result: LrFindResult = { lrs, losses, smoothed, minimumLr: read.minimumLr, steepestLr: read.steepestLr, suggestion: read.suggestion ?? fallbackLr(args.head ?? LR_FIND_DEFAULTS.head, args.optimizer), rule, diverged, engine: engineName, seconds: (performance.now() - t0) / 1000 };
   if (read.noDescent) result.fallback = read.noDescent;
   return result;
 }

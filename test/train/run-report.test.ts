@@ -117,4 +117,16 @@ describe('runLrFind', () => {
     expect(svg).toMatch(/^<svg/);
     expect(svg).toMatch(/Learning-rate finder/);
   });
+
+  it('runs its ramp on the engine asked for: onnx and tfjs give the same curve (linear head, no dropout)', async () => {
+    const dir = await tempDir('lrfind-engines');
+    const cache = await cacheOf(path.join(dir, 'train'), 60, 2);
+    const onnx = await runLrFind({ cache, batchSize: 16, trainEngine: 'onnx' });
+    const tfjs = await runLrFind({ cache, batchSize: 16, trainEngine: 'tfjs' });
+    expect(onnx.result.engine).toMatch(/^onnx \(onnxruntime/);
+    expect(tfjs.result.engine).toMatch(/^tfjs \(/);
+    // The first 40 steps (rates up to ~1e-3): float32 rounding only, before the ramp amplifies it.
+    onnx.result.losses.slice(0, 40).forEach((l, i) => expect(Math.abs(l - tfjs.result.losses[i]!)).toBeLessThan(1e-4));
+    await expect(runLrFind({ cache, trainEngine: 'gpu' as never })).rejects.toThrow(/trainEngine/);
+  });
 });
