@@ -135,16 +135,26 @@ export function singleLabelMetrics(probs: Float32Array, labels: Int32Array, clas
   };
 }
 
-/** The `count` samples with the largest −log p(true class), worst first (ties: lower index first). */
+/**
+ * The `count` samples with the largest −log p(true class), worst first (ties: lower index first).
+ * Kept as a small sorted list while scanning (insertion into at most `count` places): it runs on
+ * every epoch's evaluation, where sorting an object per sample was most of the metrics' garbage.
+ */
 export function topLosses(probs: Float32Array, labels: Int32Array, k: number, count = TOP_LOSSES): TopLoss[] {
-  const all: TopLoss[] = [];
+  const top: TopLoss[] = [];
   for (let i = 0; i < labels.length; i++) {
+    const p = probs[i * k + labels[i]];
+    const loss = -Math.log(Math.max(p, EPS));
+    // Later samples lose ties, so one that does not beat the last kept loss cannot enter a full list.
+    if (top.length === count && !(loss > top[count - 1].loss)) continue;
     let best = 0;
     for (let j = 1; j < k; j++) if (probs[i * k + j] > probs[i * k + best]) best = j;
-    const p = probs[i * k + labels[i]];
-    all.push({ index: i, label: labels[i], predicted: best, probability: p, loss: -Math.log(Math.max(p, EPS)) });
+    let at = top.length;
+    while (at > 0 && loss > top[at - 1].loss) at--;
+    top.splice(at, 0, { index: i, label: labels[i], predicted: best, probability: p, loss });
+    if (top.length > count) top.pop();
   }
-  return all.sort((a, b) => b.loss - a.loss || a.index - b.index).slice(0, count);
+  return top;
 }
 
 /**

@@ -255,4 +255,17 @@ describe('top losses', () => {
     const m = singleLabelMetrics(probs, labels, ['a', 'b']);
     expect(m.topLosses[0].index).toBe(3);
   });
+
+  it('equals sorting every sample by loss (ties: lower index first), on data with many ties', () => {
+    const rng = new Rng(5);
+    const n = 500;
+    const k = 4;
+    // Probabilities on a coarse grid, so that many losses tie exactly.
+    const probs = Float32Array.from({ length: n * k }, () => rng.int(6) / 5);
+    const labels = Int32Array.from({ length: n }, () => rng.int(k));
+    const reference = Array.from(labels, (y, i) => ({ index: i, loss: -Math.log(Math.max(probs[i * k + y]!, 1e-7)) })).sort((a, b) => b.loss - a.loss || a.index - b.index);
+    for (const count of [1, 12, 40, n + 3]) {
+      expect(topLosses(probs, labels, k, count).map((t) => t.index)).toEqual(reference.slice(0, count).map((r) => r.index));
+    }
+  });
 });
