@@ -221,6 +221,17 @@ export async function runCompare(args: CompareArgs): Promise<CompareResult> {
   const first = args.base.seed ?? 0;
   const seeds = Array.from({ length: nSeeds }, (_, i) => first + i);
   const settings = compareSettings(args.heads, args.mixAts, args.alphas, args.log, grid);
+  const lrFindMemo = new Map<string, unknown>();
+  // Each run's notices (its lr, "still improving", …), indented under its name; the engine once.
+  let engineSaid = false;
+  const runLog =
+    args.log &&
+    ((line: string) => {
+      const engineLine = line.startsWith('train engine:');
+      if (engineLine && engineSaid) return;
+      engineSaid ||= engineLine;
+      args.log!(`  ${line}`);
+    });
   // Every run's options, checked before any training starts (a bad grid value fails now, in one line).
   const runArgs = (s: Setting, seed: number): RunTrainArgs => {
     let a: RunTrainArgs = {
@@ -236,6 +247,9 @@ export async function runCompare(args: CompareArgs): Promise<CompareResult> {
       // A compare reruns a setting whole (it never resumes one), so its runs skip the per-epoch checkpoints.
       checkpoints: false,
       onEpoch: undefined,
+      log: runLog,
+      // Settings that differ only in α, mix point or a grid value the finder does not read share its result.
+      lrFindMemo,
     };
     for (const [key, value] of Object.entries(s.grid)) a = withPath(a, key, value);
     return a;

@@ -135,6 +135,12 @@ export const trainHooksShape = {
   callbacks: z.array(z.custom<TrainCallbackShape>((v) => v != null && typeof v === 'object' && typeof (v as { name?: unknown }).name === 'string', 'a callback is an object with a name and event methods (TrainCallback)')),
   /** Per-batch callback: batches done in this epoch, their total, and the batch's samples and mix plan. */
   onBatch: field.fn<(done: number, total: number, batch?: { indices: Int32Array; plan: MixPlan }) => void>(),
+  /**
+   * lr finder results shared by runs on the same training set (compare's runs): the finder is a
+   * deterministic function of the set and its own arguments (head, width, dropout, batch, optimizer,
+   * seed, engine), none of which α or the mix point change, so equal keys reuse one result.
+   */
+  lrFindMemo: z.custom<Map<string, unknown>>((v) => v instanceof Map, 'a Map'),
 };
 
 /** `trainHead`'s options. */

@@ -15,6 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Rng } from '../base/random.js';
 import { Mixer, resolveMixupArgs, type MixPlan } from '../mixup/index.js';
@@ -267,12 +268,19 @@ async function startRun(train: FeatureSet, head: Head, args: TrainArgs, a: Resol
   let lr = a.lr !== 'auto' ? a.lr : ck?.state.plan?.lr;
   let lrFind: LrFindResult | undefined;
   if (lr === undefined) {
-    lrFind = await findLearningRate(train, { head: a.head, hidden: args.hidden, dropout: args.dropout, batchSize: a.batchSize, optimizer: a.optimizer, momentum: a.momentum, poolFirst, seed: a.seed, trainEngine: a.trainEngine });
+    const finder = { head: a.head, hidden: args.hidden, dropout: args.dropout, batchSize: a.batchSize, optimizer: a.optimizer, momentum: a.momentum, poolFirst, seed: a.seed, trainEngine: a.trainEngine };
+    const memo = args.lrFindMemo as Map<string, LrFindResult> | undefined;
+    // The set enters the key by its size and labels (a grid over validSplit changes both).
+    const key = JSON.stringify({ ...finder, size: train.size, labels: createHash('sha1').update(new Uint8Array(train.labelIndex.buffer, train.labelIndex.byteOffset, train.labelIndex.byteLength)).digest('hex') });
+    const reused = memo?.get(key);
+    lrFind = reused ?? (await findLearningRate(train, finder));
+    memo?.set(key, lrFind);
     lr = lrFind.suggestion;
+    const how = reused ? 'the same finder run as an earlier setting' : `${lrFind.seconds.toFixed(1)} s`;
     args.log?.(
       lrFind.fallback
         ? `lr-find: no rate to read off the curve (${lrFind.fallback} in ${lrFind.lrs.length} steps): using lr ${lr.toExponential(2)}, the ${a.head} head's usual rate; pass --lr to choose one`
-        : `lr-find: lr ${lr.toExponential(2)} (${lrFind.rule} of the smoothed loss over ${lrFind.lrs.length} steps, ${lrFind.seconds.toFixed(1)} s)`,
+        : `lr-find: lr ${lr.toExponential(2)} (${lrFind.rule} of the smoothed loss over ${lrFind.lrs.length} steps, ${how})`,
     );
   }
   const plan: SchedulePlan = { epochs, batchSize: a.batchSize, lr, schedule: a.schedule, warmupEpochs: a.warmupEpochs };

@@ -10,6 +10,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compareSettings, gridPoints, judge, runCompare } from '../../src/jobs/compare.js';
+import { runTrain } from '../../src/jobs/train.js';
 import { Rng } from '../../src/base/random.js';
 import { formatCompareTable } from '../../src/report/format.js';
 import { lineChart } from '../../src/report/svg.js';
@@ -234,5 +235,20 @@ describe('runCompare', () => {
     const report = JSON.parse(await fs.readFile(path.join(dir, 'ok', 'report.json'), 'utf8'));
     expect(report.runs.map((x: { report: { history: unknown[] } }) => x.report.history.length)).toEqual([1, 1, 2, 2]);
     expect(r.floors).toEqual([]);
+
+    // No lr given: the finder runs once per distinct finder input (here the dropout of the grid), and
+    // settings that differ only in α reuse its result, which equals a fresh finder run's.
+    const lines: string[] = [];
+    const auto = { cache, validSplit: 0.25, epochs: 1, batchSize: 8 };
+    const a = await runCompare({ base: auto, alphas: [0, 0.4], mixAts: ['features'], heads: ['linear'], seeds: 1, grid: [{ key: 'dropout', values: [0, 0.2] }], out: path.join(dir, 'auto'), floors: false, log: (l) => lines.push(l) });
+    const finderLines = lines.filter((l) => l.startsWith('  lr-find:'));
+    expect(finderLines).toHaveLength(4);
+    expect(finderLines.filter((l) => /the same finder run as an earlier setting/.test(l))).toHaveLength(2);
+    const autoReport = JSON.parse(await fs.readFile(path.join(dir, 'auto', 'report.json'), 'utf8'));
+    const lrOf = (name: string) => autoReport.runs.find((x: { name: string }) => x.name === name).report.lrFind.suggestion as number;
+    expect(lrOf('linear-dropout0.2-features-a0.4')).toBe(lrOf('linear-dropout0.2-no-mixing'));
+    const fresh = await runTrain({ ...auto, dropout: 0.2, mixup: { alpha: 0.4 }, seed: 0, out: path.join(dir, 'fresh'), report: false, combined: false });
+    expect(fresh.result.lr).toBe(lrOf('linear-dropout0.2-features-a0.4'));
+    expect(a.rows).toHaveLength(4);
   });
 });
