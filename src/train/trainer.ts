@@ -179,9 +179,10 @@ export async function trainHead(train: FeatureSet, valid: FeatureSet | null, arg
       divergenceGuard(ckptDir),
       bestEpoch(ckptDir),
       ...(args.patience != null ? [earlyStopping(args.patience)] : []),
-      ...(ckptDir ? [checkpoints(ckptDir, args.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery, plan.epochs)] : []),
-      // The user's policies run after the built-in ones (a beforeStep of theirs may still change fit.lr).
+      // The user's policies run after the built-in ones (a beforeStep of theirs may still change fit.lr)…
       ...((args.callbacks ?? []) as TrainCallback[]),
+      // …and before the checkpoints, which save after the final epoch or a stop, whoever set it.
+      ...(ckptDir ? [checkpoints(ckptDir, args.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery, plan.epochs)] : []),
     ];
     source =
       a.mixAt === 'input'

@@ -62,6 +62,18 @@ describe('checkpoints on a clock', () => {
     expect(w(resumed)).toEqual(w(full));
     disposeHead(full.head);
     disposeHead(resumed.head);
+
+    // A policy of the user's that stops the run is seen too: the stop epoch is saved, and a resume trains no further.
+    const stopOut = await tempDir('clock');
+    const stopAt2 = { name: 'stopAt2', afterEpoch: (fit: { state: { epoch: number }; stop: boolean }) => void (fit.state.epoch === 2 && (fit.stop = true)) };
+    const stopped = await trainHead(train, valid, { ...args, out: stopOut, callbacks: [stopAt2] });
+    expect(stopped.history).toHaveLength(2);
+    const saved = await loadCheckpoint<{ epoch: number; stoppedEarly: boolean }>(path.join(stopOut, 'checkpoints'), 'last');
+    expect(saved?.state).toMatchObject({ epoch: 2, stoppedEarly: true });
+    const again = await trainHead(train, valid, { ...args, out: stopOut, resume: true });
+    expect(again.history).toHaveLength(2);
+    disposeHead(stopped.head);
+    disposeHead(again.head);
   });
 });
 
