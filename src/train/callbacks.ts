@@ -64,7 +64,7 @@ export interface FitState {
 
 /**
  * A policy hooked to the loop's events; built-in ones are below, and users add their own through
- * `TrainArgs.callbacks` (run after the built-in ones, in order).
+ * `TrainArgs.callbacks` (run after the built-in ones, in order, and before the checkpoints).
  */
 export interface TrainCallback {
   name: string;

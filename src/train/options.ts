@@ -130,7 +130,7 @@ export const trainHooksShape = {
   onEpoch: field.fn<(record: EpochRecord) => void>(),
   /**
    * Policies added to the loop's own (src/train/callbacks.ts `TrainCallback`: beforeBatch,
-   * beforeStep, afterStep, afterEpoch, afterFit), run after them in this order.
+   * beforeStep, afterStep, afterEpoch, afterFit), run after them in this order (the checkpoints last, so that they save a stop set here).
    */
   callbacks: z.array(z.custom<TrainCallbackShape>((v) => v != null && typeof v === 'object' && typeof (v as { name?: unknown }).name === 'string', 'a callback is an object with a name and event methods (TrainCallback)')),
   /** Per-batch callback: batches done in this epoch, their total, and the batch's samples and mix plan. */
