@@ -19,7 +19,7 @@ import { Rng } from '../base/random.js';
 import type { MixPlan, Mixer } from '../mixup/index.js';
 import type { Head } from './heads.js';
 import type { FeatureSet } from './features.js';
-import { batchLoss } from './losses.js';
+import { batchLoss, weighted } from './losses.js';
 import { predictSet } from './predict.js';
 import { loadOrt } from '../engine/onnx.js';
 import { OptionError } from '../base/errors.js';
@@ -224,9 +224,8 @@ export class OnnxEngine implements TrainEngine {
 
   step(b: StepBatch): Promise<number> {
     if (b.posWeights) throw new Error('the onnx train engine has no positive-weighted BCE (multi-label balance "weights"): use --train-engine tfjs');
-    let targets = b.mixer.applyToTargets(b.plan, b.targets);
     // Class weights scale the target columns (losses.ts); the step's gradient s·(softmax·ΣₖT − T) holds for any T.
-    if (b.classWeights) targets = targets.map((t, i) => t * b.classWeights![i % this.a.numClasses]);
+    const targets = weighted(b.mixer.applyToTargets(b.plan, b.targets), this.a.numClasses, b.classWeights);
     return this.session.step({
       x: b.x,
       n: b.n,

@@ -62,7 +62,7 @@ export interface BatchLossArgs {
 }
 
 /** Target rows (n × k) with column c scaled by w[c]; the rows themselves when there are no weights. */
-function weighted(t: Float32Array, k: number, w: Float32Array | undefined): Float32Array {
+export function weighted(t: Float32Array, k: number, w: Float32Array | undefined): Float32Array {
   if (!w) return t;
   const out = new Float32Array(t.length);
   for (let i = 0; i < t.length; i++) out[i] = t[i]! * w[i % k]!;

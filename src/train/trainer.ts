@@ -271,7 +271,7 @@ async function startRun(train: FeatureSet, head: Head, args: TrainArgs, a: Resol
   if (lr === undefined) {
     const finder = { head: a.head, hidden: args.hidden, dropout: args.dropout, batchSize: a.batchSize, optimizer: a.optimizer, momentum: a.momentum, poolFirst, seed: a.seed, trainEngine: a.trainEngine };
     const memo = args.lrFindMemo as Map<string, LrFindResult> | undefined;
-    // The set enters the key by its size and labels (a grid over validSplit changes both).
+    // The set enters the key by its size and labels: a library caller may share one memo across sets.
     const key = JSON.stringify({ ...finder, size: train.size, labels: createHash('sha1').update(new Uint8Array(train.labelIndex.buffer, train.labelIndex.byteOffset, train.labelIndex.byteLength)).digest('hex') });
     const reused = memo?.get(key);
     lrFind = reused ?? (await findLearningRate(train, finder));

@@ -4,15 +4,14 @@
  * into the unsharded cache, and view 0 is the cache of one view.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeFashionSample } from '../../src/data/fashion.js';
 import { precompute } from '../../src/jobs/precompute.js';
-import { CacheMismatchError, FeatureCache, inspectCache, mergeCaches } from '../../src/cache/index.js';
+import { CacheMismatchError, inspectCache, mergeCaches } from '../../src/cache/index.js';
 import { Rng } from '../../src/base/random.js';
+import { openKilledCache, precomputeChild } from './killed-precompute.js';
 
 let dir = '';
 let data = '';
@@ -27,15 +26,8 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 
 /** key → raw entry bytes, id and labels, in key order. */
 function raw(cacheDir: string): { key: string; id: string; labels: string[]; bytes: Buffer }[] {
-  if (!existsSync(path.join(cacheDir, 'data.mdb'))) return [];
-  let c: FeatureCache;
-  try {
-    c = FeatureCache.open(cacheDir, { readonly: true });
-  } catch (e) {
-    // Killed after creating the store and before its header: no entries, and the next run completes it.
-    if (/no header|no '\w+' sub-database/.test(String(e))) return [];
-    throw e;
-  }
+  const c = openKilledCache(cacheDir);
+  if (!c) return [];
   const out = c.metas().map((m) => ({ key: m.key, id: m.id, labels: m.labels, bytes: Buffer.from(c.rawFeatures(Buffer.from(m.key))!) }));
   void c.close();
   return out;
@@ -43,19 +35,6 @@ function raw(cacheDir: string): { key: string; id: string; labels: string[]; byt
 
 const run = (cache: string, extra: Record<string, unknown> = {}) => precompute({ data, cache, workers: 1, backend: 'wasm', progress: false, ...extra });
 
-function child(args: string[], killAfterMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'scripts/precompute.ts', ...args], { env: { ...process.env, MIXHEAD_BACKEND: 'wasm', MIXHEAD_DECODE_THREADS: '2' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', () => undefined);
-    const timer = killAfterMs != null ? setTimeout(() => p.kill('SIGKILL'), killAfterMs) : undefined;
-    p.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, out });
-    });
-  });
-}
 
 describe('precompute --views', () => {
   let reference: ReturnType<typeof raw> = [];
@@ -139,7 +118,7 @@ describe('precompute --views', () => {
     const rng = new Rng(21);
     let killed = 0;
     for (let k = 0; k < 3; k++) {
-      const r = await child(['--data', data, '--cache', cache, '--workers', '1', '--batch-size', '2', '--views', '3', '--engine', 'onnx'], 700 + rng.int(2500));
+      const r = await precomputeChild(['--data', data, '--cache', cache, '--workers', '1', '--batch-size', '2', '--views', '3', '--engine', 'onnx'], 700 + rng.int(2500));
       if (r.signal === 'SIGKILL') killed++;
       const entries = raw(cache);
       expect(new Set(entries.map((e) => e.id)).size).toBe(entries.length);
@@ -147,7 +126,7 @@ describe('precompute --views', () => {
     }
     expect(killed).toBeGreaterThan(0);
     const before = raw(cache).length;
-    const final = await child(['--data', data, '--cache', cache, '--workers', '1', '--views', '3', '--json', '--engine', 'onnx']);
+    const final = await precomputeChild(['--data', data, '--cache', cache, '--workers', '1', '--views', '3', '--json', '--engine', 'onnx']);
     expect(final.code).toBe(0);
     const r = JSON.parse(final.out);
     expect(r.computed).toBe(N - before);

@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { writeFashionSample } from '../../src/data/fashion.js';
 import { precompute, inShard, parseShard } from '../../src/jobs/precompute.js';
-import { FeatureCache, CacheMismatchError, mergeCaches } from '../../src/cache/index.js';
+import { CacheMismatchError, mergeCaches } from '../../src/cache/index.js';
 import { Rng } from '../../src/base/random.js';
+import { openKilledCache, precomputeChild } from './killed-precompute.js';
 
 let dir = '';
 let data = '';
@@ -21,38 +20,14 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 function entries(cacheDir: string) {
-  // A kill during start-up can come before the cache exists: that is an empty cache.
-  if (!existsSync(path.join(cacheDir, 'data.mdb'))) return { metas: [], decoded: [] };
-  let c: FeatureCache;
-  try {
-    c = FeatureCache.open(cacheDir, { readonly: true });
-  } catch (err) {
-    // …or between creating the store and writing its header (src/cache/store.ts: create() completes
-    // such a cache, open() names it header-less): still an empty cache, and the rerun must finish it.
-    if (/no header|no '\w+' sub-database/.test(String(err))) return { metas: [], decoded: [] };
-    throw err;
-  }
+  const c = openKilledCache(cacheDir);
+  if (!c) return { metas: [], decoded: [] };
   const metas = c.metas();
   const decoded = metas.map((m) => c.get(m.key)!.features);
   void c.close();
   return { metas, decoded };
 }
 
-/** Runs scripts/precompute.ts in a child; kills it with SIGKILL after `killAfterMs` if given. */
-function child(args: string[], killAfterMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
-  return new Promise((resolve) => {
-    // The decode threads are on (the path of any folder of 64 images or more), so kills land in them too.
-    const p = spawn(process.execPath, ['--import', 'tsx', 'scripts/precompute.ts', ...args], { env: { ...process.env, MIXHEAD_BACKEND: 'wasm', MIXHEAD_DECODE_THREADS: '2' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', () => undefined);
-    const timer = killAfterMs != null ? setTimeout(() => p.kill('SIGKILL'), killAfterMs) : undefined;
-    p.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, out });
-    });
-  });
-}
 
 // The kill test runs on the engine under test (onnx, or tfjs under `npm run test:tfjs`) to keep
 // npm test's time; resume runs on both engines here.
@@ -65,7 +40,7 @@ describe.each([KILL_ENGINE])('precompute killed on engine %s', (engine) => {
     // A run takes ~1.5 s to start and ~2.5 s for the images; kills land anywhere in 0.5–3.5 s, so
     // some hit start-up, some hit a batch being written.
     for (let k = 0; k < 4; k++) {
-      const r = await child(['--data', data, '--cache', cache, '--workers', '1', '--batch-size', '2', '--engine', engine], 500 + rng.int(3000));
+      const r = await precomputeChild(['--data', data, '--cache', cache, '--workers', '1', '--batch-size', '2', '--engine', engine], 500 + rng.int(3000));
       if (r.signal === 'SIGKILL') killed++;
       const { metas, decoded } = entries(cache);
       expect(new Set(metas.map((m) => m.id)).size).toBe(metas.length);
@@ -73,7 +48,7 @@ describe.each([KILL_ENGINE])('precompute killed on engine %s', (engine) => {
     }
     expect(killed).toBeGreaterThan(0);
     const before = entries(cache).metas.length;
-    const final = await child(['--data', data, '--cache', cache, '--workers', '1', '--json', '--engine', engine]);
+    const final = await precomputeChild(['--data', data, '--cache', cache, '--workers', '1', '--json', '--engine', engine]);
     expect(final.code).toBe(0);
     const r = JSON.parse(final.out);
     expect(r.engine).toBe(engine);
