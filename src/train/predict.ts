@@ -1,7 +1,7 @@
 /**
  * The one inference loop: feature rows in, probabilities out, in batches, never mixed. Training
  * (validation after each epoch), `eval`, `predict`, threshold calibration and the reports all read
- * probabilities through `predictRows`.
+ * probabilities through `predictRows` (TF.js) or, on the ONNX training engine, `predictRowsWith`.
  */
 import * as tf from '@tensorflow/tfjs';
 import { readTidy } from '../tfjs/tensors.js';
@@ -27,22 +27,36 @@ export function scorerOf(head: Head, multiLabel: boolean): Scorer {
   return { model: head.train, pooled: head.pooled, outputs: 'logits', multiLabel };
 }
 
+/** Rows start…start+n of `rows` (pooled C-vectors or full maps) into the front of `buf`, in view `view`. */
+export function readBatch(rows: Rows, pooled: boolean, start: number, n: number, buf: Float32Array, view = 0): Float32Array {
+  const [h, w, c] = rows.featureShape;
+  const x = buf.subarray(0, n * (pooled ? c : h * w * c));
+  const idx = Int32Array.from({ length: n }, (_, j) => start + j);
+  const views = view ? new Int32Array(n).fill(view) : undefined;
+  if (pooled) rows.readPooled(idx, x, views);
+  else rows.readRows(idx, x, views);
+  return x;
+}
+
+/** A batch buffer for `rows`: `batchSize` rows (fewer when the set is smaller), reused from `scratch` when large enough. */
+function batchBuffer(rows: Rows, pooled: boolean, batchSize: number, scratch: { buf?: Float32Array } = {}): Float32Array {
+  const [h, w, c] = rows.featureShape;
+  const need = Math.min(batchSize, Math.max(1, rows.size)) * (pooled ? c : h * w * c);
+  if (!scratch.buf || scratch.buf.length < need) scratch.buf = new Float32Array(need);
+  return scratch.buf;
+}
+
 /**
  * size × k probabilities of every row of `rows`, in `batchSize` batches (inference mode); `view`
  * picks which cached view every row is read in (default 0, the plain image).
  */
 export function predictRows(scorer: Scorer, rows: Rows, k: number, batchSize = 256, view = 0): Float32Array {
   const [h, w, c] = rows.featureShape;
-  const rowSize = scorer.pooled ? c : h * w * c;
   const out = new Float32Array(rows.size * k);
-  const buf = new Float32Array(Math.min(batchSize, Math.max(1, rows.size)) * rowSize);
+  const buf = batchBuffer(rows, scorer.pooled, batchSize);
   for (let start = 0; start < rows.size; start += batchSize) {
     const n = Math.min(batchSize, rows.size - start);
-    const idx = Int32Array.from({ length: n }, (_, j) => start + j);
-    const x = buf.subarray(0, n * rowSize);
-    const views = view ? new Int32Array(n).fill(view) : undefined;
-    if (scorer.pooled) rows.readPooled(idx, x, views);
-    else rows.readRows(idx, x, views);
+    const x = readBatch(rows, scorer.pooled, start, n, buf, view);
     const probs = readTidy(() => {
       const input = tf.tensor(x, scorer.pooled ? [n, c] : [n, h, w, c]);
       // apply, not predict: predict re-slices its input into batches of 32, copying all of it each time.
@@ -51,6 +65,20 @@ export function predictRows(scorer: Scorer, rows: Rows, k: number, batchSize = 2
       return scorer.multiLabel ? tf.sigmoid(y) : tf.softmax(y);
     });
     out.set(probs, start * k);
+  }
+  return out;
+}
+
+/**
+ * The same loop with another runtime's scorer (the ONNX training engine's inference graph): `run`
+ * gives the n × k probabilities of n rows. `scratch` keeps the batch buffer between calls.
+ */
+export async function predictRowsWith(run: (x: Float32Array, n: number) => Promise<Float32Array>, rows: Rows, pooled: boolean, k: number, batchSize = 256, scratch?: { buf?: Float32Array }): Promise<Float32Array> {
+  const out = new Float32Array(rows.size * k);
+  const buf = batchBuffer(rows, pooled, batchSize, scratch);
+  for (let start = 0; start < rows.size; start += batchSize) {
+    const n = Math.min(batchSize, rows.size - start);
+    out.set(await run(readBatch(rows, pooled, start, n, buf), n), start * k);
   }
   return out;
 }
