@@ -17,7 +17,7 @@ import path from 'node:path';
 import { assertSameFeatures, resolvedTrainOptions, runTrain, stratifiedSplit, type RunTrainArgs } from './train.js';
 import type { CompareReport, TrainReport } from '../report/types.js';
 import { renderCompareReport } from '../report/index.js';
-import { headlineMetric, multiLabelMetrics, singleLabelMetrics, type Metrics } from '../train/metrics.js';
+import { headlineMetric, metricsOf, type Metrics } from '../train/metrics.js';
 import type { HeadType } from '../train/heads.js';
 import type { MixPoint } from '../train/trainer.js';
 import { judgeFamily, mean, sd } from '../train/stats.js';
@@ -329,8 +329,7 @@ export async function floorRows(args: CompareArgs, seeds: number[]): Promise<Flo
         valid = subsetFeatureSet(all, split.valid);
       }
       const p = floorProbs(train, valid);
-      const metricsOf = (probs: Float32Array) => (h.multiLabel ? multiLabelMetrics(probs, valid!.targets, h.classes.length) : singleLabelMetrics(probs, valid!.labelIndex, h.classes));
-      perSeed.push({ knn: metricsOf(p.knn), logistic: metricsOf(p.logistic) });
+      perSeed.push({ knn: metricsOf(valid, p.knn), logistic: metricsOf(valid, p.logistic) });
     }
     const seconds = (performance.now() - t0) / 1000;
     const row = (name: 'knn' | 'logistic', description: string): FloorRow => {

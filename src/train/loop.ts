@@ -13,7 +13,7 @@ import type { BatchSource } from './batches.js';
 import type { TrainEngine } from './engines.js';
 import { subsetFeatureSet, type FeatureSet } from './features.js';
 import { gatherRows } from './losses.js';
-import { headlineMetric, multiLabelMetrics, singleLabelMetrics, type Metrics } from './metrics.js';
+import { headlineMetric, lossOf, metricsOf, type Metrics } from './metrics.js';
 import type { EpochRecord } from './history.js';
 import type { MixPlan } from '../mixup/index.js';
 import { balancedOrder, classCounts, classWeights as balanceClassWeights, drawViews, positiveWeights, type BalanceMode } from './balance.js';
@@ -64,9 +64,6 @@ export function labelSetsOf(targets: Float32Array, k: number, idx: ArrayLike<num
   });
 }
 
-export function metricsOf(set: FeatureSet, probs: Float32Array): Metrics {
-  return set.multiLabel ? multiLabelMetrics(probs, set.targets, set.classes.length) : singleLabelMetrics(probs, set.labelIndex, set.classes);
-}
 
 function addHistogram(into: number[], hist: LambdaHistory): void {
   const bins = hist.counts;
@@ -132,8 +129,10 @@ export async function runLoop<S extends LoopState>(fit: Fit<S>, callbacks: Train
       for (const cb of callbacks) await cb.afterEpoch?.(fit);
       continue;
     }
-    const cleanMetrics = metricsOf(cleanSet, await engine.predict(cleanSet));
+    // With a validation set only the clean loss of the training sample is read: no other metric of it.
+    const cleanProbs = await engine.predict(cleanSet);
     const validMetrics = valid ? metricsOf(valid, await engine.predict(valid)) : undefined;
+    const cleanMetrics = validMetrics ? undefined : metricsOf(cleanSet, cleanProbs);
     // Best-epoch tracking and checkpoints read the TF.js head and optimizer.
     await engine.toTfjs();
     const seconds = (performance.now() - t0) / 1000;
@@ -141,7 +140,7 @@ export async function runLoop<S extends LoopState>(fit: Fit<S>, callbacks: Train
       epoch: epoch + 1,
       lr: fit.lr,
       mixedLoss: lossSum / seen,
-      cleanLoss: cleanMetrics.loss,
+      cleanLoss: cleanMetrics ? cleanMetrics.loss : lossOf(cleanSet, cleanProbs),
       validLoss: validMetrics?.loss,
       metric: validMetrics ? headlineMetric(validMetrics) : undefined,
       seconds,
@@ -149,7 +148,7 @@ export async function runLoop<S extends LoopState>(fit: Fit<S>, callbacks: Train
       numTensors: tf.memory().numTensors,
     };
     state.history.push(record);
-    fit.watched = validMetrics ?? cleanMetrics;
+    fit.watched = validMetrics ?? cleanMetrics!;
     for (const cb of callbacks) await cb.afterEpoch?.(fit);
     p.onEpoch?.(record);
   }

@@ -84,6 +84,39 @@ export type Metrics = SingleLabelMetrics | MultiLabelMetrics;
 
 const EPS = 1e-7;
 
+/** What metricsOf reads of a set: its labels (single-label) or multi-hot targets (multi-label). */
+export interface LabelledSet {
+  multiLabel: boolean;
+  classes: string[];
+  labelIndex: Int32Array;
+  targets: Float32Array;
+}
+
+/** The metrics of a set's probabilities, single- or multi-label as the set is. */
+export function metricsOf(set: LabelledSet, probs: Float32Array): Metrics {
+  return set.multiLabel ? multiLabelMetrics(probs, set.targets, set.classes.length) : singleLabelMetrics(probs, set.labelIndex, set.classes);
+}
+
+/** The `loss` of metricsOf alone (mean NLL, or mean binary NLL over samples × labels), the same number. */
+export function lossOf(set: LabelledSet, probs: Float32Array): number {
+  return set.multiLabel ? multiLabelLoss(probs, set.targets) : singleLabelLoss(probs, set.labelIndex, set.classes.length);
+}
+
+function singleLabelLoss(probs: Float32Array, labels: Int32Array, k: number): number {
+  let loss = 0;
+  for (let i = 0; i < labels.length; i++) loss -= Math.log(Math.max(probs[i * k + labels[i]], EPS));
+  return labels.length ? loss / labels.length : NaN;
+}
+
+function multiLabelLoss(probs: Float32Array, targets: Float32Array): number {
+  let loss = 0;
+  for (let i = 0; i < targets.length; i++) {
+    const p = Math.min(Math.max(probs[i], EPS), 1 - EPS);
+    loss -= targets[i] * Math.log(p) + (1 - targets[i]) * Math.log(1 - p);
+  }
+  return targets.length ? loss / targets.length : NaN;
+}
+
 /** probs: N×K row-major softmax outputs; labels: class index per sample. */
 export function singleLabelMetrics(probs: Float32Array, labels: Int32Array, classes: string[]): SingleLabelMetrics {
   const k = classes.length;

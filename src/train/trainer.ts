@@ -25,7 +25,7 @@ import { TRAIN_DEFAULTS, trainOptionsSchema, type OptimizerName, type ScheduleNa
 import { OptionError } from '../base/errors.js';
 import { parseOptions } from '../base/options.js';
 import { predictSet } from './predict.js';
-import type { Metrics } from './metrics.js';
+import { metricsOf, type Metrics } from './metrics.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { bestEpoch, checkpoints, divergenceGuard, earlyStopping, freshDropout, lrSchedule, type Fit, type TrainCallback } from './callbacks.js';
 import { createTrainEngine, type TrainEngine } from './engines.js';
@@ -35,7 +35,7 @@ import { poolRow, type FeatureSet } from './features.js';
 // The options (their schema, enum arrays and defaults) live in ./options.ts; re-exported here.
 export { MIX_POINTS, OPTIMIZERS, LABEL_MODES, type MixPoint, type OptimizerName, type LabelMode, type TrainArgs } from './options.js';
 import { findLearningRate, type LrFindResult } from './lrfind.js';
-import { initialLoopState, metricsOf, runLoop, type LoopState } from './loop.js';
+import { initialLoopState, runLoop, type LoopState } from './loop.js';
 
 export type { EpochRecord } from './history.js';
 import type { EpochRecord } from './history.js';

@@ -76,3 +76,22 @@ describe('learning-rate schedules', () => {
     expect(learningRateAt('constant', 0.3, 7, 10, 2)).toBe(0.3);
   });
 });
+
+describe('lossOf', () => {
+  it('is the loss of metricsOf, bit for bit, without the other metrics (single- and multi-label)', async () => {
+    const { lossOf, metricsOf } = await import('../../src/train/metrics.js');
+    const { Rng } = await import('../../src/base/random.js');
+    const rng = new Rng(8);
+    const n = 300;
+    const k = 5;
+    const probs = Float32Array.from({ length: n * k }, () => (rng.int(20) === 0 ? 0 : rng.uniform()));
+    const labelIndex = Int32Array.from({ length: n }, () => rng.int(k));
+    const targets = Float32Array.from({ length: n * k }, () => rng.int(2));
+    const classes = ['a', 'b', 'c', 'd', 'e'];
+    for (const multiLabel of [false, true]) {
+      const set = { multiLabel, classes, labelIndex, targets };
+      expect(lossOf(set, probs)).toBe(metricsOf(set, probs).loss);
+      expect(Number.isFinite(lossOf(set, probs))).toBe(true);
+    }
+  });
+});
