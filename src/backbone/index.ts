@@ -19,7 +19,7 @@ export { LayersBackbone } from './layers.js';
 export { GraphBackbone } from './graph.js';
 export { BUNDLED_ID } from './bundled.js';
 export { diskSaveHandler, diskLoadHandler } from './io.js';
-export { isOnnxBackbone, ONNX_MODEL_FILE, ONNX_SIDECAR } from './onnx-location.js';
+export { isOnnxBackbone } from './onnx-location.js';
 export { NORMALIZE_PRESETS, resolvePreprocess, type PreprocessOverrides } from './preprocess-options.js';
 
 /** The ImageNet MobileNets of @tensorflow-models/mobilenet (GraphModels on TF Hub). */

@@ -6,6 +6,7 @@
  */
 import type { PreprocessSpec } from '../backbone/types.js';
 import { DEFAULT_KERNEL, LEGACY_KERNEL, RESIZE_KERNELS } from '../preprocess/index.js';
+import type { ViewSpec } from '../preprocess/views.js';
 
 export type CacheDtype = 'float32' | 'float16' | 'uint8';
 
@@ -57,20 +58,15 @@ export interface CacheHeader {
    */
   engine?: string;
   /**
-   * Several views per sample (precompute --views N, src/data/views.ts): each entry holds `count`
+   * Several views per sample (precompute --views N, src/preprocess/views.ts): each entry holds `count`
    * maps one after the other, view 0 the plain one. Absent means one view, so a cache without
    * views is byte for byte what it was before views existed.
    */
   views?: CacheViews;
 }
 
-/** How a cache's views were made (the same fields as src/data/views.ts' ViewSpec). */
-export interface CacheViews {
-  count: number;
-  flip: boolean;
-  scale: [number, number];
-  ratio: [number, number];
-}
+/** How a cache's views were made: src/preprocess/views.ts' ViewSpec. */
+export type CacheViews = ViewSpec;
 
 /** Maps per entry: header.views.count, or 1. */
 export function viewCount(h: Pick<CacheHeader, 'views'>): number {

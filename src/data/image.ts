@@ -132,7 +132,7 @@ function describe(source: string | Buffer | RawImage): string {
   return `image bytes (${source.length})`;
 }
 
-/** Several views of one image (src/data/views.ts): which, and the content key that seeds them. */
+/** Several views of one image (src/preprocess/views.ts): which, and the content key that seeds them. */
 export interface ViewRequest {
   spec: ViewSpec;
   /** The image's content key (sha256 hex of its bytes and the preprocessing spec). */

@@ -20,7 +20,6 @@ import { OnnxBackboneSession, loadOrt, type OnnxSessionOptions } from './onnx.js
 import { LAYOUTS, OnnxModelError, cutModel, cutTensor, exposeAllOutputs, imageInput, nodeOutputs, parseOnnx, type ImageInput, type Layout } from './onnx-model.js';
 
 export { OnnxModelError } from './onnx-model.js';
-export { ONNX_MODEL_FILE, ONNX_SIDECAR, isOnnxBackbone } from '../backbone/onnx-location.js';
 
 export const ONNX_ID_PREFIX = 'onnx:';
 

@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { readMeta, type ModelMeta } from '../train/export.js';
 import { OnnxFileBackbone } from '../engine/index.js';
+import { ONNX_ID_PREFIX } from '../engine/onnx-file.js';
 import { loadRecordedBackbone } from './recorded-backbone.js';
 import { field, parseOptions } from '../base/options.js';
 
@@ -155,7 +156,7 @@ export async function exportWeb(input: ExportWebArgs): Promise<ExportWebResult> 
     // Without `training`: its options name local paths, which a public page should not show.
     // The backbone's id names a local path too: the page needs only its kind.
     const { training: _training, ...pub } = meta;
-    const shown = backbone ? { ...pub, backbone: { ...pub.backbone, id: `onnx:${path.basename(backbone.file)}` }, onnx: { batch: backbone.batch ?? null } } : pub;
+    const shown = backbone ? { ...pub, backbone: { ...pub.backbone, id: `${ONNX_ID_PREFIX}${path.basename(backbone.file)}` }, onnx: { batch: backbone.batch ?? null } } : pub;
     await fs.writeFile(path.join(tmp, 'meta.json'), JSON.stringify(shown, null, 2));
     await fs.writeFile(path.join(tmp, 'index.html'), page(`mixhead: ${meta.classes.slice(0, 4).join(', ')}${meta.classes.length > 4 ? ', …' : ''}`, onnx));
     if (existsSync(out)) await fs.rm(out, { recursive: true, force: true });

@@ -7,7 +7,6 @@ import { field } from '../base/options.js';
 import type { LoadBackboneArgs } from '../backbone/index.js';
 import { FITS, preprocessOverridesSchema } from '../backbone/preprocess-options.js';
 
-export { FITS, KERNELS, preprocessOverridesSchema } from '../backbone/preprocess-options.js';
 /** Keep in step with `CacheDtype` in src/cache/header.ts. */
 export const DTYPES = ['float32', 'float16', 'uint8'] as const;
 

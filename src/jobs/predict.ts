@@ -4,8 +4,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { promises as fs } from 'node:fs';
-import { decodeToRgb, normalize, readErrorReason } from '../data/image.js';
+import { decodeImage, decodeToRgb, normalize, readImageBytes } from '../data/image.js';
 import { viewSpec, type ViewSpec } from '../preprocess/views.js';
 import { contentKey } from './precompute.js';
 import { loadHead, predictedLabels, readMeta } from '../train/export.js';
@@ -54,13 +53,8 @@ export async function runPredict(args: RunPredictArgs): Promise<Prediction[]> {
   const px = meta.preprocess.size * meta.preprocess.size * 3 * views;
   // The file's bytes (read once: they also seed its views, as precompute seeds them) → RGB of every view → floats.
   const decode = async (file: string): Promise<Float32Array> => {
-    if (!tta) return normalize(await decodeToRgb(file, meta.preprocess), meta.preprocess);
-    let bytes: Buffer;
-    try {
-      bytes = await fs.readFile(file);
-    } catch (err) {
-      throw Object.assign(new Error(readErrorReason(err)), { reason: readErrorReason(err) });
-    }
+    if (!tta) return decodeImage(file, meta.preprocess);
+    const bytes = await readImageBytes(file);
     return normalize(await decodeToRgb(bytes, meta.preprocess, {}, { spec: tta, contentKey: contentKey(bytes, meta.preprocess) }), meta.preprocess);
   };
   try {
